@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install egress into ./.venv on Debian bookworm (run as root). Idempotent: re-running only installs
+# what is missing.
+#   bash deploy/install.sh          runtime only
+#   bash deploy/install.sh --test   plus what the test suite needs (apt tools, test extras, broker)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+apt_packages=()
+# python3-venv: Debian's python3 needs it for `python3 -m venv`.
+python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv)
+if [ "$want_test" = 1 ]; then
+  # tshark: the tests' protocol oracle; tcpdump/tcpreplay: capture tooling;
+  # tor-geoipdb: the source of the bundled GeoIP database, used as the lookup oracle.
+  for pkg in tshark tcpdump tcpreplay tor-geoipdb; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || apt_packages+=("$pkg")
+  done
+fi
+if [ "${#apt_packages[@]}" -gt 0 ]; then
+  echo "egress: installing Debian packages: ${apt_packages[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+if [ "$want_test" = 1 ]; then
+  .venv/bin/python -m pip install -q -e ".[dev]"
+else
+  .venv/bin/python -m pip install -q -e .
+fi

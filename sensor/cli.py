@@ -1,0 +1,138 @@
+"""The ``egress`` command line.
+
+Exit codes: 0 the command finished (an audit may still have counted anomalies: see its summary),
+2 a usage, input or configuration problem the user can fix (one line on stderr, no traceback),
+1 an internal error (a bug: please report it with the traceback shown under ``--debug``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from geoip.cli import geoip_group
+from geoip.reader import GeoIPError
+from rich.console import Console
+
+from sensor import __version__
+from sensor.audit import Audit, bundled_sample
+from sensor.config import EgressConfig, dump_config, load_config
+from sensor.errors import EgressError
+from sensor.logs import setup_logging
+from sensor.outputs.console import render_alert, render_summary
+
+
+class _Context:
+    def __init__(self, config: EgressConfig) -> None:
+        self.config = config
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="egress")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="EGRESS_CONFIG",
+    help="YAML configuration file (default: embedded defaults; see `egress config show`).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+    help="Override logging.level.",
+)
+@click.option("--log-json", is_flag=True, default=None, help="Log JSON lines to stderr.")
+@click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks for internal errors.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config_path: Path | None,
+    log_level: str | None,
+    log_json: bool | None,
+    debug: bool,
+) -> None:
+    """egress: find personal and important data leaving the country in network traffic."""
+    config = load_config(config_path)
+    setup_logging(log_level or config.logging.level, bool(log_json) or config.logging.json_lines)
+    ctx.obj = _Context(config)
+
+
+@cli.command()
+@click.argument("captures", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("egress-audit"),
+    show_default=True,
+    help="Case folder for alerts.jsonl and summary.json.",
+)
+@click.option("--quiet", is_flag=True, help="Do not print alerts, only the summary.")
+@click.pass_obj
+def audit(obj: _Context, captures: tuple[Path, ...], out_dir: Path, quiet: bool) -> None:
+    """Audit classic pcap CAPTURES offline and write a case folder.
+
+    With no CAPTURES, audits the bundled sample capture (synthetic people only).
+    """
+    console = Console()
+    inputs = list(captures)
+    if not inputs:
+        inputs = [bundled_sample()]
+        console.print(f"No capture given: auditing the bundled sample {inputs[0]}\n")
+    for path in inputs:
+        if not path.exists():
+            raise EgressError(f"{path}: no such file")
+    runner = Audit(
+        obj.config, out_dir, on_alert=None if quiet else lambda a: render_alert(console, a)
+    )
+    summary = runner.run(inputs)
+    render_summary(console, summary)
+    console.print(f"Case folder: {out_dir}  (alerts.jsonl, summary.json)")
+
+
+@cli.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("show")
+@click.pass_obj
+def config_show(obj: _Context) -> None:
+    """Print the effective configuration (defaults merged with --config) as YAML."""
+    click.echo(dump_config(obj.config), nl=False)
+
+
+cli.add_command(geoip_group, name="geoip")
+
+
+def main() -> None:
+    """Entry point: turn user errors into one line and exit code 2."""
+    debug = "--debug" in sys.argv
+    try:
+        cli.main(standalone_mode=False)
+    except (EgressError, GeoIPError) as exc:
+        click.echo(f"egress: error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("egress: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code != 0 else 0)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # a bug: say so plainly
+        if debug:
+            raise
+        click.echo(
+            f"egress: internal error: {type(exc).__name__}: {exc} (rerun with --debug and report it)",
+            err=True,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

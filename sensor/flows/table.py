@@ -1,0 +1,196 @@
+"""The flow table: one ``Flow`` per TCP connection, both directions reassembled.
+
+Flows are keyed by the canonical (sorted) address/port pair plus VLAN tags, so both directions of a
+connection land in the same entry. The originator is the side that sent the SYN; when the handshake
+was not captured, the side that sent the SYN-ACK is the responder, and failing that the side using
+the lower port (the well-known service port) is taken as the responder.
+
+The table is bounded: when ``max_flows`` is reached the least recently active flow is closed and
+handed downstream as if it had ended (``flows.evicted`` is counted), so memory stays bounded under a
+SYN flood. Each flow's stream events go to a ``FlowHandler`` created by the factory the caller gives.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sensor.anomalies import AnomalyCounter
+from sensor.decode.packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpSegment
+from sensor.flows.reassembly import StreamData, StreamEvent, StreamReassembler
+
+
+class Direction(enum.Enum):
+    """Direction of data relative to the originator of the connection."""
+
+    TO_RESPONDER = "to_responder"  # the originator's upload (client to server)
+    TO_ORIGINATOR = "to_originator"  # the responder's answer (server to client)
+
+
+FlowKey = tuple[str, int, str, int, tuple[int, ...]]
+
+
+@dataclass(slots=True)
+class FlowSide:
+    """Per-direction counters and reassembly state."""
+
+    stream: StreamReassembler
+    packets: int = 0
+    bytes: int = 0
+    fin: bool = False
+
+
+@dataclass(slots=True)
+class Flow:
+    """One TCP connection as seen on the wire."""
+
+    uid: str
+    orig_ip: str
+    orig_port: int
+    resp_ip: str
+    resp_port: int
+    vlan: tuple[int, ...]
+    start: float
+    last: float
+    to_responder: FlowSide
+    to_originator: FlowSide
+    saw_syn: bool = False
+    close_reason: str = ""
+    handler: FlowHandler | None = field(default=None, repr=False)
+
+    def side(self, direction: Direction) -> FlowSide:
+        return self.to_responder if direction is Direction.TO_RESPONDER else self.to_originator
+
+
+class FlowHandler(Protocol):
+    """What the application layer implements to receive a flow's streams."""
+
+    def on_data(self, flow: Flow, direction: Direction, offset: int, data: bytes) -> None: ...
+
+    def on_gap(self, flow: Flow, direction: Direction, offset: int, length: int) -> None: ...
+
+    def on_close(self, flow: Flow) -> None: ...
+
+
+HandlerFactory = Callable[[Flow], FlowHandler]
+
+
+class FlowTable:
+    """Tracks TCP flows, reassembles their streams and feeds a handler per flow."""
+
+    def __init__(
+        self,
+        handler_factory: HandlerFactory,
+        anomalies: AnomalyCounter,
+        max_flows: int = 100_000,
+        max_buffered_bytes_per_direction: int = 4 << 20,
+    ) -> None:
+        self._factory = handler_factory
+        self._anomalies = anomalies
+        self._max_flows = max_flows
+        self._max_buffered = max_buffered_bytes_per_direction
+        self._flows: OrderedDict[FlowKey, Flow] = OrderedDict()
+        self._next_uid = 0
+        self.flows_seen = 0
+        self.flows_evicted = 0
+
+    def __len__(self) -> int:
+        return len(self._flows)
+
+    def process(self, seg: TcpSegment) -> None:
+        """Account one segment to its flow and deliver any stream data it completes."""
+        a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
+        low, high = min(a, b), max(a, b)
+        key: FlowKey = (low[0], low[1], high[0], high[1], seg.vlan)
+        flow = self._flows.get(key)
+        is_syn = bool(seg.flags & TCP_SYN) and not seg.flags & TCP_ACK
+        if flow is not None and is_syn and flow.close_reason:
+            self._close(key, flow, flow.close_reason)  # 5-tuple reused: the old flow is over
+            flow = None
+        if flow is None:
+            flow = self._open(key, seg)
+        else:
+            self._flows.move_to_end(key)
+        flow.last = seg.timestamp
+        direction = (
+            Direction.TO_RESPONDER
+            if (seg.src, seg.sport) == (flow.orig_ip, flow.orig_port)
+            else Direction.TO_ORIGINATOR
+        )
+        side = flow.side(direction)
+        side.packets += 1
+        side.bytes += len(seg.payload)
+        if seg.flags & TCP_SYN:
+            flow.saw_syn = True
+            side.stream.syn(seg.seq)
+        if seg.payload:
+            self._dispatch(flow, direction, side.stream.segment(seg.seq, seg.payload))
+        if seg.flags & TCP_RST:
+            flow.close_reason = "rst"
+            self._close(key, flow, "rst")
+        elif seg.flags & TCP_FIN:
+            side.fin = True
+            if flow.to_responder.fin and flow.to_originator.fin:
+                flow.close_reason = "fin"
+
+    def flush(self) -> None:
+        """End of input: close every flow still open."""
+        for key, flow in list(self._flows.items()):
+            self._close(key, flow, flow.close_reason or "end_of_capture")
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _open(self, key: FlowKey, seg: TcpSegment) -> Flow:
+        if len(self._flows) >= self._max_flows:
+            old_key, old_flow = next(iter(self._flows.items()))
+            self.flows_evicted += 1
+            self._anomalies.count("flows.evicted", f"flow table full ({self._max_flows} flows)")
+            self._close(old_key, old_flow, "evicted")
+        sender_is_orig = self._sender_is_originator(seg)
+        orig, resp = ((seg.src, seg.sport), (seg.dst, seg.dport))
+        if not sender_is_orig:
+            orig, resp = resp, orig
+        self._next_uid += 1
+        self.flows_seen += 1
+        flow = Flow(
+            uid=f"F{self._next_uid:08d}",
+            orig_ip=orig[0],
+            orig_port=orig[1],
+            resp_ip=resp[0],
+            resp_port=resp[1],
+            vlan=seg.vlan,
+            start=seg.timestamp,
+            last=seg.timestamp,
+            to_responder=FlowSide(StreamReassembler(self._anomalies, self._max_buffered)),
+            to_originator=FlowSide(StreamReassembler(self._anomalies, self._max_buffered)),
+        )
+        flow.handler = self._factory(flow)
+        self._flows[key] = flow
+        return flow
+
+    @staticmethod
+    def _sender_is_originator(seg: TcpSegment) -> bool:
+        if seg.flags & TCP_SYN:
+            return not seg.flags & TCP_ACK  # SYN: sender originates; SYN-ACK: sender responds
+        return seg.sport > seg.dport  # missed handshake: the lower port is the service
+
+    def _dispatch(self, flow: Flow, direction: Direction, events: list[StreamEvent]) -> None:
+        handler = flow.handler
+        if handler is None:
+            return
+        for event in events:
+            if isinstance(event, StreamData):
+                handler.on_data(flow, direction, event.offset, event.data)
+            else:
+                handler.on_gap(flow, direction, event.offset, event.length)
+
+    def _close(self, key: FlowKey, flow: Flow, reason: str) -> None:
+        flow.close_reason = reason
+        self._dispatch(flow, Direction.TO_RESPONDER, flow.to_responder.stream.close())
+        self._dispatch(flow, Direction.TO_ORIGINATOR, flow.to_originator.stream.close())
+        if flow.handler is not None:
+            flow.handler.on_close(flow)
+        self._flows.pop(key, None)

@@ -1,0 +1,1 @@
+"""Outputs: alert records (JSON lines) and their human-readable rendering."""

@@ -1,0 +1,124 @@
+"""TCP stream reassembly: order, retransmission, overlap policy, gaps, wrap-around."""
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sensor.anomalies import AnomalyCounter
+from sensor.flows.reassembly import StreamData, StreamEvent, StreamGap, StreamReassembler
+
+
+def _collect(events: list[StreamEvent]) -> tuple[bytes, list[tuple[int, int]]]:
+    data = bytearray()
+    gaps = []
+    for event in events:
+        if isinstance(event, StreamData):
+            assert event.offset == len(data) + sum(length for _, length in gaps)
+            data += event.data
+        else:
+            assert isinstance(event, StreamGap)
+            gaps.append((event.offset, event.length))
+    return bytes(data), gaps
+
+
+def _run(isn: int, segments: list[tuple[int, bytes]], max_buffered: int = 1 << 20):
+    anomalies = AnomalyCounter()
+    stream = StreamReassembler(anomalies, max_buffered)
+    stream.syn(isn)
+    events: list[StreamEvent] = []
+    for offset, payload in segments:
+        events += stream.segment((isn + 1 + offset) % (1 << 32), payload)
+    events += stream.close()
+    return _collect(events), anomalies, stream
+
+
+def _cut(data: bytes, rng: random.Random) -> list[tuple[int, bytes]]:
+    pieces, pos = [], 0
+    while pos < len(data):
+        size = rng.randint(1, 40)
+        pieces.append((pos, data[pos : pos + size]))
+        pos += size
+    return pieces
+
+
+def test_in_order_stream() -> None:
+    (data, gaps), anomalies, _ = _run(1000, [(0, b"hello "), (6, b"world")])
+    assert data == b"hello world" and gaps == [] and anomalies.total() == 0
+
+
+def test_out_of_order_and_retransmission() -> None:
+    segs = [(0, b"aaaa"), (8, b"cccc"), (4, b"bbbb"), (4, b"bbbb"), (0, b"aaaabb")]
+    (data, gaps), anomalies, stream = _run(5, segs)
+    assert data == b"aaaabbbbcccc" and gaps == []
+    assert stream.retransmitted_bytes == 10
+    assert anomalies.total() == 0
+
+
+def test_overlap_with_different_data_keeps_first_and_counts() -> None:
+    (data, _), anomalies, _ = _run(5, [(0, b"good"), (0, b"evil"), (4, b"!")])
+    assert data == b"good!"
+    assert anomalies["tcp.overlap_different_data"] == 1
+
+
+def test_missing_segment_becomes_a_gap_of_the_right_length() -> None:
+    (data, gaps), _, stream = _run(7, [(0, b"abc"), (10, b"xyz")])
+    assert data == b"abcxyz"
+    assert gaps == [(3, 7)]
+    assert stream.bytes_missing == 7
+
+
+def test_sequence_wraparound() -> None:
+    isn = (1 << 32) - 3
+    (data, gaps), _, _ = _run(isn, [(0, b"0123456789"), (10, b"abcdef")])
+    assert data == b"0123456789abcdef" and gaps == []
+
+
+def test_buffer_limit_declares_gap_instead_of_growing() -> None:
+    segs = [(100 + i * 10, b"x" * 10) for i in range(10)]
+    (data, gaps), anomalies, _ = _run(1, segs, max_buffered=50)
+    assert data == b"x" * 100
+    assert gaps == [(0, 100)]
+    assert anomalies["tcp.reassembly_buffer_full"] >= 1
+
+
+def test_midstream_pickup_without_syn() -> None:
+    stream = StreamReassembler(AnomalyCounter())
+    events = stream.segment(123456, b"GET / HTTP/1.1\r\n") + stream.segment(123472, b"\r\n")
+    assert _collect(events) == (b"GET / HTTP/1.1\r\n\r\n", [])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.binary(min_size=1, max_size=600),
+    seed=st.integers(0, 2**32 - 1),
+    isn=st.integers(0, 2**32 - 1),
+)
+def test_property_shuffled_duplicated_segments_rebuild_the_original(data: bytes, seed: int, isn: int) -> None:
+    rng = random.Random(seed)
+    pieces = _cut(data, rng)
+    # duplicate some pieces and add overlapping re-cuts carrying identical data
+    extra = [rng.choice(pieces) for _ in range(len(pieces) // 3)]
+    for _ in range(len(pieces) // 4):
+        start = rng.randrange(len(data))
+        extra.append((start, data[start : start + rng.randint(1, 60)]))
+    segments = pieces + extra
+    rng.shuffle(segments)
+    (rebuilt, gaps), anomalies, _ = _run(isn, segments)
+    assert rebuilt == data and gaps == []
+    assert anomalies["tcp.overlap_different_data"] == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(min_size=3, max_size=600), seed=st.integers(0, 2**32 - 1))
+def test_property_one_dropped_segment_gives_one_gap(data: bytes, seed: int) -> None:
+    rng = random.Random(seed)
+    pieces = _cut(data, rng)
+    if len(pieces) < 3:
+        return
+    drop = rng.randrange(1, len(pieces) - 1)  # inside the stream, so later data reveals the hole
+    dropped_offset, dropped = pieces.pop(drop)
+    rng.shuffle(pieces)
+    (rebuilt, gaps), _, _ = _run(99, pieces)
+    assert gaps == [(dropped_offset, len(dropped))]
+    assert rebuilt == data[:dropped_offset] + data[dropped_offset + len(dropped) :]

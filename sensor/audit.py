@@ -23,7 +23,8 @@ from detectors.engine import DetectionEngine
 from geoip import CountryDatabase
 from sensor.anomalies import AnomalyCounter
 from sensor.app import AppLayerHandler
-from sensor.capture.pcap import open_capture
+from sensor.capture import open_capture
+from sensor.capture.source import STDIN
 from sensor.config import EgressConfig
 from sensor.decode.packet import decode_tcp
 from sensor.flows.table import Flow, FlowTable
@@ -99,7 +100,7 @@ class Audit:
     def _audit_one(self, path: Path) -> None:
         reader = open_capture(path, self.anomalies)
         self._source = path.name
-        log.info("auditing %s (%d bytes)", path, reader.size)
+        log.info("auditing %s", reader.name)
         limits = self.config.limits
         table = FlowTable(
             self._new_handler,
@@ -124,9 +125,9 @@ class Audit:
         self.counts.flows += table.flows_seen
         self.inputs.append(
             {
-                "path": str(path),
-                "bytes": reader.size,
-                "sha256": _sha256_file(path),
+                "path": reader.name,
+                "bytes_read": reader.bytes_read,
+                "sha256": None if path == STDIN else _sha256_file(path),
                 "packets": packets,
             }
         )

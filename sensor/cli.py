@@ -17,6 +17,7 @@ from rich.console import Console
 
 from sensor import __version__
 from sensor.audit import Audit, bundled_sample
+from sensor.capture import expand_inputs
 from sensor.config import EgressConfig, dump_config, load_config
 from sensor.errors import EgressError
 from sensor.logs import setup_logging
@@ -59,7 +60,7 @@ def cli(
 
 
 @cli.command()
-@click.argument("captures", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("captures", nargs=-1)
 @click.option(
     "--out",
     "out_dir",
@@ -70,19 +71,18 @@ def cli(
 )
 @click.option("--quiet", is_flag=True, help="Do not print alerts, only the summary.")
 @click.pass_obj
-def audit(obj: _Context, captures: tuple[Path, ...], out_dir: Path, quiet: bool) -> None:
-    """Audit classic pcap CAPTURES offline and write a case folder.
+def audit(obj: _Context, captures: tuple[str, ...], out_dir: Path, quiet: bool) -> None:
+    """Audit CAPTURES offline and write a case folder.
 
-    With no CAPTURES, audits the bundled sample capture (synthetic people only).
+    CAPTURES are pcap or pcapng files (plain, .gz or .zst), directories of them, glob patterns,
+    or - for stdin. With no CAPTURES, audits the bundled sample capture (synthetic people only).
     """
     console = Console()
-    inputs = list(captures)
-    if not inputs:
+    if captures:
+        inputs = expand_inputs(list(captures))
+    else:
         inputs = [bundled_sample()]
         console.print(f"No capture given: auditing the bundled sample {inputs[0]}\n")
-    for path in inputs:
-        if not path.exists():
-            raise EgressError(f"{path}: no such file")
     runner = Audit(
         obj.config, out_dir, on_alert=None if quiet else lambda a: render_alert(console, a)
     )

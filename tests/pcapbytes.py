@@ -48,3 +48,36 @@ def ethernet_ipv4_tcp(
     if vlan is not None:
         eth += struct.pack("!HH", 0x8100, vlan)
     return eth + b"\x08\x00" + ip + tcp
+
+
+def _block(block_type: int, body: bytes, order: str = "<") -> bytes:
+    body += b"\x00" * (-len(body) % 4)
+    length = len(body) + 12
+    return struct.pack(order + "II", block_type, length) + body + struct.pack(order + "I", length)
+
+
+def pcapng_section(order: str = "<") -> bytes:
+    return _block(0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1), order)
+
+
+def pcapng_interface(linktype: int = 1, tsresol: int | None = None, order: str = "<") -> bytes:
+    body = struct.pack(order + "HHI", linktype, 0, 65535)
+    if tsresol is not None:
+        body += struct.pack(order + "HH", 9, 1) + bytes([tsresol]) + b"\x00" * 3
+        body += struct.pack(order + "HH", 0, 0)
+    return _block(1, body, order)
+
+
+def pcapng_epb(data: bytes, interface: int = 0, ticks: int = 0, order: str = "<") -> bytes:
+    header = struct.pack(
+        order + "IIIII", interface, ticks >> 32, ticks & 0xFFFFFFFF, len(data), len(data)
+    )
+    return _block(6, header + data, order)
+
+
+def pcapng_spb(data: bytes, order: str = "<") -> bytes:
+    return _block(3, struct.pack(order + "I", len(data)) + data, order)
+
+
+def pcapng_name_resolution(order: str = "<") -> bytes:
+    return _block(4, struct.pack(order + "HH", 0, 0), order)

@@ -3,7 +3,7 @@
     capture files -> PcapReader -> decode_tcp -> FlowTable -> AppLayerHandler -> TransferObject
                   -> DetectionEngine -> Jurisdiction -> alert -> alerts.jsonl (+ console)
 
-The folder gets ``alerts.jsonl`` and ``summary.json`` (inputs with their sha256, counts, anomalies,
+The folder gets ``alerts.jsonl``, ``flows.jsonl`` (one record per connection) and ``summary.json`` (inputs with their sha256, counts, anomalies,
 the GeoIP database and the rules used), so a regulator can reproduce and explain the result.
 """
 
@@ -27,6 +27,7 @@ from sensor.capture import open_capture
 from sensor.capture.source import STDIN
 from sensor.config import EgressConfig
 from sensor.decode.packet import decode_tcp
+from sensor.flows.records import flow_record
 from sensor.flows.table import Flow, FlowTable
 from sensor.objects import TransferObject
 from sensor.outputs.alerts import JsonlWriter, build_alert
@@ -83,6 +84,7 @@ class Audit:
         self._source = ""
         out_dir.mkdir(parents=True, exist_ok=True)
         self._alerts = JsonlWriter(out_dir / "alerts.jsonl")
+        self._flows = JsonlWriter(out_dir / "flows.jsonl", flush_each=False)
 
     def run(self, captures: Iterable[Path]) -> dict[str, Any]:
         """Audit every capture in order; returns the summary that is also written to disk."""
@@ -91,6 +93,7 @@ class Audit:
                 self._audit_one(path)
         finally:
             self._alerts.close()
+            self._flows.close()
         summary = self.summary()
         (self.out_dir / "summary.json").write_text(
             json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -107,6 +110,7 @@ class Audit:
             self.anomalies,
             max_flows=limits.max_flows,
             max_buffered_bytes_per_direction=limits.max_buffered_bytes_per_direction,
+            on_flow_end=self._on_flow_end,
         )
         packets = 0
         try:
@@ -131,6 +135,10 @@ class Audit:
                 "packets": packets,
             }
         )
+
+    def _on_flow_end(self, flow: Flow) -> None:
+        service = flow.handler.protocol if isinstance(flow.handler, AppLayerHandler) else ""
+        self._flows.write(flow_record(flow, service, self.config.sensor_id, self._source))
 
     def _new_handler(self, flow: Flow) -> AppLayerHandler:
         return AppLayerHandler(

@@ -7,7 +7,13 @@ the lower port (the well-known service port) is taken as the responder.
 
 The table is bounded: when ``max_flows`` is reached the least recently active flow is closed and
 handed downstream as if it had ended (``flows.evicted`` is counted), so memory stays bounded under a
-SYN flood. Each flow's stream events go to a ``FlowHandler`` created by the factory the caller gives.
+SYN flood. Flows end when they have been idle for ``idle_timeout`` seconds of capture time, or
+``close_linger`` seconds after FIN in both directions or a RST (late retransmissions and the final
+ACKs still belong to them). Each flow's stream events go to a ``FlowHandler`` created by the factory
+the caller gives.
+
+A mirror port often tags only one direction with a VLAN: a packet whose 5-tuple matches a flow with
+other VLAN tags joins it if that flow has not seen this direction yet (``flows.vlan_asymmetric``).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ class FlowSide:
 
     stream: StreamReassembler
     packets: int = 0
-    bytes: int = 0
+    bytes: int = 0  # TCP payload bytes on the wire, retransmissions included
     fin: bool = False
 
 
@@ -58,6 +64,9 @@ class Flow:
     to_responder: FlowSide
     to_originator: FlowSide
     saw_syn: bool = False
+    history: str = (
+        ""  # Zeek-style: S h A D F R upper case from the originator, lower from responder
+    )
     close_reason: str = ""
     handler: FlowHandler | None = field(default=None, repr=False)
 
@@ -87,12 +96,21 @@ class FlowTable:
         anomalies: AnomalyCounter,
         max_flows: int = 100_000,
         max_buffered_bytes_per_direction: int = 4 << 20,
+        on_flow_end: Callable[[Flow], None] | None = None,
+        idle_timeout: float = 300.0,
+        close_linger: float = 5.0,
     ) -> None:
         self._factory = handler_factory
+        self._on_flow_end = on_flow_end
         self._anomalies = anomalies
         self._max_flows = max_flows
         self._max_buffered = max_buffered_bytes_per_direction
-        self._flows: OrderedDict[FlowKey, Flow] = OrderedDict()
+        self._flows: OrderedDict[FlowKey, Flow] = OrderedDict()  # least recently active first
+        self._closing_at: OrderedDict[FlowKey, float] = OrderedDict()  # ended flows, by deadline
+        self._key_by_tuple: dict[tuple[str, int, str, int], FlowKey] = {}
+        self._vlan_alias: dict[FlowKey, FlowKey] = {}  # other-direction VLAN key -> flow's key
+        self._idle_timeout = idle_timeout
+        self._close_linger = close_linger
         self._next_uid = 0
         self.flows_seen = 0
         self.flows_evicted = 0
@@ -102,10 +120,14 @@ class FlowTable:
 
     def process(self, seg: TcpSegment) -> None:
         """Account one segment to its flow and deliver any stream data it completes."""
+        self._expire(seg.timestamp)
         a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
         low, high = min(a, b), max(a, b)
         key: FlowKey = (low[0], low[1], high[0], high[1], seg.vlan)
+        key = self._vlan_alias.get(key, key)
         flow = self._flows.get(key)
+        if flow is None:
+            key, flow = self._asymmetric_vlan_match(key, seg)
         is_syn = bool(seg.flags & TCP_SYN) and not seg.flags & TCP_ACK
         if flow is not None and is_syn and flow.close_reason:
             self._close(key, flow, flow.close_reason)  # 5-tuple reused: the old flow is over
@@ -123,18 +145,18 @@ class FlowTable:
         side = flow.side(direction)
         side.packets += 1
         side.bytes += len(seg.payload)
+        self._note_history(flow, direction, seg)
         if seg.flags & TCP_SYN:
             flow.saw_syn = True
             side.stream.syn(seg.seq)
         if seg.payload:
             self._dispatch(flow, direction, side.stream.segment(seg.seq, seg.payload))
         if seg.flags & TCP_RST:
-            flow.close_reason = "rst"
-            self._close(key, flow, "rst")
+            self._closing(key, flow, "rst", seg.timestamp)
         elif seg.flags & TCP_FIN:
             side.fin = True
             if flow.to_responder.fin and flow.to_originator.fin:
-                flow.close_reason = "fin"
+                self._closing(key, flow, "fin", seg.timestamp)
 
     def flush(self) -> None:
         """End of input: close every flow still open."""
@@ -142,6 +164,42 @@ class FlowTable:
             self._close(key, flow, flow.close_reason or "end_of_capture")
 
     # -- internals --------------------------------------------------------------------------
+
+    def _asymmetric_vlan_match(self, key: FlowKey, seg: TcpSegment) -> tuple[FlowKey, Flow | None]:
+        """A SPAN port often tags only one direction: join the reply to a flow that differs only
+        by VLAN if that flow has not yet seen this direction."""
+        other_key = self._key_by_tuple.get(key[:4])  # type: ignore[arg-type]
+        if other_key is None:
+            return key, None
+        flow = self._flows[other_key]
+        sender_is_orig = (seg.src, seg.sport) == (flow.orig_ip, flow.orig_port)
+        seen = flow.to_responder.packets if sender_is_orig else flow.to_originator.packets
+        if seen:
+            return key, None
+        self._anomalies.count("flows.vlan_asymmetric", f"{flow.uid}: {flow.vlan} vs {seg.vlan}")
+        self._vlan_alias[key] = other_key
+        return other_key, flow
+
+    def _closing(self, key: FlowKey, flow: Flow, reason: str, now: float) -> None:
+        """The connection ended; keep it briefly for late retransmissions and the last ACKs."""
+        if not flow.close_reason:
+            flow.close_reason = reason
+        self._closing_at[key] = now + self._close_linger
+        self._closing_at.move_to_end(key)
+
+    def _expire(self, now: float) -> None:
+        """Close flows that ended and lingered, or that went idle, on the capture clock."""
+        while self._closing_at:
+            key, deadline = next(iter(self._closing_at.items()))
+            if deadline > now:
+                break
+            self._close(key, self._flows[key], self._flows[key].close_reason)
+        horizon = now - self._idle_timeout
+        while self._flows:
+            key, flow = next(iter(self._flows.items()))
+            if flow.last > horizon:
+                break
+            self._close(key, flow, "idle_timeout")
 
     def _open(self, key: FlowKey, seg: TcpSegment) -> Flow:
         if len(self._flows) >= self._max_flows:
@@ -169,7 +227,32 @@ class FlowTable:
         )
         flow.handler = self._factory(flow)
         self._flows[key] = flow
+        self._key_by_tuple[key[:4]] = key  # type: ignore[index]
         return flow
+
+    @staticmethod
+    def _note_history(flow: Flow, direction: Direction, seg: TcpSegment) -> None:
+        flags = seg.flags
+        if flags & TCP_SYN:
+            letter = "H" if flags & TCP_ACK else "S"
+        elif flags & TCP_RST:
+            letter = "R"
+        elif flags & TCP_FIN:
+            letter = "F"
+        elif seg.payload:
+            letter = "D"
+        elif flags & TCP_ACK:
+            letter = "A"
+        else:
+            return
+        if direction is Direction.TO_ORIGINATOR:
+            letter = letter.lower()
+        if letter not in flow.history:
+            flow.history += letter
+        if seg.payload and letter not in "Dd":
+            data_letter = "D" if direction is Direction.TO_RESPONDER else "d"
+            if data_letter not in flow.history:
+                flow.history += data_letter
 
     @staticmethod
     def _sender_is_originator(seg: TcpSegment) -> bool:
@@ -194,3 +277,10 @@ class FlowTable:
         if flow.handler is not None:
             flow.handler.on_close(flow)
         self._flows.pop(key, None)
+        self._closing_at.pop(key, None)
+        if self._key_by_tuple.get(key[:4]) == key:  # type: ignore[call-overload]
+            del self._key_by_tuple[key[:4]]  # type: ignore[arg-type]
+            for alias in [a for a, target in self._vlan_alias.items() if target == key]:
+                del self._vlan_alias[alias]
+        if self._on_flow_end is not None:
+            self._on_flow_end(flow)

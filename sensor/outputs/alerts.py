@@ -122,16 +122,22 @@ def build_alert(
 
 
 class JsonlWriter:
-    """Appends one JSON document per line; flushed per record so a crash loses at most one."""
+    """Writes one JSON document per line.
 
-    def __init__(self, path: Path) -> None:
+    With ``flush_each`` (alerts) every record is flushed, so a crash loses at most the one being
+    written; high-volume records (flows) leave flushing to the buffer.
+    """
+
+    def __init__(self, path: Path, flush_each: bool = True) -> None:
         self.path = path
+        self._flush_each = flush_each
         self._file: IO[str] = path.open("w", encoding="utf-8")
         self.records = 0
 
     def write(self, record: dict[str, Any]) -> None:
         self._file.write(json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n")
-        self._file.flush()
+        if self._flush_each:
+            self._file.flush()
         self.records += 1
 
     def close(self) -> None:

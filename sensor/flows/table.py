@@ -168,7 +168,7 @@ class FlowTable:
     def _asymmetric_vlan_match(self, key: FlowKey, seg: TcpSegment) -> tuple[FlowKey, Flow | None]:
         """A SPAN port often tags only one direction: join the reply to a flow that differs only
         by VLAN if that flow has not yet seen this direction."""
-        other_key = self._key_by_tuple.get(key[:4])  # type: ignore[arg-type]
+        other_key = self._key_by_tuple.get(key[:4])
         if other_key is None:
             return key, None
         flow = self._flows[other_key]
@@ -227,7 +227,7 @@ class FlowTable:
         )
         flow.handler = self._factory(flow)
         self._flows[key] = flow
-        self._key_by_tuple[key[:4]] = key  # type: ignore[index]
+        self._key_by_tuple[key[:4]] = key
         return flow
 
     @staticmethod
@@ -278,8 +278,8 @@ class FlowTable:
             flow.handler.on_close(flow)
         self._flows.pop(key, None)
         self._closing_at.pop(key, None)
-        if self._key_by_tuple.get(key[:4]) == key:  # type: ignore[call-overload]
-            del self._key_by_tuple[key[:4]]  # type: ignore[arg-type]
+        if self._key_by_tuple.get(key[:4]) == key:
+            del self._key_by_tuple[key[:4]]
             for alias in [a for a, target in self._vlan_alias.items() if target == key]:
                 del self._vlan_alias[alias]
         if self._on_flow_end is not None:

@@ -9,7 +9,13 @@ def test_decodes_ipv4_tcp() -> None:
     frame = ethernet_ipv4_tcp("10.1.2.3", "8.8.8.8", 51000, 8080, seq=4242, payload=b"POST /")
     seg = decode_tcp(1, frame, 1.5, AnomalyCounter())
     assert seg is not None
-    assert (seg.src, seg.dst, seg.sport, seg.dport, seg.seq) == ("10.1.2.3", "8.8.8.8", 51000, 8080, 4242)
+    assert (seg.src, seg.dst, seg.sport, seg.dport, seg.seq) == (
+        "10.1.2.3",
+        "8.8.8.8",
+        51000,
+        8080,
+        4242,
+    )
     assert seg.payload == b"POST /"
     assert seg.vlan == ()
 

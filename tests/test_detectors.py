@@ -17,7 +17,10 @@ DECOY_DATE = "110105194913310028"  # month 13
 
 
 def _check_char(body: str) -> str:
-    total = sum(int(c) * w for c, w in zip(body, [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], strict=True))
+    total = sum(
+        int(c) * w
+        for c, w in zip(body, [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], strict=True)
+    )
     return "10X98765432"[total % 11]
 
 
@@ -35,7 +38,9 @@ def test_reference_on_known_values() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.text(alphabet="0123456789Xx", min_size=18, max_size=18), min_size=1, max_size=30))
+@given(
+    st.lists(st.text(alphabet="0123456789Xx", min_size=18, max_size=18), min_size=1, max_size=30)
+)
 def test_vectorised_validator_equals_reference(values: list[str]) -> None:
     data = " ".join(values).encode()
     starts = np.arange(len(values), dtype=np.int64) * 19
@@ -48,7 +53,9 @@ def test_vectorised_validator_on_plausible_ids() -> None:
     values = []
     for _ in range(2000):
         body = f"{rng.choice([11, 31, 44, 99])}0101{rng.randint(1890, 2030)}{rng.randint(0, 13):02d}{rng.randint(0, 32):02d}{rng.randint(0, 999):03d}"
-        values.append(body + (_check_char(body) if rng.random() < 0.7 else rng.choice("0123456789X")))
+        values.append(
+            body + (_check_char(body) if rng.random() < 0.7 else rng.choice("0123456789X"))
+        )
     data = ",".join(values).encode()
     starts = np.arange(len(values), dtype=np.int64) * 19
     got = gb11643(np.frombuffer(data, dtype=np.uint8), starts)
@@ -59,7 +66,9 @@ def test_vectorised_validator_on_plausible_ids() -> None:
 
 def test_engine_counts_masks_and_rejects() -> None:
     engine = DetectionEngine(load_catalogue())
-    text = f"{VALID},{VALID.lower()}\n{DECOY_CHECK}\n{DECOY_DATE}\norder 2{VALID}9\n{VALID}".encode()
+    text = (
+        f"{VALID},{VALID.lower()}\n{DECOY_CHECK}\n{DECOY_DATE}\norder 2{VALID}9\n{VALID}".encode()
+    )
     result = engine.inspect(text)
     (finding,) = result.findings
     assert finding.identifier == "cn_resident_id"

@@ -79,7 +79,9 @@ def test_transfer_encoding_wins_over_content_length_and_is_flagged() -> None:
 def test_conflicting_content_lengths_are_an_anomaly() -> None:
     raw = b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde"
     events = _feed([raw])
-    assert any(isinstance(e, ParseAnomaly) and e.name == "http.conflicting_content_length" for e in events)
+    assert any(
+        isinstance(e, ParseAnomaly) and e.name == "http.conflicting_content_length" for e in events
+    )
 
 
 def test_truncated_body_is_incomplete() -> None:

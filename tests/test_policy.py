@@ -39,6 +39,8 @@ def test_foreign_sender_is_not_an_export(jurisdiction: Jurisdiction) -> None:
     assert not decision.is_export
 
 
-@pytest.mark.parametrize("ip", ["100.64.1.1", "169.254.3.3", "fe80::1", "fd00::5", "2001:db8::1", "::1"])
+@pytest.mark.parametrize(
+    "ip", ["100.64.1.1", "169.254.3.3", "fe80::1", "fd00::5", "2001:db8::1", "::1"]
+)
 def test_special_ranges_are_internal(jurisdiction: Jurisdiction, ip: str) -> None:
     assert jurisdiction.place(ip).internal

@@ -94,7 +94,9 @@ def test_midstream_pickup_without_syn() -> None:
     seed=st.integers(0, 2**32 - 1),
     isn=st.integers(0, 2**32 - 1),
 )
-def test_property_shuffled_duplicated_segments_rebuild_the_original(data: bytes, seed: int, isn: int) -> None:
+def test_property_shuffled_duplicated_segments_rebuild_the_original(
+    data: bytes, seed: int, isn: int
+) -> None:
     rng = random.Random(seed)
     pieces = _cut(data, rng)
     # duplicate some pieces and add overlapping re-cuts carrying identical data

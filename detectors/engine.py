@@ -1,19 +1,50 @@
 """Detection engine: object bytes in, findings out.
 
-For the walking skeleton an object's distinct individuals are its distinct resident ID numbers; the
-detectors issue groups identifiers by record and deduplicates across identifier kinds.
+One object goes through five steps, each vectorised over all candidates of an identifier:
+
+1. ``Matcher.scan``: one hyperscan pass finds candidate spans of every identifier and every
+   context keyword.
+2. The identifier's validator checks all its candidates and normalises them. Per start the longest
+   valid span wins (``a@b.com`` inside ``a@b.com.cn``); spans inside another valid span are
+   dropped; candidates with no valid reading are counted as ``rejected``.
+3. Exclusions (allowlisted test values, reverse keywords, structures such as hashes) and context
+   keywords (near the value or in its column header) turn each valid value into a confidence;
+   values under the identifier's ``minimum_confidence`` are counted as ``suppressed``.
+4. Two identifiers claiming the very same bytes (an 18-digit Gansu resident ID that also passes
+   Luhn as a "62" card) resolve to the more confident one; a value inside another identifier's
+   value (a card number inside an IBAN) is dropped unless the outer one ``keeps_inner``.
+5. ``detectors.individuals`` counts distinct people and hashes them with the engine's secret;
+   ``detectors.important`` scores the important-data term hits of the same scan.
+
+Raw identifiers never leave the engine: findings carry counts, masked samples, offsets and keyed
+hashes only. ``detect`` returns the accepted spans themselves for the accuracy harness and the CLI's
+``signatures test``; it is not meant for outputs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from detectors.catalogue import DataClass, IdentifierSpec
-from detectors.masking import mask
-from detectors.matcher import Matcher
+from detectors.context import (
+    STRUCTURES,
+    header_columns,
+    in_columns,
+    keyword_context,
+    keyword_table,
+)
+from detectors.important import Indication, TermPack, TermScorer, load_term_packs
+from detectors.individuals import Evidence, KeyedHasher, count_people, digest_secret
+from detectors.layout import TEXT, Layout, detect_layout
+from detectors.masking import mask_value
+from detectors.matcher import Candidates, FloatArray, Matcher, ScanResult
+from detectors.reference import REFERENCES
 from detectors.validators import VALIDATORS
+from detectors.vectors import BoolArray, IntArray
 
 MAX_SAMPLES = 3  # masked samples per identifier in an alert: enough to recognise, little to leak
 MAX_OFFSETS = 20  # evidence offsets per identifier kept in an alert
@@ -29,64 +60,307 @@ class Finding:
     name_zh: str
     data_class: DataClass
     basis: str
-    count: int  # valid occurrences
-    distinct: int  # distinct values among them
+    count: int  # valid, confident occurrences
+    distinct: int  # distinct normalised values among them
     rejected: int  # candidates the validator refused (decoys, typos)
     masked_samples: tuple[str, ...]
     offsets: tuple[int, ...]  # byte offsets of the first occurrences in the object
+    taxonomy: str = ""
+    suppressed: int = 0  # valid values excluded or below the confidence threshold
+    confidence: float = 0.0  # mean confidence of the counted occurrences
 
 
 @dataclass(frozen=True, slots=True)
 class ObjectFindings:
-    findings: tuple[Finding, ...]
+    findings: tuple[Finding, ...]  # personal, sensitive, important and core data
     distinct_individuals: int
+    general: tuple[Finding, ...] = ()  # general_data identifiers (enterprise codes): not alerts
+    individual_keys: tuple[str, ...] = ()  # HMAC-SHA256 per distinct individual, for the ledger
+    key_id: str = ""  # fingerprint of the secret that made ``individual_keys``
+    layout: str = "text"  # "rows" when the object was read as a table
+    important: tuple[Indication, ...] = ()  # important-data subclasses indicated: hints, not alerts
 
     def __bool__(self) -> bool:
         return any(f.count for f in self.findings)
 
 
-class DetectionEngine:
-    """Holds the compiled matcher; ``inspect`` is safe to call for every object."""
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The accepted occurrences of one identifier in one object (raw spans: internal use only)."""
 
-    def __init__(self, specs: tuple[IdentifierSpec, ...], max_samples: int = MAX_SAMPLES) -> None:
+    spec: IdentifierSpec
+    starts: IntArray
+    ends: IntArray
+    values: npt.NDArray[np.bytes_]
+    confidence: FloatArray
+    rejected: IntArray  # starts of candidates with no valid reading (see _claimed_elsewhere)
+    suppressed: int
+    candidates: int
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    accepted: dict[str, Accepted]
+    layout: Layout
+    matches: int = 0
+    keyword_counts: dict[int, int] = field(default_factory=dict)  # hits per keyword number
+
+
+class DetectionEngine:
+    """Holds the compiled matcher; ``inspect`` is safe to call for every object.
+
+    ``identity_key`` is the deployment secret for the person hashes. Without one, the engine draws
+    a random key at construction: hashes then agree within this engine (one audit run) and mean
+    nothing anywhere else, which is the safe failure. A ledger that counts people across runs must
+    pass the same persistent key every time.
+    """
+
+    def __init__(
+        self,
+        specs: tuple[IdentifierSpec, ...],
+        max_samples: int = MAX_SAMPLES,
+        identity_key: bytes | None = None,
+        term_packs: tuple[TermPack, ...] | None = None,
+    ) -> None:
         self.specs = specs
-        self.matcher = Matcher(specs)
         self.max_samples = max_samples
+        secret = identity_key if identity_key is not None else os.urandom(32)
+        self.key_id = digest_secret(secret)
+        self._hasher = KeyedHasher(secret)
+        self.term_packs = load_term_packs() if term_packs is None else term_packs
+        index, self._keyword_sets = keyword_table(specs, TermScorer.keywords(self.term_packs))
+        self._terms = TermScorer(self.term_packs, index)
+        keywords = tuple(index)
+        self._keyword_lengths = np.array([len(k) for k in keywords] or [0], dtype=np.int64)
+        self.matcher = Matcher(specs, keywords)
+        self._allow = [self._allowlist(spec) for spec in specs]
+        self._ranks = np.array([s.individual_rank or 10 for s in specs] or [10], dtype=np.int64)
+        self._keeps_inner = np.array([s.keeps_inner for s in specs] or [False], dtype=bool)
+
+    @staticmethod
+    def _allowlist(spec: IdentifierSpec) -> npt.NDArray[np.bytes_]:
+        normalise = REFERENCES[spec.validator]
+        values = [(normalise(v) or v.upper()).encode() for v in spec.exclusions.values]
+        return np.array(values or [b""], dtype=np.bytes_)[: len(values)]
+
+    def detect(self, data: bytes) -> Detection:
+        """Accepted occurrences of every identifier that had candidates."""
+        scan = self.matcher.scan(data)
+        counts = {k: int(v.size) for k, v in scan.keyword_starts.items()}
+        if not scan.candidates:
+            return Detection({}, TEXT, scan.matches, counts)
+        layout = detect_layout(scan.buf)
+        by_index = {
+            index: self._evaluate(index, cands, scan, layout)
+            for index, cands in sorted(scan.candidates.items())
+        }
+        self._resolve_overlaps(by_index)
+        _drop_claimed_rejections(by_index)
+        accepted = {a.spec.id: a for a in by_index.values()}
+        return Detection(accepted, layout, scan.matches, counts)
 
     def inspect(self, data: bytes) -> ObjectFindings:
-        buf, candidates = self.matcher.scan(data)
-        findings: list[Finding] = []
-        people: set[bytes] = set()
-        for ident, starts in sorted(candidates.starts.items()):
-            spec = self.specs[ident]
-            valid = VALIDATORS[spec.validator](buf, starts)
-            good = starts[valid]
-            if good.size == 0 and starts.size == 0:
-                continue
-            values = [data[s : s + spec.length].upper() for s in good.tolist()]
-            samples: list[str] = []
-            seen: set[bytes] = set()
-            for value in values:
-                if value not in seen:
-                    seen.add(value)
-                    if len(samples) < self.max_samples:
-                        text = value.decode("ascii", "replace")
-                        samples.append(mask(text, spec.mask.keep_start, spec.mask.keep_end))
-            if spec.id == "cn_resident_id":
-                people |= seen
-            findings.append(
-                Finding(
-                    identifier=spec.id,
-                    rule=spec.rule,
-                    name_en=spec.name.en,
-                    name_zh=spec.name.zh,
-                    data_class=spec.data_class,
-                    basis=spec.basis,
-                    count=int(good.size),
-                    distinct=len(seen),
-                    rejected=int(np.count_nonzero(~valid)),
-                    masked_samples=tuple(samples),
-                    offsets=tuple(good[:MAX_OFFSETS].tolist()),
+        detection = self.detect(data)
+        personal: list[Finding] = []
+        general: list[Finding] = []
+        evidence: list[Evidence] = []
+        for acc in detection.accepted.values():
+            finding = self._finding(acc)
+            (general if acc.spec.data_class is DataClass.GENERAL else personal).append(finding)
+            if acc.spec.individual_rank is not None and acc.starts.size:
+                evidence.append(
+                    Evidence(acc.spec.individual_rank, acc.spec.namespace, acc.starts, acc.values)
                 )
+        people = count_people(evidence, detection.layout, self._hasher)
+        return ObjectFindings(
+            tuple(personal),
+            people.count,
+            tuple(general),
+            people.keys,
+            self.key_id,
+            detection.layout.kind,
+            self._terms.score(detection.keyword_counts, len(data)),
+        )
+
+    # --- per identifier ---------------------------------------------------------------------
+
+    def _evaluate(
+        self, index: int, cands: Candidates, scan: ScanResult, layout: Layout
+    ) -> Accepted:
+        spec = self.specs[index]
+        buf = scan.buf
+        checked = VALIDATORS[spec.validator](buf, cands.starts, cands.ends)
+        keep = _longest_valid(cands.starts, cands.ends, checked.valid)
+        rejected = _rejected(cands.starts, checked.valid, cands.starts[keep], cands.ends[keep])
+        starts, ends = cands.starts[keep], cands.ends[keep]
+        values, base = checked.values[keep], cands.confidence[keep]
+        if starts.size == 0:
+            return _empty(spec, rejected, len(cands.starts))
+        ctx, exc = spec.context, spec.exclusions
+        sets = self._keyword_sets[index]
+        lengths = self._keyword_lengths
+
+        kw = scan.keyword_starts
+        governing, after_reverse, after_positive = keyword_context(
+            kw, lengths, sets, buf, starts, ends, ctx.window_before, ctx.window_after, layout.rows
+        )
+        excluded = np.isin(values, self._allow[index]) | (governing == 0)
+        excluded |= after_reverse
+        excluded |= in_columns(layout, starts, header_columns(layout, sets.reverse_words))
+        for structure in exc.structures:
+            excluded |= STRUCTURES[structure](buf, starts, ends)
+        positive = (governing == 2) | in_columns(
+            layout, starts, header_columns(layout, sets.positive_words)
+        )
+        positive |= (governing == -1) & after_positive
+        negative = (governing == 1) | in_columns(
+            layout, starts, header_columns(layout, sets.negative_words)
+        )
+        confidence = np.clip(base + ctx.raise_by * positive - ctx.lower_by * negative, 0.0, 1.0)
+        ok = ~excluded & (confidence >= spec.minimum_confidence - 1e-9)
+        return Accepted(
+            spec,
+            starts[ok],
+            ends[ok],
+            values[ok],
+            confidence[ok],
+            rejected,
+            int(np.count_nonzero(~ok)),
+            len(cands.starts),
+        )
+
+    def _resolve_overlaps(self, by_index: dict[int, Accepted]) -> None:
+        """Between identifiers: the same bytes go to the most confident claim (then the lower
+        rank); a value strictly inside another identifier's value is part of it (a card number
+        inside an IBAN, a permit number inside a phone number) and is dropped, unless the outer
+        signature says ``keeps_inner`` (a mailbox named after a mobile number discloses both)."""
+        items = [(i, a) for i, a in by_index.items() if a.starts.size]
+        if len(items) < 2:
+            return
+        owner = np.concatenate([np.full(a.starts.size, i) for i, a in items])
+        pos = np.concatenate([np.arange(a.starts.size) for _, a in items])
+        starts = np.concatenate([a.starts for _, a in items])
+        ends = np.concatenate([a.ends for _, a in items])
+        conf = np.concatenate([a.confidence for _, a in items])
+        order = np.lexsort((owner, self._ranks[owner], -conf, -ends, starts))
+        s, e, o = starts[order], ends[order], owner[order]
+        lose = np.zeros(len(order), dtype=bool)
+        lose[1:] = (s[1:] == s[:-1]) & (e[1:] == e[:-1])
+        e_live = np.where(lose, -1, e)
+        running = np.maximum.accumulate(e_live)
+        holder = np.maximum.accumulate(np.where(e_live == running, np.arange(len(e)), 0))
+        prev_max = np.concatenate([[-1], running[:-1]])
+        prev_holder = np.concatenate([[0], holder[:-1]])
+        inside = (
+            ~lose & (prev_max >= e) & (o[prev_holder] != o) & ~self._keeps_inner[o[prev_holder]]
+        )
+        losers = order[lose | inside]
+        if losers.size == 0:
+            return
+        for index, acc in items:
+            drop = pos[losers[owner[losers] == index]]
+            if drop.size == 0:
+                continue
+            keep = np.ones(acc.starts.size, dtype=bool)
+            keep[drop] = False
+            by_index[index] = Accepted(
+                acc.spec,
+                acc.starts[keep],
+                acc.ends[keep],
+                acc.values[keep],
+                acc.confidence[keep],
+                acc.rejected,
+                acc.suppressed + int(drop.size),
+                acc.candidates,
             )
-        return ObjectFindings(tuple(findings), len(people))
+
+    def _finding(self, acc: Accepted) -> Finding:
+        spec = acc.spec
+        samples: list[str] = []
+        distinct = 0
+        if acc.values.size:
+            uniq, first = np.unique(acc.values, return_index=True)
+            distinct = len(uniq)
+            for i in np.sort(first)[: self.max_samples].tolist():
+                text = bytes(acc.values[i]).decode("utf-8", "replace")
+                samples.append(
+                    mask_value(text, spec.mask.style, spec.mask.keep_start, spec.mask.keep_end)
+                )
+        return Finding(
+            identifier=spec.id,
+            rule=spec.rule,
+            name_en=spec.name.en,
+            name_zh=spec.name.zh,
+            data_class=spec.data_class,
+            basis=spec.basis,
+            count=int(acc.starts.size),
+            distinct=distinct,
+            rejected=int(acc.rejected.size),
+            masked_samples=tuple(samples),
+            offsets=tuple(acc.starts[:MAX_OFFSETS].tolist()),
+            taxonomy=spec.taxonomy,
+            suppressed=acc.suppressed,
+            confidence=round(float(acc.confidence.mean()), 2) if acc.starts.size else 0.0,
+        )
+
+
+def _empty(spec: IdentifierSpec, rejected: IntArray, candidates: int) -> Accepted:
+    none = np.zeros(0, dtype=np.int64)
+    return Accepted(spec, none, none, np.zeros(0, "S1"), np.zeros(0), rejected, 0, candidates)
+
+
+def _longest_valid(starts: IntArray, ends: IntArray, valid: BoolArray) -> IntArray:
+    """Indices of valid spans that are the longest valid span at their start and not inside
+    another valid span. Candidates arrive sorted by (start, end)."""
+    idx = np.flatnonzero(valid)
+    if idx.size == 0:
+        return idx
+    s, e = starts[idx], ends[idx]
+    last = np.ones(idx.size, dtype=bool)
+    last[:-1] = s[1:] != s[:-1]
+    idx, e = idx[last], e[last]
+    previous_max = np.maximum.accumulate(np.concatenate([[-1], e[:-1]]))
+    result: IntArray = idx[e > previous_max]
+    return result
+
+
+def _rejected(
+    starts: IntArray, valid: BoolArray, kept_starts: IntArray, kept_ends: IntArray
+) -> IntArray:
+    """Distinct starts with no valid reading and not inside an accepted span."""
+    bad = np.unique(starts[~valid])
+    if bad.size and kept_starts.size:
+        bad = bad[~np.isin(bad, starts[valid])]
+        i = np.searchsorted(kept_starts, bad, "right") - 1
+        inside = (i >= 0) & (kept_ends[np.maximum(i, 0)] > bad)
+        bad = bad[~inside]
+    result: IntArray = bad.astype(np.int64)
+    return result
+
+
+def _drop_claimed_rejections(by_index: dict[int, Accepted]) -> None:
+    """A candidate another identifier accepted is not a rejection: a resident ID is no failed
+    credit code, even though it has the shape of one."""
+    spans = [(a.starts, a.ends) for a in by_index.values() if a.starts.size]
+    if not spans:
+        return
+    starts = np.concatenate([s for s, _ in spans])
+    ends = np.concatenate([e for _, e in spans])
+    order = np.argsort(starts, kind="stable")
+    starts, reach = starts[order], np.maximum.accumulate(ends[order])
+    for index, acc in by_index.items():
+        if acc.rejected.size == 0:
+            continue
+        i = np.searchsorted(starts, acc.rejected, "right") - 1
+        claimed = (i >= 0) & (reach[np.maximum(i, 0)] > acc.rejected)
+        if claimed.any():
+            by_index[index] = Accepted(
+                acc.spec,
+                acc.starts,
+                acc.ends,
+                acc.values,
+                acc.confidence,
+                acc.rejected[~claimed],
+                acc.suppressed,
+                acc.candidates,
+            )

@@ -1,103 +1,235 @@
-"""One compiled hyperscan database for all active identifiers.
+"""One compiled hyperscan database for every identifier pattern and every context keyword.
 
-hyperscan has no look-around, so each identifier's pattern is wrapped as
-``(?:^|B)(?:PATTERN)(?:B|$)`` where ``B`` is the complement of the identifier's boundary class: a
-match can then only start and end where no boundary character touches it, and a run of 25 digits
-yields no candidate at all instead of eight overlapping ones. Because the wrapper consumes at most one
-character on the left, the identifier's start is ``from + 1`` except for a match at the very start of
-the buffer (the ``^`` branch). Identifiers have a fixed ``length`` in format version 1, which gives
-the end.
+hyperscan has no look-around, so each pattern is wrapped as ``[^L](?:PATTERN)[^R]`` where ``L`` and
+``R`` are the identifier's left and right boundary classes: a match can only start and end where no
+boundary character touches it, and a run of 25 digits yields no resident-ID candidate at all instead
+of eight overlapping ones. The buffer is scanned as ``"\\n" + data + "\\n"`` (boundary classes may not
+contain the newline), so the wrappers always consume exactly one byte on each side and there is no
+start- or end-of-buffer case: in original coordinates a match ending at ``to`` ends its identifier at
+``to - 2``.
 
-Matches are collected into numpy arrays so validation runs once per object, not once per match.
+Where the identifier starts depends on the pattern (see ``PatternSpec``):
+
+* ``fixed`` length: ``end - length``. No start-of-match tracking, which hyperscan charges for.
+* ``som``: bounded variable-length patterns (separated phone numbers, grouped card numbers) are
+  compiled with ``HS_FLAG_SOM_LEFTMOST``; the left wrapper byte is at ``from``, the identifier at
+  ``from + 1`` in the padded buffer, so at ``from`` in the original.
+* ``extend_left``: patterns with an unbounded head (an e-mail's local part) would make leftmost
+  start tracking slow for the whole database (measured: 40 MB/s instead of several GB/s on text), so
+  the pattern matches from an anchor (the '@') and the start is found afterwards, in numpy, by walking
+  back over a character class. The left boundary class must be part of that class, which makes the
+  walk stop exactly where the boundary rule wants.
+
+Variable-length patterns report every end a value can have ("a@b.com" and "a@b.com.cn"); the
+engine keeps the longest *valid* span per start after validation.
+
+The match callback is the only per-match Python: it appends three ints to one list. Everything after
+that is numpy over the whole object. Compiled databases are cached by the hash of their expressions
+(serialised, so every matcher still gets its own scratch space).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import hyperscan
 import numpy as np
+import numpy.typing as npt
 
 from detectors.catalogue import IdentifierSpec
-from detectors.validators import ByteArray, IntArray
+from detectors.vectors import BoolArray, ByteArray, IntArray, run_before
 from sensor.errors import SignatureError
+
+FloatArray = npt.NDArray[np.float64]
+PAD = b"\n"
 
 
 def _negate_class(boundary: str) -> str:
-    if not (boundary.startswith("[") and boundary.endswith("]")) or boundary.startswith("[^"):
-        raise SignatureError(f"boundary must be a positive character class like [0-9]: {boundary}")
     return "[^" + boundary[1:]
+
+
+@functools.lru_cache(maxsize=256)
+def class_table(char_class: str) -> BoolArray:
+    """A 256-entry lookup of which byte values a hyperscan character class matches."""
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    try:
+        db.compile(expressions=[char_class.encode()], ids=[0], elements=1, flags=[0])
+    except hyperscan.error as exc:
+        raise SignatureError(f"character class {char_class!r} does not compile: {exc}") from None
+    hits: list[int] = []
+    db.scan(bytes(range(256)), match_event_handler=lambda _i, _f, to, _fl, _c: hits.append(to - 1))
+    table = np.zeros(256, dtype=bool)
+    table[hits] = True
+    table.setflags(write=False)
+    return table
+
+
+def _keyword_expression(keyword: bytes) -> tuple[bytes, int, int]:
+    """(expression, left wrapped, right wrapped): ASCII-letter keywords may not touch letters, so
+    "tel" does not fire inside "hotel"."""
+    body = b"".join(
+        bytes([b]) if (48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122) else b"\\x%02x" % b
+        for b in keyword
+    )
+    left = int(chr(keyword[0]).isascii() and chr(keyword[0]).isalpha())
+    right = int(chr(keyword[-1]).isascii() and chr(keyword[-1]).isalpha())
+    return (b"[^A-Za-z]" if left else b"") + body + (b"[^A-Za-z]" if right else b""), left, right
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(expressions: tuple[bytes, ...], flags: tuple[int, ...]) -> bytes:
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    try:
+        db.compile(
+            expressions=list(expressions),
+            ids=list(range(len(expressions))),
+            elements=len(expressions),
+            flags=list(flags),
+        )
+    except hyperscan.error as exc:
+        raise SignatureError(f"a signature pattern does not compile in hyperscan: {exc}") from None
+    blob: bytes = hyperscan.dumpb(db)
+    return blob
 
 
 @dataclass(frozen=True, slots=True)
 class Candidates:
-    """Candidate start offsets per identifier index (into the matcher's spec tuple)."""
+    """Candidate spans of one identifier, sorted by start then end, identical spans merged."""
 
-    starts: dict[int, IntArray]
+    starts: IntArray
+    ends: IntArray
+    confidence: FloatArray  # base confidence of the best pattern that produced the span
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    buf: ByteArray  # the object's bytes
+    candidates: dict[int, Candidates]  # identifier index -> candidates
+    keyword_starts: dict[int, IntArray] = field(default_factory=dict)  # keyword index -> hits
+    matches: int = 0  # callbacks hyperscan made (identifier and keyword matches)
+
+
+@dataclass(frozen=True, slots=True)
+class _Expr:
+    identifier: int  # -1 for keywords
+    mode: str  # fixed | som | extend_left | keyword
+    min_length: int
+    max_length: int
+    confidence: float
+    extend: BoolArray | None
+    keyword: int = -1
+    right_wrapped: int = 1
 
 
 class Matcher:
-    """Scans buffers with every identifier's pattern at once."""
+    """Scans buffers with every identifier pattern and keyword at once."""
 
-    def __init__(self, specs: tuple[IdentifierSpec, ...]) -> None:
+    def __init__(self, specs: tuple[IdentifierSpec, ...], keywords: tuple[bytes, ...] = ()) -> None:
         self.specs = specs
-        self._db: hyperscan.Database | None = None
-        self._boundary_tables: list[np.ndarray] = []
-        expressions = []
-        for spec in specs:
-            outside = _negate_class(spec.boundary)
-            expressions.append(f"(?:^|{outside})(?:{spec.pattern})(?:{outside}|$)".encode())
-            self._boundary_tables.append(self._class_table(spec.boundary))
-        # The fingerprint lets a later cache key compiled databases by signature content.
-        self.fingerprint = hashlib.sha256(b"\0".join(expressions)).hexdigest()
-        if not expressions:
-            return
-        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        try:
-            db.compile(
-                expressions=expressions,
-                ids=list(range(len(expressions))),
-                elements=len(expressions),
-                flags=[hyperscan.HS_FLAG_SOM_LEFTMOST] * len(expressions),
+        self.keywords = keywords
+        self._exprs: list[_Expr] = []
+        expressions: list[bytes] = []
+        flags: list[int] = []
+        for index, spec in enumerate(specs):
+            left = _negate_class(spec.boundary.left)
+            right = _negate_class(spec.boundary.right)
+            for pattern in spec.patterns:
+                mode = pattern.start_mode
+                extend = None
+                if mode == "extend_left":
+                    assert pattern.extend_left is not None
+                    extend = class_table(pattern.extend_left)
+                    if np.any(class_table(spec.boundary.left) & ~extend):
+                        raise SignatureError(
+                            f"{spec.source or spec.id}: the left boundary class must be part of "
+                            "extend_left, or the walk back would cross a boundary"
+                        )
+                    expressions.append(f"(?:{pattern.regex})[{right[1:]}".encode())
+                else:
+                    expressions.append(f"{left}(?:{pattern.regex}){right}".encode())
+                flags.append(hyperscan.HS_FLAG_SOM_LEFTMOST if mode == "som" else 0)
+                self._exprs.append(
+                    _Expr(
+                        index,
+                        mode,
+                        pattern.min_length,
+                        pattern.max_length,
+                        pattern.confidence,
+                        extend,
+                    )
+                )
+            class_table(spec.boundary.left)  # compile-check both classes now, not mid-scan
+            class_table(spec.boundary.right)
+        for k, keyword in enumerate(keywords):
+            expression, _left, right_wrapped = _keyword_expression(keyword)
+            expressions.append(expression)
+            flags.append(hyperscan.HS_FLAG_CASELESS)
+            self._exprs.append(
+                _Expr(-1, "keyword", len(keyword), len(keyword), 0.0, None, k, right_wrapped)
             )
-        except hyperscan.error as exc:
-            raise SignatureError(
-                f"a signature pattern does not compile in hyperscan: {exc}"
-            ) from None
-        self._db = db
+        key = tuple(expressions), tuple(flags)
+        # The fingerprint lets a later on-disk cache key compiled databases by signature content.
+        self.fingerprint = hashlib.sha256(repr(key).encode()).hexdigest()
+        self._db: hyperscan.Database | None = None
+        if expressions:
+            db = hyperscan.loadb(_compiled(*key), hyperscan.HS_MODE_BLOCK)
+            db.scratch = hyperscan.Scratch(db)
+            self._db = db
 
-    @staticmethod
-    def _class_table(boundary: str) -> np.ndarray:
-        """A 256-entry lookup of which byte values belong to the boundary class."""
-        compiled = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        compiled.compile(expressions=[boundary.encode()], ids=[0], elements=1, flags=[0])
-        hits: list[int] = []
-        compiled.scan(
-            bytes(range(256)), match_event_handler=lambda _i, _f, to, _fl, _c: hits.append(to - 1)
-        )
-        table = np.zeros(256, dtype=bool)
-        table[hits] = True
-        return table
-
-    def scan(self, data: bytes) -> tuple[ByteArray, Candidates]:
-        """Return the buffer as uint8 and the candidate starts of each identifier."""
+    def scan(self, data: bytes) -> ScanResult:
+        """Candidate spans per identifier and keyword hit offsets, in ``data`` coordinates."""
         buf = np.frombuffer(data, dtype=np.uint8)
         if self._db is None or not data:
-            return buf, Candidates({})
-        froms: dict[int, list[int]] = {}
+            return ScanResult(buf, {})
+        hits: list[int] = []
+        collect = hits.extend
 
-        def on_match(ident: int, start: int, _end: int, _flags: int, _ctx: object) -> None:
-            froms.setdefault(ident, []).append(start)
+        def on_match(ident: int, start: int, end: int, _flags: int, _ctx: object) -> None:
+            collect((ident, start, end))
 
-        self._db.scan(data, match_event_handler=on_match)
-        starts: dict[int, IntArray] = {}
-        for ident, positions in froms.items():
-            arr = np.asarray(positions, dtype=np.int64)
-            # Shift past the one boundary character the wrapper consumed, except at offset 0
-            # when the buffer starts with the identifier itself.
-            at_zero_inside = (arr == 0) & self._boundary_tables[ident][buf[0]]
-            arr = np.where(at_zero_inside, arr, arr + 1)
-            arr = arr[arr + self.specs[ident].length <= len(buf)]
-            starts[ident] = np.unique(arr)
-        return buf, Candidates(starts)
+        self._db.scan(PAD + data + PAD, match_event_handler=on_match)
+        if not hits:
+            return ScanResult(buf, {})
+        table = np.array(hits, dtype=np.int64).reshape(-1, 3)
+        order = np.argsort(table[:, 0], kind="stable")
+        table = table[order]
+        bounds = np.searchsorted(table[:, 0], np.arange(len(self._exprs) + 1))
+        per_identifier: dict[int, list[tuple[IntArray, IntArray, float]]] = {}
+        keyword_starts: dict[int, IntArray] = {}
+        for expr_id in np.flatnonzero(np.diff(bounds)).tolist():
+            rows = table[bounds[expr_id] : bounds[expr_id + 1]]
+            expr = self._exprs[expr_id]
+            if expr.mode == "keyword":
+                ends = rows[:, 2] - 1 - expr.right_wrapped
+                keyword_starts[expr.keyword] = ends - expr.min_length
+                continue
+            starts, ends = self._spans(buf, expr, rows[:, 1], rows[:, 2] - 2)
+            per_identifier.setdefault(expr.identifier, []).append((starts, ends, expr.confidence))
+        candidates = {ident: _merge(parts) for ident, parts in per_identifier.items()}
+        return ScanResult(buf, candidates, keyword_starts, len(table))
+
+    @staticmethod
+    def _spans(
+        buf: ByteArray, expr: _Expr, froms: IntArray, ends: IntArray
+    ) -> tuple[IntArray, IntArray]:
+        if expr.mode == "fixed":
+            return ends - expr.min_length, ends
+        if expr.mode == "som":
+            return froms, ends
+        assert expr.extend is not None
+        run = run_before(buf, ends, expr.extend, expr.max_length)
+        keep = (run >= expr.min_length) & (run <= expr.max_length)  # too long: not this identifier
+        return (ends - run)[keep], ends[keep]
+
+
+def _merge(parts: list[tuple[IntArray, IntArray, float]]) -> Candidates:
+    starts = np.concatenate([p[0] for p in parts])
+    ends = np.concatenate([p[1] for p in parts])
+    conf = np.concatenate([np.full(len(p[0]), p[2]) for p in parts])
+    order = np.lexsort((-conf, ends, starts))
+    starts, ends, conf = starts[order], ends[order], conf[order]
+    first = np.ones(len(starts), dtype=bool)
+    first[1:] = (starts[1:] != starts[:-1]) | (ends[1:] != ends[:-1])
+    return Candidates(starts[first], ends[first], conf[first])

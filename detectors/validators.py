@@ -1,8 +1,13 @@
 """Candidate validators, vectorised over all candidates of an object at once.
 
-Each validator takes the object's bytes as a uint8 array and the candidates' start offsets, and
-returns a boolean mask. ``*_reference`` functions are the plain-Python definitions the vectorised
-versions are tested against.
+A validator takes the object's bytes as a uint8 array and the candidates' [start, end) offsets and
+returns ``Checked``: a boolean mask of valid candidates and each candidate's normalised value as a
+fixed-width byte string (meaningless where invalid). Normalised values are what distinct counts,
+allowlists and the keyed person hashes use: "+86 138-1234-5678" and "13812345678" are one number.
+
+Resident ID numbers live here; the other families are in ``validators_*`` modules and are merged
+into ``VALIDATORS`` below. Each kernel's plain-Python twin is in ``detectors.reference`` under the
+same name, and the tests check both agree on everything the identifier's pattern can match.
 """
 
 from __future__ import annotations
@@ -11,112 +16,109 @@ import datetime
 from collections.abc import Callable
 
 import numpy as np
-import numpy.typing as npt
 
-# GB 11643-1999: weights W_i = 2^(17-i) mod 11 for positions 1..17, check = (12 - S mod 11) mod 11,
-# written as the character table below indexed by S mod 11 ("X" stands for 10).
-GB11643_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
-GB11643_CHECK = b"10X98765432"
-# First two digits: province-level divisions of GB/T 2260, plus 71 Taiwan, 81 Hong Kong, 82 Macao
-# (used on residence permits), and 83 for the Taiwan residence permit range.
-CN_PROVINCE_CODES = frozenset(
-    (
-        11,
-        12,
-        13,
-        14,
-        15,
-        21,
-        22,
-        23,
-        31,
-        32,
-        33,
-        34,
-        35,
-        36,
-        37,
-        41,
-        42,
-        43,
-        44,
-        45,
-        46,
-        50,
-        51,
-        52,
-        53,
-        54,
-        61,
-        62,
-        63,
-        64,
-        65,
-        71,
-        81,
-        82,
-        83,
-    )
+from detectors import reference
+from detectors.tables import CN_PROVINCE_CODES, GB11643_CHECK, GB11643_WEIGHTS, MIN_BIRTH_YEAR
+from detectors.vectors import (
+    DIGIT,
+    BoolArray,
+    ByteArray,
+    Checked,
+    IntArray,
+    as_strings,
+    calendar_dates,
+    empty,
+    fixed_matrix,
+    number,
+    span_matrix,
+    upper,
 )
-MIN_BIRTH_YEAR = 1900
 
-BoolArray = npt.NDArray[np.bool_]
-ByteArray = npt.NDArray[np.uint8]
-IntArray = npt.NDArray[np.int64]
-Validator = Callable[[ByteArray, IntArray], BoolArray]
+Kernel = Callable[[ByteArray, IntArray, IntArray], Checked]
 
+_WEIGHTS = np.array(GB11643_WEIGHTS, dtype=np.int64)
+_CHECK_TABLE = np.frombuffer(GB11643_CHECK.encode(), dtype=np.uint8)
 _PROVINCE_TABLE = np.zeros(100, dtype=bool)
 _PROVINCE_TABLE[list(CN_PROVINCE_CODES)] = True
-_DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def birth_dates(year: IntArray, month: IntArray, day: IntArray) -> BoolArray:
+    """Calendar dates from ``MIN_BIRTH_YEAR`` up to this year."""
+    this_year = datetime.date.today().year
+    in_range = (year >= MIN_BIRTH_YEAR) & (year <= this_year)
+    result: BoolArray = calendar_dates(year, month, day) & in_range
+    return result
+
+
+def gb11643_check_chars(digits17: IntArray) -> ByteArray:
+    result: ByteArray = _CHECK_TABLE[(digits17 @ _WEIGHTS) % 11]
+    return result
 
 
 def gb11643(buf: ByteArray, starts: IntArray) -> BoolArray:
-    """Valid 18-character resident ID numbers: check character, birth date, province code."""
+    """Valid 18-character resident ID numbers at ``starts``: check character, date, province."""
     if starts.size == 0:
         return np.zeros(0, dtype=bool)
-    chars = buf[starts[:, None] + np.arange(18)].astype(np.int64)
-    digits = chars[:, :17] - ord("0")
-    if np.any((digits < 0) | (digits > 9)):
-        body_ok = np.all((digits >= 0) & (digits <= 9), axis=1)
-        digits = np.where(body_ok[:, None], digits, 0)
-    else:
-        body_ok = np.ones(len(starts), dtype=bool)
-    expected = np.frombuffer(GB11643_CHECK, dtype=np.uint8)[(digits @ GB11643_WEIGHTS) % 11]
-    last = chars[:, 17]
-    last = np.where(last == ord("x"), ord("X"), last)
-    check_ok = last == expected
+    chars = upper(fixed_matrix(buf, starts, 18))
+    body_ok = DIGIT[chars[:, :17]].all(axis=1)
+    digits = np.where(DIGIT[chars[:, :17]], chars[:, :17].astype(np.int64) - ord("0"), 0)
+    check_ok = chars[:, 17] == gb11643_check_chars(digits)
     province_ok = _PROVINCE_TABLE[digits[:, 0] * 10 + digits[:, 1]]
-    year = digits[:, 6:10] @ np.array([1000, 100, 10, 1])
-    month = digits[:, 10] * 10 + digits[:, 11]
-    day = digits[:, 12] * 10 + digits[:, 13]
-    month_ok = (month >= 1) & (month <= 12)
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    max_day = _DAYS_IN_MONTH[np.where(month_ok, month, 0)] - ((month == 2) & ~leap)
-    date_ok = month_ok & (day >= 1) & (day <= max_day)
-    year_ok = (year >= MIN_BIRTH_YEAR) & (year <= datetime.date.today().year)
-    result: BoolArray = body_ok & check_ok & province_ok & date_ok & year_ok
+    date_ok = birth_dates(
+        number(digits[:, 6:10]), number(digits[:, 10:12]), number(digits[:, 12:14])
+    )
+    result: BoolArray = body_ok & check_ok & province_ok & date_ok
     return result
 
 
 def gb11643_reference(text: str) -> bool:
     """Plain-Python definition of a valid resident ID number, for tests."""
-    if len(text) != 18 or not text[:17].isdigit():
-        return False
-    total = sum(int(c) * (2 ** (18 - i) % 11) for i, c in enumerate(text[:17], start=1))
-    check = (12 - total % 11) % 11
-    if text[17].upper() != ("X" if check == 10 else str(check)):
-        return False
-    if int(text[:2]) not in CN_PROVINCE_CODES:
-        return False
-    try:
-        born = datetime.date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
-    except ValueError:
-        return False
-    return MIN_BIRTH_YEAR <= born.year <= datetime.date.today().year
+    return reference.cn_resident_id(text) is not None
 
 
-def accept_all(buf: ByteArray, starts: IntArray) -> BoolArray:
-    return np.ones(starts.shape, dtype=bool)
+def check_gb11643(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
+    """18-digit resident ID; normalised to upper case (a trailing x becomes X)."""
+    if starts.size == 0:
+        return empty()
+    return Checked(gb11643(buf, starts), as_strings(upper(fixed_matrix(buf, starts, 18))))
 
 
-VALIDATORS: dict[str, Validator] = {"gb11643": gb11643, "none": accept_all}
+def check_gb11643_15(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
+    """Legacy 15-digit ID; normalised to the 18-digit form (century 19 inserted, check computed)."""
+    if starts.size == 0:
+        return empty()
+    chars = fixed_matrix(buf, starts, 15)
+    ok = DIGIT[chars].all(axis=1)
+    digits = np.where(DIGIT[chars], chars.astype(np.int64) - ord("0"), 0)
+    ok &= _PROVINCE_TABLE[digits[:, 0] * 10 + digits[:, 1]]
+    ok &= birth_dates(
+        1900 + number(digits[:, 6:8]), number(digits[:, 8:10]), number(digits[:, 10:12])
+    )
+    century = np.broadcast_to(np.array([1, 9], dtype=np.int64), (len(starts), 2))
+    body = np.concatenate([digits[:, :6], century, digits[:, 6:]], axis=1)
+    full = np.concatenate(
+        [(body + ord("0")).astype(np.uint8), gb11643_check_chars(body)[:, None]], axis=1
+    )
+    return Checked(ok, as_strings(full))
+
+
+def check_none(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
+    """Accept every candidate; the value is the matched bytes as written."""
+    mat, _ = span_matrix(buf, starts, ends)
+    return Checked(np.ones(starts.shape, dtype=bool), as_strings(mat))
+
+
+def _registry() -> dict[str, Kernel]:
+    from detectors import validators_contact, validators_documents, validators_finance
+
+    return {
+        "gb11643": check_gb11643,
+        "gb11643_15": check_gb11643_15,
+        "none": check_none,
+        **validators_contact.KERNELS,
+        **validators_documents.KERNELS,
+        **validators_finance.KERNELS,
+    }
+
+
+VALIDATORS: dict[str, Kernel] = _registry()

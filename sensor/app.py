@@ -1,7 +1,14 @@
 """Application layer dispatch: choose a parser per flow and turn its events into objects.
 
-Protocols are recognised by content, not port: a client stream that starts with an HTTP request line
-gets the HTTP parser on any port. Streams nobody parses are only counted; their bytes are not kept.
+Protocols are recognised by content, not port. The first bytes of each direction are held until
+one of them decides: a stream that starts with an HTTP request line makes the flow HTTP, and the
+other direction then carries its responses (held bytes are replayed, client side first). When the
+capture missed the handshake and the flow table guessed the orientation wrong, the requests arrive
+from the responder: the roles are swapped (``app.http_roles_swapped``) so uploads are still what
+the HTTP client sent. A stream whose server speaks first with a status line (the request was not
+captured) is HTTP too, its responses unpaired.
+
+Streams nobody parses are only counted; their bytes are not kept.
 """
 
 from __future__ import annotations
@@ -11,19 +18,15 @@ from collections.abc import Callable
 
 from sensor.anomalies import AnomalyCounter
 from sensor.flows.table import Direction, Flow
-from sensor.objects import FlowContext, TransferObject
-from sensor.protocols.http1 import (
-    BodyData,
-    BodyGap,
-    Http1RequestParser,
-    HttpEvent,
-    MessageEnd,
-    ParseAnomaly,
-    RequestHead,
-)
+from sensor.objects import TransferObject
+from sensor.protocols.http import Side
+from sensor.protocols.http_transfers import HttpTransfers
 
-_HTTP_START = re.compile(rb"^\s*[A-Z]{3,16} \S")
-SNIFF_BYTES = 16  # bytes needed to decide whether a client stream is HTTP
+_HTTP_REQUEST = re.compile(rb"^\s*[A-Z][A-Z0-9_-]{2,15} \S")
+_HTTP_RESPONSE = re.compile(rb"^HTTP/1\.[01] \d")
+# Bytes (or one line) a direction needs before it decides whether the flow is HTTP. Either
+# direction reaching it decides, so at most this plus one segment per direction is ever held.
+SNIFF_BYTES = 16
 
 ObjectSink = Callable[[TransferObject], None]
 
@@ -38,100 +41,95 @@ class AppLayerHandler:
         self._sink = sink
         self._anomalies = anomalies
         self._max_object_bytes = max_object_bytes
-        self._sniffed = bytearray()
-        self._http: Http1RequestParser | None = None
+        self._held: dict[Direction, bytearray] = {
+            Direction.TO_RESPONDER: bytearray(),
+            Direction.TO_ORIGINATOR: bytearray(),
+        }
+        self._http: HttpTransfers | None = None
+        self._client_direction = Direction.TO_RESPONDER
         self._ignored = False
-        self._current: TransferObject | None = None
-        self._objects = 0
         self.protocol = ""
 
     def on_data(self, flow: Flow, direction: Direction, offset: int, data: bytes) -> None:
-        if direction is not Direction.TO_RESPONDER or self._ignored:
-            return  # responses (downloads) arrive with the application-layer issue
+        if self._ignored:
+            return
         if self._http is None:
-            self._sniffed += data
-            if len(self._sniffed) < SNIFF_BYTES and b"\n" not in self._sniffed:
-                return
-            if not _HTTP_START.match(self._sniffed):
-                self._ignored = True
-                self._sniffed.clear()
-                return
-            self._http = Http1RequestParser()
-            self.protocol = "http"
-            data, self._sniffed = bytes(self._sniffed), bytearray()
-        self._handle(self._http.feed(data))
+            self._held[direction] += data
+            self._sniff()
+            return
+        self._http.data(self._side(direction), data)
 
     def on_gap(self, flow: Flow, direction: Direction, offset: int, length: int) -> None:
-        if direction is not Direction.TO_RESPONDER or self._ignored:
+        if self._ignored:
             return
         if self._http is None:
             self._anomalies.count("app.gap_before_protocol_known", flow.uid)
-            self._ignored = True
+            self._ignore()
             return
-        self._handle(self._http.gap(length))
+        self._http.gap(self._side(direction), length)
 
     def on_close(self, flow: Flow) -> None:
+        if self._http is None and not self._ignored:
+            self._sniff(final=True)
         if self._http is not None:
-            self._handle(self._http.close())
+            self._http.close()
 
-    def _handle(self, events: list[HttpEvent]) -> None:
-        for event in events:
-            if isinstance(event, RequestHead):
-                self._start(event)
-            elif isinstance(event, BodyData):
-                self._append(event.data)
-            elif isinstance(event, BodyGap):
-                if self._current is not None:
-                    self._current.gap_bytes += event.length
-            elif isinstance(event, MessageEnd):
-                self._finish(event.complete)
-            elif isinstance(event, ParseAnomaly):
-                self._anomalies.count(event.name, f"{self._flow.uid}: {event.detail}")
+    def _side(self, direction: Direction) -> Side:
+        return Side.CLIENT if direction is self._client_direction else Side.SERVER
 
-    def _start(self, head: RequestHead) -> None:
+    def _ignore(self) -> None:
+        self._ignored = True
+        for held in self._held.values():
+            held.clear()
+
+    def _sniff(self, final: bool = False) -> None:
+        """Decide the protocol from the held bytes once a direction has enough of them."""
+        up, down = self._held[Direction.TO_RESPONDER], self._held[Direction.TO_ORIGINATOR]
+
+        def ready(held: bytearray) -> bool:
+            return bool(held) and (final or len(held) >= SNIFF_BYTES or b"\n" in held)
+
+        if ready(up):
+            if _HTTP_REQUEST.match(up):
+                self._start_http(Direction.TO_RESPONDER)
+            elif _HTTP_RESPONSE.match(up) and not (down and not _HTTP_REQUEST.match(down)):
+                self._start_http(Direction.TO_ORIGINATOR)
+            else:
+                self._ignore()
+        elif ready(down):
+            if _HTTP_REQUEST.match(down):
+                self._start_http(Direction.TO_ORIGINATOR)
+            elif _HTTP_RESPONSE.match(down):
+                self._start_http(Direction.TO_RESPONDER)
+            else:
+                self._ignore()  # the server speaks first: SMTP, FTP, ... not parsed here
+
+    def _start_http(self, client_direction: Direction) -> None:
         flow = self._flow
-        host = head.header("Host") or flow.resp_ip
-        target = head.target
-        url = target if target.startswith(("http://", "https://")) else f"http://{host}{target}"
-        length = head.header("Content-Length")
-        self._current = TransferObject(
-            flow=FlowContext(
-                flow.uid,
-                "tcp",
-                flow.orig_ip,
-                flow.orig_port,
-                flow.resp_ip,
-                flow.resp_port,
-                flow.vlan,
-            ),
-            protocol="http",
-            direction="upload",
-            index=self._objects,
-            timestamp=flow.last,
-            method=head.method,
-            url=url,
-            host=host,
-            content_type=head.header("Content-Type") or "",
-            declared_length=int(length) if length and length.isdigit() else None,
+        self._client_direction = client_direction
+        client = (flow.orig_ip, flow.orig_port)
+        server = (flow.resp_ip, flow.resp_port)
+        if client_direction is Direction.TO_ORIGINATOR:
+            self._anomalies.count("app.http_roles_swapped", flow.uid)
+            client, server = server, client
+        self.protocol = "http"
+        self._http = HttpTransfers(
+            uid=flow.uid,
+            vlan=flow.vlan,
+            client=client,
+            server=server,
+            clock=lambda: flow.last,
+            sink=self._sink,
+            anomalies=self._anomalies,
+            max_object_bytes=self._max_object_bytes,
         )
-        self._objects += 1
-
-    def _append(self, data: bytes) -> None:
-        obj = self._current
-        if obj is None:
-            return
-        room = self._max_object_bytes - len(obj.body)
-        if len(data) > room:
-            if not obj.truncated:
-                self._anomalies.count("objects.truncated_at_size_limit", self._flow.uid)
-            obj.truncated = True
-            data = data[: max(room, 0)]
-        obj.body += data
-
-    def _finish(self, complete: bool) -> None:
-        obj, self._current = self._current, None
-        if obj is None:
-            return
-        obj.complete = complete and not obj.gap_bytes
-        if obj.body or obj.gap_bytes:
-            self._sink(obj)
+        server_direction = (
+            Direction.TO_ORIGINATOR
+            if client_direction is Direction.TO_RESPONDER
+            else Direction.TO_RESPONDER
+        )
+        for direction in (client_direction, server_direction):
+            held = bytes(self._held[direction])
+            self._held[direction].clear()
+            if held:
+                self._http.data(self._side(direction), held)

@@ -1,9 +1,11 @@
 """``egress audit``: run the whole pipeline over capture files and write a case folder.
 
-    capture files -> PcapReader -> decode_tcp -> FlowTable -> AppLayerHandler -> TransferObject
+    capture files -> PcapReader -> PacketDecoder -> FlowTable -> AppLayerHandler -> TransferObject
                   -> DetectionEngine -> Jurisdiction -> alert -> alerts.jsonl (+ console)
 
-The folder gets ``alerts.jsonl``, ``flows.jsonl`` (one record per connection) and ``summary.json`` (inputs with their sha256, counts, anomalies,
+The folder gets ``alerts.jsonl``, ``flows.jsonl`` (one record per connection), ``objects.jsonl`` (one
+metadata record per rebuilt object, no content; with ``extract_objects`` the objects themselves
+under ``objects/<sha256>``) and ``summary.json`` (inputs with their sha256, counts, anomalies,
 the GeoIP database and the rules used), so a regulator can reproduce and explain the result.
 """
 
@@ -26,10 +28,10 @@ from sensor.app import AppLayerHandler
 from sensor.capture import open_capture
 from sensor.capture.source import STDIN
 from sensor.config import EgressConfig
-from sensor.decode.packet import decode_tcp
+from sensor.decode.decoder import PacketDecoder
 from sensor.flows.records import flow_record
 from sensor.flows.table import Flow, FlowTable
-from sensor.objects import TransferObject
+from sensor.objects import TransferObject, object_record
 from sensor.outputs.alerts import JsonlWriter, build_alert
 from sensor.policy import Jurisdiction
 
@@ -66,7 +68,13 @@ class AuditCounts:
 class Audit:
     """One audit run: shared engine and GeoIP, per-capture flow tables, one output folder."""
 
-    def __init__(self, config: EgressConfig, out_dir: Path, on_alert: AlertCallback | None = None):
+    def __init__(
+        self,
+        config: EgressConfig,
+        out_dir: Path,
+        on_alert: AlertCallback | None = None,
+        extract_objects: bool = False,
+    ):
         self.config = config
         self.out_dir = out_dir
         self.on_alert = on_alert
@@ -85,6 +93,8 @@ class Audit:
         out_dir.mkdir(parents=True, exist_ok=True)
         self._alerts = JsonlWriter(out_dir / "alerts.jsonl")
         self._flows = JsonlWriter(out_dir / "flows.jsonl", flush_each=False)
+        self._objects = JsonlWriter(out_dir / "objects.jsonl", flush_each=False)
+        self._extract_dir = out_dir / "objects" if extract_objects else None
 
     def run(self, captures: Iterable[Path]) -> dict[str, Any]:
         """Audit every capture in order; returns the summary that is also written to disk."""
@@ -94,6 +104,7 @@ class Audit:
         finally:
             self._alerts.close()
             self._flows.close()
+            self._objects.close()
         summary = self.summary()
         (self.out_dir / "summary.json").write_text(
             json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -113,12 +124,11 @@ class Audit:
             on_flow_end=self._on_flow_end,
         )
         packets = 0
+        decoder = PacketDecoder(self.anomalies)  # per capture: fragments never span two files
         try:
             for record in reader:
                 packets += 1
-                segment = decode_tcp(
-                    record.linktype, record.data, record.timestamp, self.anomalies, record.index
-                )
+                segment = decoder.decode(record)
                 if segment is not None:
                     self.counts.tcp_segments += 1
                     table.process(segment)
@@ -147,12 +157,24 @@ class Audit:
 
     def _on_object(self, obj: TransferObject) -> None:
         self.counts.objects += 1
-        findings = self.engine.inspect(bytes(obj.body))
+        self._objects.write(
+            object_record(
+                obj,
+                sensor_id=self.config.sensor_id,
+                source=self._source,
+                extracted=self._extract(obj),
+            )
+        )
+        findings = self.engine.inspect(obj.inspection_bytes())
         if not findings:
             return
+        # The flow context is oriented sender -> receiver of the object, so for a download the
+        # sender placed here is the server: a foreign client pulling data from home is an export.
         src = self.jurisdiction.place(obj.flow.src_ip)
         dst = self.jurisdiction.place(obj.flow.dst_ip)
         decision = self.jurisdiction.decide(src, dst)
+        if obj.direction == "download" and not decision.is_export:
+            return  # downloads alert only when they carry data out of the jurisdiction
         alert = build_alert(
             sensor_id=self.config.sensor_id,
             source=self._source,
@@ -173,6 +195,17 @@ class Audit:
             )
         if self.on_alert is not None:
             self.on_alert(alert)
+
+    def _extract(self, obj: TransferObject) -> str | None:
+        """Write the kept body to ``objects/<sha256>`` (once per content); its path, or None."""
+        if self._extract_dir is None or not obj.body:
+            return None
+        name = obj.sha256 if not obj.truncated else hashlib.sha256(obj.body).hexdigest()
+        path = self._extract_dir / name
+        if not path.exists():
+            self._extract_dir.mkdir(exist_ok=True)
+            path.write_bytes(obj.body)
+        return f"objects/{name}"
 
     def summary(self) -> dict[str, Any]:
         counts = self.counts

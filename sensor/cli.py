@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 
 import click
-from geoip.cli import geoip_group
-from geoip.reader import GeoIPError
 from rich.console import Console
 
+from detectors.cli import scan_command, signatures_group
+from geoip.cli import geoip_group
+from geoip.reader import GeoIPError
 from sensor import __version__
 from sensor.audit import Audit, bundled_sample
 from sensor.capture import expand_inputs
@@ -70,8 +71,15 @@ def cli(
     help="Case folder for alerts.jsonl and summary.json.",
 )
 @click.option("--quiet", is_flag=True, help="Do not print alerts, only the summary.")
+@click.option(
+    "--extract-objects",
+    is_flag=True,
+    help="Also write every rebuilt object to OUT/objects/<sha256> (objects.jsonl names the file).",
+)
 @click.pass_obj
-def audit(obj: _Context, captures: tuple[str, ...], out_dir: Path, quiet: bool) -> None:
+def audit(
+    obj: _Context, captures: tuple[str, ...], out_dir: Path, quiet: bool, extract_objects: bool
+) -> None:
     """Audit CAPTURES offline and write a case folder.
 
     CAPTURES are pcap or pcapng files (plain, .gz or .zst), directories of them, glob patterns,
@@ -84,7 +92,10 @@ def audit(obj: _Context, captures: tuple[str, ...], out_dir: Path, quiet: bool) 
         inputs = [bundled_sample()]
         console.print(f"No capture given: auditing the bundled sample {inputs[0]}\n")
     runner = Audit(
-        obj.config, out_dir, on_alert=None if quiet else lambda a: render_alert(console, a)
+        obj.config,
+        out_dir,
+        on_alert=None if quiet else lambda a: render_alert(console, a),
+        extract_objects=extract_objects,
     )
     summary = runner.run(inputs)
     render_summary(console, summary)
@@ -104,6 +115,8 @@ def config_show(obj: _Context) -> None:
 
 
 cli.add_command(geoip_group, name="geoip")
+cli.add_command(signatures_group, name="signatures")
+cli.add_command(scan_command, name="scan")
 
 
 def main() -> None:

@@ -1,13 +1,25 @@
 """Transferred objects: the unit the detectors inspect.
 
-An object is one thing that crossed the wire whole: an HTTP request body today, a mail attachment or
-an SMB file once the application-layer issue lands. It carries its flow context so the policy stage
-can place both ends, and flags that say how complete it is.
+An object is one thing that crossed the wire whole: an HTTP request or response body, one part of
+a form upload, a tunnel's byte count; a mail attachment or an SMB file once those parsers land. It
+carries its flow context oriented from its sender to its receiver, so the policy stage places the
+two ends the right way round for uploads and downloads alike, and flags that say how complete it is.
+
+``object_record`` is the ``objects.jsonl`` line: metadata, sha256 and flags only, never the body,
+and the URL without its query string (where form values such as identity numbers travel).
 """
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from sensor.content.sniff import detect_type, is_encrypted
+
+OBJECT_SCHEMA_VERSION = "0.1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,19 +41,131 @@ class TransferObject:
 
     flow: FlowContext
     protocol: str
-    direction: str  # "upload": from the connection's originator to the responder
+    direction: str  # "upload": sent by the client (the originator); "download": by the server
     index: int  # position among the objects of its flow, from 0
     timestamp: float  # capture time of the data that completed the head of the transfer
-    method: str = ""
-    url: str = ""
+    method: str = ""  # the request method, for downloads too
+    url: str = ""  # the request URL, for downloads too
     host: str = ""
-    content_type: str = ""
+    content_type: str = ""  # as declared by the sender
     declared_length: int | None = None
     body: bytearray = field(default_factory=bytearray)
     truncated: bool = False  # the size limit cut the body
-    gap_bytes: int = 0  # bytes of the body that were never captured
+    gap_bytes: int = 0  # bytes of the body (as sent, before decoding) that were never captured
     complete: bool = False  # the message ended where its framing said it would
+    status: int | None = None  # HTTP status of the response a download came in
+    filename: str = ""  # declared by Content-Disposition or the multipart part
+    field_name: str = ""  # the form field a multipart part belongs to
+    content_encoding: str = ""  # Content-Encoding as declared ("gzip, br")
+    content_range: str = ""  # a 206 response or byte-range part: which bytes of the file these are
+    detected_type: str = ""  # from magic bytes (sensor.content.sniff)
+    encrypted: bool = False  # the content is encrypted; detection cannot see inside
+    encoded_bytes: int = 0  # body bytes as sent, before content decoding
+    total_bytes: int = 0  # decoded bytes seen, including any past the size limit
+    tunnel: str = ""  # "connect", "upgrade:websocket": bytes carried by a tunnel, not parsed
+    flags: list[str] = field(default_factory=list)  # named conditions, e.g. "decode_error"
+    text_view: bytes | None = None  # the body rewritten for detection (forms, JSON escapes)
+    sha256: str = ""  # of every decoded byte seen, set by ``seal``
+    _hash: Any = field(default_factory=hashlib.sha256, repr=False)
 
     @property
     def size(self) -> int:
-        return len(self.body)
+        return self.total_bytes
+
+    def append(self, data: bytes, max_bytes: int) -> bool:
+        """Add decoded bytes; keeps at most ``max_bytes``. True if this call hit the limit."""
+        if not data:
+            return False
+        self._hash.update(data)
+        self.total_bytes += len(data)
+        room = max_bytes - len(self.body)
+        if len(data) <= room:
+            self.body += data
+            return False
+        if room > 0:
+            self.body += data[:room]
+        first = not self.truncated
+        self.truncated = True
+        return first
+
+    def flag(self, name: str) -> None:
+        if name not in self.flags:
+            self.flags.append(name)
+
+    def seal(self) -> None:
+        """The object is whole: fix its hash and sniff what it is."""
+        self.sha256 = self._hash.hexdigest()
+        head = bytes(self.body)
+        if not self.detected_type:
+            self.detected_type = detect_type(head)
+        self.encrypted = self.encrypted or is_encrypted(head, self.detected_type)
+
+    def flag_names(self) -> list[str]:
+        """complete / truncated / gap / encrypted plus the named conditions, for output."""
+        names = [
+            name
+            for name, on in (
+                ("complete", self.complete),
+                ("truncated", self.truncated),
+                ("gap", self.gap_bytes > 0),
+                ("encrypted", self.encrypted),
+            )
+            if on
+        ]
+        return names + self.flags
+
+    def inspection_bytes(self) -> bytes:
+        """What detection should read: the text view if one was made, else the body."""
+        return self.text_view if self.text_view is not None else bytes(self.body)
+
+
+def _iso(ts: float) -> str:
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat(timespec="microseconds")
+
+
+def object_record(
+    obj: TransferObject, *, sensor_id: str, source: str, extracted: str | None = None
+) -> dict[str, Any]:
+    """The ``objects.jsonl`` record: no body, no query string, no raw personal data."""
+    url = urlsplit(obj.url) if obj.url else None
+    record: dict[str, Any] = {
+        "schema_version": OBJECT_SCHEMA_VERSION,
+        "record_type": "object",
+        "@timestamp": _iso(obj.timestamp),
+        "observer": {"name": sensor_id, "input": source},
+        "flow": {"id": obj.flow.uid},
+        "network": {
+            "transport": obj.flow.transport,
+            "protocol": obj.protocol,
+            "vlan": list(obj.flow.vlan),
+        },
+        "source": {"ip": obj.flow.src_ip, "port": obj.flow.src_port},
+        "destination": {"ip": obj.flow.dst_ip, "port": obj.flow.dst_port},
+        "object": {
+            "index": obj.index,
+            "direction": obj.direction,
+            "method": obj.method,
+            "status": obj.status,
+            "url": {
+                "domain": obj.host,
+                "path": url.path if url else "",
+                "has_query": bool(url and url.query),
+            },
+            "filename": obj.filename,
+            "field_name": obj.field_name,
+            "content_type": obj.content_type,
+            "detected_type": obj.detected_type,
+            "content_encoding": obj.content_encoding,
+            "content_range": obj.content_range,
+            "tunnel": obj.tunnel,
+            "size": obj.total_bytes,
+            "kept_bytes": len(obj.body),
+            "encoded_bytes": obj.encoded_bytes,
+            "declared_size": obj.declared_length,
+            "gap_bytes": obj.gap_bytes,
+            "sha256": obj.sha256,
+            "flags": obj.flag_names(),
+            "extracted": extracted,
+        },
+    }
+    return record

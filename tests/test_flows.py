@@ -16,15 +16,15 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "rea
 # Captures whose TCP flows sit inside encapsulations or link types the decoder does not handle yet
 # (capture-decoding issue); tshark sees their flows, the skeleton decoder does not.
 NOT_YET_DECODED = {
-    "suricata/http-pppoe-session.pcap": "PPPoE",
-    "zeek/http-vlan-mpls-mixed.pcap": "MPLS",
-    "zeek/http-vxlan.pcap": "VXLAN",
-    "zeek/teredo-http-dns.pcap": "Teredo (IPv6 in UDP)",
-    "zeek/gre-ssh-dns.pcap": "GRE",
-    "zeek/http-nflog-linktype.pcap": "NFLOG link type",
-    "suricata/ipv4-frag-tcp-syn.pcap": "IPv4 fragments, raw IPv4 link type",
-    "suricata/ipv6-frag-tcp.pcap": "IPv6 fragments, raw IPv6 link type",
-    "suricata/ipv6-frag-tcp-vlan.pcap": "IPv6 fragments",
+    # Decoded, but this test uses the stateless decode_tcp, which cannot hold fragments; with
+    # PacketDecoder they match (tests/test_fragments.py::test_corpus_fragments_match_tshark).
+    "suricata/ipv4-frag-tcp-syn.pcap": "IPv4 fragments need PacketDecoder",
+    "suricata/ipv6-frag-tcp.pcap": "IPv6 fragments need PacketDecoder",
+    "suricata/ipv6-frag-tcp-vlan.pcap": "IPv6 fragments need PacketDecoder",
+    # Not a decoding gap: like Zeek, the decoder also finds the Teredo tunnel on a relay's
+    # non-3544 port (one IPv6 flow tshark does not see), and late RSTs after a FIN/RST linger
+    # start new flows where tshark keeps one stream per 5-tuple (Zeek logs even more).
+    "zeek/teredo-http-dns.pcap": "Teredo off port 3544; late RSTs after linger",
 }
 
 

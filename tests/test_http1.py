@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from sensor.protocols.http1 import (
+from sensor.protocols.http import (
     BodyData,
     BodyGap,
     Http1RequestParser,
@@ -12,7 +12,10 @@ from sensor.protocols.http1 import (
     MessageEnd,
     ParseAnomaly,
     RequestHead,
+    TunnelStart,
 )
+from sensor.protocols.http.framing import MAX_HEADERS, MAX_TRAILER_BYTES
+from sensor.protocols.http.requests import SWITCH_WAIT_BYTES
 
 
 def _feed(chunks: list[bytes]) -> list[HttpEvent]:
@@ -103,12 +106,71 @@ def test_gap_in_head_resynchronises_on_next_request() -> None:
     assert _summarise(events) == [("/up", b"hello world", True)]
 
 
-def test_connect_switches_to_tunnel() -> None:
+def test_connect_waits_for_the_answer_then_tunnels() -> None:
     parser = Http1RequestParser()
     parser.feed(b"CONNECT host:443 HTTP/1.1\r\nHost: host:443\r\n\r\n\x16\x03\x01binary")
+    assert parser.state == "switch_wait"  # the proxy may still refuse
+    assert parser.switch() == [TunnelStart("connect", confirmed=True)]
     assert parser.state == "tunnel"
     assert parser.feed(b"more tls") == []
     assert parser.tunnelled_bytes == len(b"\x16\x03\x01binary") + len(b"more tls")
+    assert parser.tunnel_prefix.startswith(b"\x16\x03\x01")
+
+
+def test_refused_upgrade_resumes_http() -> None:
+    parser = Http1RequestParser()
+    events = parser.feed(b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n" + POST)
+    assert parser.state == "switch_wait"
+    events += parser.resume() + parser.close()
+    assert _summarise(events) == [("/ws", b"", True), ("/up", b"hello world", True)]
+
+
+def test_unanswered_connect_becomes_a_tunnel_at_the_hold_limit() -> None:
+    parser = Http1RequestParser()
+    events = parser.feed(b"CONNECT h:443 HTTP/1.1\r\n\r\n" + b"\x17" * (SWITCH_WAIT_BYTES + 1))
+    assert TunnelStart("connect", confirmed=False) in events
+    assert any(isinstance(e, ParseAnomaly) and e.name == "http.switch_unanswered" for e in events)
+    assert parser.state == "tunnel"
+
+
+@pytest.mark.parametrize("raw", [
+    b"GET / HTTP/1.1\nHost: x\n\n",  # bare LF line ends
+    b"\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",  # stray CRLF before a request
+    b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: a\r\n b\r\n\r\n",  # obsolete line folding
+])  # fmt: skip
+def test_lenient_heads(raw: bytes) -> None:
+    for chunks in _split_ways(raw):
+        assert _summarise(_feed(chunks)) == [("/", b"", True)]
+
+
+def test_folded_header_is_joined_and_counted() -> None:
+    events = _feed([b"GET / HTTP/1.1\r\nX-Long: a\r\n b\r\n\r\n"])
+    head = next(e for e in events if isinstance(e, RequestHead))
+    assert head.header("x-long") == "a b"
+    assert any(isinstance(e, ParseAnomaly) and e.name == "http.obs_fold" for e in events)
+
+
+def test_too_many_headers_are_bounded() -> None:
+    raw = b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(MAX_HEADERS + 5))
+    events = _feed([raw + b"\r\n"])
+    head = next(e for e in events if isinstance(e, RequestHead))
+    assert len(head.headers) == MAX_HEADERS
+    assert any(isinstance(e, ParseAnomaly) and e.name == "http.too_many_headers" for e in events)
+
+
+def test_gap_inside_a_chunk_is_a_body_gap() -> None:
+    parser = Http1RequestParser()
+    raw = b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\na\r\n01234"
+    events = parser.feed(raw) + parser.gap(3) + parser.feed(b"89\r\n0\r\n\r\n")
+    assert BodyGap(3) in events
+    assert events[-1] == MessageEnd(True)
+
+
+def test_oversized_trailers_are_bounded() -> None:
+    raw = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX: "
+    events = _feed([raw + b"a" * (MAX_TRAILER_BYTES + 10)])
+    assert any(isinstance(e, ParseAnomaly) and e.name == "http.trailers_too_large" for e in events)
+    assert MessageEnd(True) in events
 
 
 def test_oversized_head_is_bounded() -> None:

@@ -1,9 +1,10 @@
 """The flow table: one ``Flow`` per TCP connection, both directions reassembled.
 
-Flows are keyed by the canonical (sorted) address/port pair plus VLAN tags, so both directions of a
-connection land in the same entry. The originator is the side that sent the SYN; when the handshake
-was not captured, the side that sent the SYN-ACK is the responder, and failing that the side using
-the lower port (the well-known service port) is taken as the responder.
+Flows are keyed by the canonical (sorted) address/port pair plus VLAN tags and the tunnels the
+packets rode in (``TcpSegment.tunnel``), so both directions of a connection land in the same entry.
+The originator is the side that sent the SYN; when the handshake was not captured, the side that
+sent the SYN-ACK is the responder, and failing that the side using the lower port (the well-known
+service port) is taken as the responder.
 
 The table is bounded: when ``max_flows`` is reached the least recently active flow is closed and
 handed downstream as if it had ended (``flows.evicted`` is counted), so memory stays bounded under a
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from sensor.anomalies import AnomalyCounter
-from sensor.decode.packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpSegment
+from sensor.decode.packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpSegment, Tunnel
 from sensor.flows.reassembly import StreamData, StreamEvent, StreamReassembler
 
 
@@ -36,7 +37,7 @@ class Direction(enum.Enum):
     TO_ORIGINATOR = "to_originator"  # the responder's answer (server to client)
 
 
-FlowKey = tuple[str, int, str, int, tuple[int, ...]]
+FlowKey = tuple[str, int, str, int, tuple[int, ...], tuple[Tunnel, ...]]
 
 
 @dataclass(slots=True)
@@ -123,7 +124,7 @@ class FlowTable:
         self._expire(seg.timestamp)
         a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
         low, high = min(a, b), max(a, b)
-        key: FlowKey = (low[0], low[1], high[0], high[1], seg.vlan)
+        key: FlowKey = (low[0], low[1], high[0], high[1], seg.vlan, seg.tunnel)
         key = self._vlan_alias.get(key, key)
         flow = self._flows.get(key)
         if flow is None:

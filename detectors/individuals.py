@@ -1,0 +1,176 @@
+"""Distinct individuals in one object, and keyed hashes of them for the yearly ledger.
+
+The export thresholds are counted in people, not in identifiers: 10 000 rows with a resident ID, a
+mobile number and an e-mail each are 10 000 people, not 30 000. Identifiers that name one person
+carry an ``individual_rank`` in their signature (resident ID 1, passports and other identity
+documents 2, mobile 3, e-mail 4, financial accounts 5); landlines, plates and coordinates have none,
+because families, fleets and offices share them.
+
+* In a table (``detectors.layout``) every row is one person, known by the strongest identifier on
+  it. A weaker identifier that appears elsewhere with exactly one stronger one is an alias of it,
+  so a later row that only has the e-mail is still the same person; a weak value seen with several
+  different strong ones (a shared family mailbox) is not followed.
+* In free text there are no rows, so the people are the distinct values of the identifier kind with
+  the most distinct values (the stronger kind on a tie): a lower bound that is exact when every
+  record carries that kind, and does not collapse 500 e-mails to one because a single passport
+  number is also present.
+
+Keys are HMAC-SHA256 over ``namespace:normalised value`` with the engine's secret, truncated to\n128 bits: stable across
+objects for one secret, useless to anyone without it (a resident ID has too little entropy for an
+unkeyed hash to protect it). The identifiers themselves never leave this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from detectors.layout import Layout
+from detectors.vectors import IntArray
+
+ALIAS_ROUNDS = 4  # alias chains longer than e-mail -> mobile -> passport -> resident ID are noise
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Accepted values of one identifier that names a person."""
+
+    rank: int
+    namespace: str
+    starts: IntArray
+    values: npt.NDArray[np.bytes_]
+
+
+@dataclass(frozen=True, slots=True)
+class People:
+    count: int
+    keys: tuple[str, ...]  # hex HMAC-SHA256, sorted
+
+
+KEY_BYTES = 16  # 128 bits of the HMAC: no collisions among billions of people, half the storage
+
+
+class KeyedHasher:
+    """HMAC-SHA256 (RFC 2104) with the key pads hashed once, truncated to ``KEY_BYTES``.
+
+    ``hmac.digest`` re-derives the pads on every call (3.5 us per value measured); copying the two
+    prepared SHA-256 states costs a third of that, which matters at 10 000 people per megabyte.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def __call__(self, message: bytes) -> str:
+        return self.many(b"", [message])[0]
+
+    def many(self, prefix: bytes, values: list[bytes]) -> list[str]:
+        """Keys of ``prefix + value`` for every value: one loop, no Python call per value."""
+        inner_copy, outer_copy = self._inner.copy, self._outer.copy
+        out = []
+        for value in values:
+            inner = inner_copy()
+            inner.update(prefix + value)
+            outer = outer_copy()
+            outer.update(inner.digest())
+            out.append(outer.digest()[:KEY_BYTES].hex())
+        return out
+
+
+def person_key(secret: bytes, namespace: str, value: bytes) -> str:
+    """The key of one person, as ``count_people`` makes it (reference form, for tests and tools)."""
+    return hmac.digest(secret, namespace.encode() + b":" + value, "sha256")[:KEY_BYTES].hex()
+
+
+@dataclass(frozen=True, slots=True)
+class _Nodes:
+    """Every distinct (namespace, value) numbered, stronger ranks first."""
+
+    codes: IntArray  # node number of each occurrence
+    offsets: IntArray  # byte offset of each occurrence
+    namespaces: tuple[str, ...]
+    first_code: IntArray  # first node number of each namespace
+    values: tuple[npt.NDArray[np.bytes_], ...]  # distinct values of each namespace
+
+    def keys(self, nodes: IntArray, hasher: KeyedHasher) -> list[str]:
+        """Keyed hashes of the given nodes (one C-level HMAC call each, no per-node numpy)."""
+        out: list[str] = []
+        for k, namespace in enumerate(self.namespaces):
+            first = int(self.first_code[k])
+            mine = nodes[(nodes >= first) & (nodes < first + len(self.values[k]))] - first
+            prefix = namespace.encode() + b":"
+            out.extend(hasher.many(prefix, self.values[k][mine].tolist()))
+        return out
+
+
+def _nodes(evidence: list[Evidence]) -> _Nodes:
+    by_namespace: dict[str, list[Evidence]] = {}
+    for item in evidence:
+        by_namespace.setdefault(item.namespace, []).append(item)
+    ordered = sorted(by_namespace.items(), key=lambda kv: (min(e.rank for e in kv[1]), kv[0]))
+    codes, offsets, firsts, uniques = [], [], [], []
+    total = 0
+    for _namespace, items in ordered:
+        width = max(e.values.dtype.itemsize for e in items)
+        values = np.concatenate([e.values.astype(f"S{width}") for e in items])
+        uniq, inverse = np.unique(values, return_inverse=True)
+        codes.append(inverse.astype(np.int64).ravel() + total)
+        offsets.append(np.concatenate([e.starts for e in items]))
+        firsts.append(total)
+        uniques.append(uniq)
+        total += len(uniq)
+    return _Nodes(
+        np.concatenate(codes),
+        np.concatenate(offsets),
+        tuple(ns for ns, _ in ordered),
+        np.array(firsts, dtype=np.int64),
+        tuple(uniques),
+    )
+
+
+def _rows(codes: IntArray, rows: IntArray, n_nodes: int) -> IntArray:
+    """Person node per row after following weak-to-strong aliases."""
+    empty = np.iinfo(np.int64).max
+    primary = np.full(int(rows.max()) + 1, empty, dtype=np.int64)
+    np.minimum.at(primary, rows, codes)  # strongest node of each row (lowest code)
+    occ_primary = primary[rows]
+    weak = codes != occ_primary
+    alias = np.arange(n_nodes, dtype=np.int64)
+    if weak.any():
+        pairs = np.unique(codes[weak] * n_nodes + occ_primary[weak])  # (weak, strong) as one int
+        weak_nodes, strong_nodes = pairs // n_nodes, pairs % n_nodes
+        nodes, counts = np.unique(weak_nodes, return_counts=True)
+        single = np.isin(weak_nodes, nodes[counts == 1])
+        alias[weak_nodes[single]] = strong_nodes[single]
+        for _ in range(ALIAS_ROUNDS):
+            alias = alias[alias]
+    result: IntArray = alias[primary[primary != empty]]
+    return result
+
+
+def count_people(evidence: list[Evidence], layout: Layout, hasher: KeyedHasher) -> People:
+    """Distinct individuals among ``evidence`` and their keyed hashes."""
+    evidence = [e for e in evidence if e.values.size]
+    if not evidence:
+        return People(0, ())
+    nodes = _nodes(evidence)
+    n_nodes = int(nodes.first_code[-1]) + len(nodes.values[-1])
+    if layout.rows:
+        people = np.unique(_rows(nodes.codes, layout.row_of(nodes.offsets), n_nodes))
+    else:
+        sizes = np.array([len(v) for v in nodes.values])
+        best = int(np.argmax(sizes))  # most distinct values; argmax takes the stronger on a tie
+        people = nodes.first_code[best] + np.arange(sizes[best])
+    keys = sorted(nodes.keys(people, hasher))
+    return People(len(keys), tuple(keys))
+
+
+def digest_secret(secret: bytes) -> str:
+    """A fingerprint of the key (not the key) so records can say which key hashed them."""
+    return hashlib.sha256(b"egress-person-key\0" + secret).hexdigest()[:16]

@@ -1,0 +1,211 @@
+"""Array helpers the validators share: candidate spans as byte matrices, compaction, char classes.
+
+Validators see all candidates of an object at once, as a matrix with one row per candidate and one
+column per byte (shorter candidates are padded with zeros). Everything here is numpy over that
+matrix, so validating a thousand candidates costs a handful of array operations, not a thousand
+Python calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+BoolArray = npt.NDArray[np.bool_]
+ByteArray = npt.NDArray[np.uint8]
+IntArray = npt.NDArray[np.int64]
+
+
+def byte_table(chars: bytes) -> BoolArray:
+    """A 256-entry lookup: True for the listed byte values."""
+    table = np.zeros(256, dtype=bool)
+    table[list(chars)] = True
+    return table
+
+
+DIGIT = byte_table(b"0123456789")
+UPPER = byte_table(bytes(range(ord("A"), ord("Z") + 1)))
+LOWER = byte_table(bytes(range(ord("a"), ord("z") + 1)))
+LETTER = UPPER | LOWER
+ALNUM = LETTER | DIGIT
+HEX_LETTER = byte_table(b"abcdefABCDEF")
+HEX = DIGIT | HEX_LETTER
+_UPPERCASE = np.arange(256, dtype=np.uint8)
+_UPPERCASE[ord("a") : ord("z") + 1] -= 32
+_LOWERCASE = np.arange(256, dtype=np.uint8)
+_LOWERCASE[ord("A") : ord("Z") + 1] += 32
+
+
+def span_matrix(
+    buf: ByteArray, starts: IntArray, ends: IntArray, width: int | None = None
+) -> tuple[ByteArray, BoolArray]:
+    """Bytes of each span [start, end) as rows of a zero-padded matrix, and the in-span mask."""
+    lengths = ends - starts
+    if width is None:
+        width = int(lengths.max()) if lengths.size else 0
+    cols = np.arange(width, dtype=np.int64)
+    inside = cols[None, :] < lengths[:, None]
+    if not len(buf):
+        return np.zeros(inside.shape, dtype=np.uint8), inside
+    mat: ByteArray = buf.take(starts[:, None] + cols[None, :], mode="clip")
+    mat[~inside] = 0
+    return mat, inside
+
+
+def fixed_matrix(buf: ByteArray, starts: IntArray, width: int) -> ByteArray:
+    """Bytes of fixed-width spans; callers guarantee ``start + width <= len(buf)``."""
+    result: ByteArray = buf[starts[:, None] + np.arange(width, dtype=np.int64)]
+    return result
+
+
+def compact(mat: ByteArray, keep: BoolArray) -> tuple[ByteArray, IntArray]:
+    """Move the kept bytes of each row to its left, zero the rest; returns (matrix, kept counts).
+
+    Used to strip separators: "138 1234-5678" becomes "13812345678" in the same row.
+    """
+    order = np.argsort(~keep, axis=1, kind="stable")
+    moved = np.take_along_axis(mat, order, axis=1)
+    counts = keep.sum(axis=1).astype(np.int64)
+    cols = np.arange(mat.shape[1])
+    out: ByteArray = np.where(cols[None, :] < counts[:, None], moved, 0).astype(np.uint8)
+    return out, counts
+
+
+def right_align(mat: ByteArray, counts: IntArray, width: int) -> ByteArray:
+    """Left-aligned rows of ``counts`` bytes moved to the right of a ``width``-wide zero matrix."""
+    n = mat.shape[0]
+    out = np.zeros((n, width), dtype=np.uint8)
+    if n == 0 or mat.shape[1] == 0:
+        return out
+    cols = np.arange(width, dtype=np.int64)
+    src = cols[None, :] - (width - counts[:, None])
+    ok = (src >= 0) & (src < np.minimum(counts, mat.shape[1])[:, None])
+    taken = np.take_along_axis(mat, np.clip(src, 0, mat.shape[1] - 1), axis=1)
+    out[ok] = taken[ok]
+    return out
+
+
+def upper(mat: ByteArray) -> ByteArray:
+    result: ByteArray = _UPPERCASE[mat]
+    return result
+
+
+def lower(mat: ByteArray) -> ByteArray:
+    result: ByteArray = _LOWERCASE[mat]
+    return result
+
+
+def digit_values(mat: ByteArray) -> IntArray:
+    """'0'..'9' as 0..9; anything else becomes a value outside 0..9 (callers check DIGIT first)."""
+    return mat.astype(np.int64) - ord("0")
+
+
+def as_strings(mat: ByteArray) -> npt.NDArray[np.bytes_]:
+    """Rows as fixed-width byte strings (trailing zeros dropped), for np.unique and np.isin."""
+    width = max(mat.shape[1], 1)
+    contiguous = np.ascontiguousarray(
+        mat if mat.shape[1] else np.zeros((mat.shape[0], 1), np.uint8)
+    )
+    return contiguous.view(f"S{width}").ravel()
+
+
+def trailing_run(mat: ByteArray, table: BoolArray) -> IntArray:
+    """Per row, how many bytes at the right end all belong to ``table``."""
+    outside = ~table[mat[:, ::-1]]
+    first = np.argmax(outside, axis=1)
+    result: IntArray = np.where(outside.any(axis=1), first, mat.shape[1]).astype(np.int64)
+    return result
+
+
+def leading_run(mat: ByteArray, table: BoolArray) -> IntArray:
+    """Per row, how many bytes at the left end all belong to ``table``."""
+    outside = ~table[mat]
+    first = np.argmax(outside, axis=1)
+    result: IntArray = np.where(outside.any(axis=1), first, mat.shape[1]).astype(np.int64)
+    return result
+
+
+def windows(
+    buf: ByteArray, starts: IntArray, ends: IntArray, before: int, after: int
+) -> tuple[ByteArray, ByteArray]:
+    """The ``before`` bytes preceding and ``after`` bytes following each span (zero outside buf)."""
+    n = len(buf)
+    left_idx = starts[:, None] + np.arange(-before, 0, dtype=np.int64)[None, :]
+    right_idx = ends[:, None] + np.arange(after, dtype=np.int64)[None, :]
+    if not n:
+        return np.zeros(left_idx.shape, np.uint8), np.zeros(right_idx.shape, np.uint8)
+    left: ByteArray = buf.take(left_idx, mode="clip")
+    right: ByteArray = buf.take(right_idx, mode="clip")
+    edge = starts < before
+    if edge.any():
+        left[edge] = np.where(left_idx[edge] < 0, 0, left[edge])
+    edge = ends + after > n
+    if edge.any():
+        right[edge] = np.where(right_idx[edge] >= n, 0, right[edge])
+    return left, right
+
+
+def byte_before(buf: ByteArray, starts: IntArray) -> ByteArray:
+    """The byte just before each offset (0 at the start of the buffer)."""
+    out: ByteArray = np.where(starts > 0, buf.take(starts - 1, mode="clip"), 0).astype(np.uint8)
+    return out
+
+
+def run_before(buf: ByteArray, ends: IntArray, table: BoolArray, limit: int) -> IntArray:
+    """How many bytes before each offset belong to ``table``, counting at most ``limit + 1``.
+
+    Looks 32 bytes back first and only widens the window for the rows that filled it, so the
+    common short run costs a 32-column matrix, not a ``limit``-column one.
+    """
+    run = np.zeros(ends.shape, dtype=np.int64)
+    todo = np.arange(len(ends))
+    width = 32
+    while todo.size:
+        width = min(width, limit + 1)
+        left, _ = windows(buf, ends[todo], ends[todo], width, 0)
+        found = trailing_run(left, table)
+        run[todo] = found
+        if width >= limit + 1:
+            break
+        todo = todo[found == width]
+        width *= 4
+    return run
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A validator's answer: which candidates are valid and their normalised values."""
+
+    valid: BoolArray
+    values: npt.NDArray[np.bytes_]
+
+
+def empty(n: int = 0) -> Checked:
+    return Checked(np.zeros(n, dtype=bool), np.zeros(n, dtype="S1"))
+
+
+_DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def calendar_dates(year: IntArray, month: IntArray, day: IntArray) -> BoolArray:
+    """Real calendar dates (Gregorian leap years), any year."""
+    month_ok = (month >= 1) & (month <= 12)
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    max_day = _DAYS_IN_MONTH[np.where(month_ok, month, 0)] - ((month == 2) & ~leap)
+    result: BoolArray = month_ok & (day >= 1) & (day <= max_day)
+    return result
+
+
+def number(digits: IntArray) -> IntArray:
+    """Columns of digit values read as one decimal number per row."""
+    powers = 10 ** np.arange(digits.shape[1] - 1, -1, -1, dtype=np.int64)
+    result: IntArray = digits @ powers
+    return result
+
+
+def digits_of(mat: ByteArray) -> IntArray:
+    """Digit values of a byte matrix, 0 where the byte is not a digit (check DIGIT separately)."""
+    result: IntArray = np.where(DIGIT[mat], mat.astype(np.int64) - ord("0"), 0)
+    return result

@@ -1,0 +1,1 @@
+from tests.kafka_broker import kafka_broker  # noqa: F401

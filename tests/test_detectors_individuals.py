@@ -1,0 +1,98 @@
+"""Distinct individuals per object and the keyed person hashes."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import random
+
+from detectors.catalogue import load_catalogue
+from detectors.corpus_values import ValueMaker
+from detectors.engine import DetectionEngine
+from detectors.individuals import KeyedHasher, person_key
+
+KEY = b"deployment-secret-0123456789"
+ENGINE = DetectionEngine(load_catalogue(), identity_key=KEY)
+
+
+def _people(n: int, seed: int = 1) -> list[tuple[str, str, str, str]]:
+    maker = ValueMaker(random.Random(seed))
+    out = []
+    for _ in range(n):
+        name, handle = maker.name()
+        out.append((name, maker.resident_id(), maker.mobile(), maker.email(handle)))
+    return out
+
+
+def test_csv_rows_are_people_keyed_by_their_strongest_identifier() -> None:
+    people = _people(30)
+    rows = [",".join(p) for p in people]
+    rows += [",".join(p) for p in people[:5]]  # five people twice
+    rows += [f"{p[0]},,{p[2]}," for p in people[5:10]]  # five again, by mobile only
+    rows += [f"{p[0]},,,{p[3]}" for p in people[10:12]]  # two again, by e-mail only
+    data = ("姓名,身份证号,手机号,邮箱\n" + "\n".join(rows) + "\n").encode()
+    result = ENGINE.inspect(data)
+    assert result.layout == "rows"
+    assert result.distinct_individuals == 30
+    assert len(set(result.individual_keys)) == 30
+    expected = sorted(person_key(KEY, "cn_resident_id", p[1].encode()) for p in people)
+    assert list(result.individual_keys) == expected
+
+
+def test_a_shared_mailbox_does_not_merge_two_people() -> None:
+    a, b = _people(2, seed=2)
+    shared = "family@example.com"
+    rows = [f"{a[0]},{a[1]},{a[2]},{shared}", f"{b[0]},{b[1]},{b[2]},{shared}", f"x,,,{shared}"]
+    data = ("name,id,mobile,email\n" + "\n".join(rows) + "\n").encode()
+    assert (
+        ENGINE.inspect(data).distinct_individuals == 3
+    )  # the third row is its own (unknown) person
+
+
+def test_rows_without_a_strong_identifier_count_by_the_weaker_one() -> None:
+    people = _people(10, seed=3)
+    data = ("name,mobile\n" + "\n".join(f"{p[0]},{p[2]}" for p in people) + "\n").encode()
+    result = ENGINE.inspect(data)
+    assert result.distinct_individuals == 10
+    assert result.individual_keys == tuple(
+        sorted(person_key(KEY, "cn_mobile", p[2].encode()) for p in people)
+    )
+
+
+def test_free_text_counts_the_kind_with_most_distinct_values() -> None:
+    people = _people(8, seed=4)
+    payload = json.dumps({"staff": [{"id": p[1], "m": p[2], "e": p[3]} for p in people]})
+    assert ENGINE.inspect(payload.encode()).distinct_individuals == 8
+    mails = " ".join(p[3] for p in people) + " 身份证 " + people[0][1]
+    assert ENGINE.inspect(mails.encode()).distinct_individuals == 8  # not 1 for the single ID
+
+
+def test_legacy_and_current_id_of_one_person_are_one_person() -> None:
+    text = "身份证号 110105491231002\n身份证号 11010519491231002X\n"
+    result = ENGINE.inspect(text.encode())
+    assert result.distinct_individuals == 1
+
+
+def test_keys_depend_on_the_secret_and_never_show_the_identifier() -> None:
+    people = _people(3, seed=5)
+    data = ("\n".join(",".join(p) for p in people) + "\n").encode()
+    one = ENGINE.inspect(data)
+    other = DetectionEngine(ENGINE.specs, identity_key=b"another-secret-0123456789").inspect(data)
+    random_key = DetectionEngine(ENGINE.specs).inspect(data)
+    assert one.individual_keys != other.individual_keys != random_key.individual_keys
+    assert one.key_id != other.key_id
+    assert (
+        DetectionEngine(ENGINE.specs, identity_key=KEY).inspect(data).individual_keys
+        == one.individual_keys
+    )
+    text = repr(one)
+    for person in people:
+        for value in person[1:]:
+            assert value not in text
+
+
+def test_keyed_hasher_is_hmac_sha256() -> None:
+    for key in (b"k", b"x" * 64, b"y" * 100):
+        hasher = KeyedHasher(key)
+        for message in (b"", b"cn_mobile:13812345678", bytes(range(200))):
+            assert hasher(message) == hmac.digest(key, message, "sha256")[:16].hex()

@@ -132,6 +132,7 @@ class Audit:
                 if segment is not None:
                     self.counts.tcp_segments += 1
                     table.process(segment)
+            decoder.finish()  # datagrams still missing fragments are counted, not forgotten
             table.flush()
         finally:
             reader.close()

@@ -7,7 +7,8 @@ import pytest
 
 from sensor.anomalies import AnomalyCounter
 from sensor.capture import open_capture
-from sensor.decode.packet import TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TcpSegment, decode_tcp
+from sensor.decode.decoder import PacketDecoder
+from sensor.decode.packet import TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TcpSegment
 from sensor.flows.records import conn_state, flow_record
 from sensor.flows.table import Direction, Flow, FlowTable
 
@@ -16,11 +17,6 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "rea
 # Captures whose TCP flows sit inside encapsulations or link types the decoder does not handle yet
 # (capture-decoding issue); tshark sees their flows, the skeleton decoder does not.
 NOT_YET_DECODED = {
-    # Decoded, but this test uses the stateless decode_tcp, which cannot hold fragments; with
-    # PacketDecoder they match (tests/test_fragments.py::test_corpus_fragments_match_tshark).
-    "suricata/ipv4-frag-tcp-syn.pcap": "IPv4 fragments need PacketDecoder",
-    "suricata/ipv6-frag-tcp.pcap": "IPv6 fragments need PacketDecoder",
-    "suricata/ipv6-frag-tcp-vlan.pcap": "IPv6 fragments need PacketDecoder",
     # Not a decoding gap: like Zeek, the decoder also finds the Teredo tunnel on a relay's
     # non-3544 port (one IPv6 flow tshark does not see), and late RSTs after a FIN/RST linger
     # start new flows where tshark keeps one stream per 5-tuple (Zeek logs even more).
@@ -192,12 +188,12 @@ def _manifest() -> list[dict]:  # type: ignore[type-arg]
 @pytest.mark.parametrize("entry", _manifest(), ids=lambda e: e["file"])
 def test_corpus_flow_count_matches_tshark_streams(entry: dict) -> None:  # type: ignore[type-arg]
     table, ended, _, anomalies = _table()
+    decoder = PacketDecoder(anomalies)  # as the audit decodes: fragments reassembled
     for record in open_capture(CORPUS / entry["file"], anomalies):
-        segment = decode_tcp(
-            record.linktype, record.data, record.timestamp, anomalies, record.index
-        )
+        segment = decoder.decode(record)
         if segment is not None:
             table.process(segment)
+    decoder.finish()
     table.flush()
     expected = entry["capture"]["tshark_tcp_streams"]
     if entry["file"] in NOT_YET_DECODED:

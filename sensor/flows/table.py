@@ -88,6 +88,12 @@ class FlowHandler(Protocol):
 HandlerFactory = Callable[[Flow], FlowHandler]
 
 
+def _without_vlan(key: FlowKey) -> tuple[object, ...]:
+    """The key minus its VLAN tags: a reply tagged differently on an asymmetric SPAN shares it,
+    while the tunnel context still separates flows that only look alike after decapsulation."""
+    return key[:4] + key[5:]
+
+
 class FlowTable:
     """Tracks TCP flows, reassembles their streams and feeds a handler per flow."""
 
@@ -108,7 +114,7 @@ class FlowTable:
         self._max_buffered = max_buffered_bytes_per_direction
         self._flows: OrderedDict[FlowKey, Flow] = OrderedDict()  # least recently active first
         self._closing_at: OrderedDict[FlowKey, float] = OrderedDict()  # ended flows, by deadline
-        self._key_by_tuple: dict[tuple[str, int, str, int], FlowKey] = {}
+        self._key_by_tuple: dict[tuple[object, ...], FlowKey] = {}
         self._vlan_alias: dict[FlowKey, FlowKey] = {}  # other-direction VLAN key -> flow's key
         self._idle_timeout = idle_timeout
         self._close_linger = close_linger
@@ -169,7 +175,7 @@ class FlowTable:
     def _asymmetric_vlan_match(self, key: FlowKey, seg: TcpSegment) -> tuple[FlowKey, Flow | None]:
         """A SPAN port often tags only one direction: join the reply to a flow that differs only
         by VLAN if that flow has not yet seen this direction."""
-        other_key = self._key_by_tuple.get(key[:4])
+        other_key = self._key_by_tuple.get(_without_vlan(key))
         if other_key is None:
             return key, None
         flow = self._flows[other_key]
@@ -228,7 +234,7 @@ class FlowTable:
         )
         flow.handler = self._factory(flow)
         self._flows[key] = flow
-        self._key_by_tuple[key[:4]] = key
+        self._key_by_tuple[_without_vlan(key)] = key
         return flow
 
     @staticmethod
@@ -279,8 +285,8 @@ class FlowTable:
             flow.handler.on_close(flow)
         self._flows.pop(key, None)
         self._closing_at.pop(key, None)
-        if self._key_by_tuple.get(key[:4]) == key:
-            del self._key_by_tuple[key[:4]]
+        if self._key_by_tuple.get(_without_vlan(key)) == key:
+            del self._key_by_tuple[_without_vlan(key)]
             for alias in [a for a, target in self._vlan_alias.items() if target == key]:
                 del self._vlan_alias[alias]
         if self._on_flow_end is not None:

@@ -31,6 +31,7 @@ import numpy as np
 from detectors.catalogue import IdentifierSpec
 from detectors.layout import Layout
 from detectors.vectors import (
+    ALNUM,
     DIGIT,
     HEX,
     HEX_LETTER,
@@ -261,6 +262,30 @@ def _break_mask(win: ByteArray, text: bool) -> BoolArray:
     return mask
 
 
+VALUE_TOKEN_MIN = 8  # an ASCII run this long with a digit in it is a value, not a word
+
+
+def _value_tokens(win: ByteArray) -> BoolArray:
+    """The last byte of every complete value-like token (``HWN8SK0SW6KPXYZ55``) in the windows.
+
+    In ``serial HWN8SK0SW6KPXYZ55 status ok XZ362030(7)`` the keyword ``serial`` names the token
+    right after it; a value further on is out of its reach. A run that touches the window's end
+    is not complete (it may be glued to the value) and does not count.
+    """
+    alnum = ALNUM[win]
+    digit = DIGIT[win]
+    run = np.zeros(win.shape[0], dtype=np.int64)
+    has_digit = np.zeros(win.shape[0], dtype=bool)
+    marks = np.zeros(win.shape, dtype=bool)
+    for col in range(win.shape[1]):
+        ended = ~alnum[:, col] & (run >= VALUE_TOKEN_MIN) & has_digit
+        if col:
+            marks[:, col - 1] |= ended
+        run = np.where(alnum[:, col], run + 1, 0)
+        has_digit = np.where(alnum[:, col], has_digit | digit[:, col], False)
+    return marks
+
+
 def clause_bounds(
     buf: ByteArray, starts: IntArray, ends: IntArray, before: int, after: int, text: bool
 ) -> tuple[IntArray, IntArray]:
@@ -271,6 +296,8 @@ def clause_bounds(
     floor = starts - before
     if before:
         marks = _break_mask(left, text)
+        if text:
+            marks |= _value_tokens(left)
         last = before - 1 - np.argmax(marks[:, ::-1], axis=1)
         floor = np.where(marks.any(axis=1), starts - before + last + 1, floor)
     ceiling = ends + after

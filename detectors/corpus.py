@@ -86,6 +86,8 @@ OPTIONAL_FIELDS: tuple[Field, ...] = (
     ("vin", ("车架号", "vin"), lambda v: v.vin()),
     ("gps_coordinates", ("位置", "location"), lambda v: v.gps()),
     ("cn_uscc", ("统一社会信用代码", "credit_code"), lambda v: v.uscc()),
+    ("icd10_code", ("诊断编码", "icd10_code"), lambda v: v.icd10()),
+    ("medical_diagnosis", ("诊断", "diagnosis"), lambda v: v.diagnosis()),
 )
 RANKED = {
     "cn_resident_id",

@@ -137,6 +137,22 @@ def luhn_check_digit(body: str) -> str:
     return str((10 - total % 10) % 10)
 
 
+# Common diagnosis categories and condition names, written independently of the signatures.
+ICD10_SAMPLE = ("E11", "I10", "J45", "C34", "F32", "K21", "N18", "B18", "M05", "A15", "Z34", "O80")
+DIAGNOSES = (
+    "高血压",
+    "糖尿病",
+    "冠心病",
+    "哮喘",
+    "抑郁症",
+    "肺结核",
+    "乙型肝炎",
+    "痛风",
+    "乳腺癌",
+    "白血病",
+)
+
+
 class ValueMaker:
     """Valid values and decoys, all drawn from one ``random.Random``."""
 
@@ -354,6 +370,14 @@ class ValueMaker:
         return self.rng.choice((f"{lat},{lon}", f"{lon},{lat}", f"{lat}, {lon}"))
 
     # --- decoys -------------------------------------------------------------------------------
+
+    def icd10(self) -> str:
+        """A real ICD-10 category, half the time with a subdivision."""
+        code = self.rng.choice(ICD10_SAMPLE)
+        return code if self.rng.random() < 0.5 else f"{code}.{self.rng.randint(0, 9)}"
+
+    def diagnosis(self) -> str:
+        return self.rng.choice(DIAGNOSES)
 
     def decoy_resident_id(self) -> str:
         good = self.resident_id()

@@ -21,6 +21,7 @@ from detectors.tables import (
     GB11643_CHECK,
     GB11643_WEIGHTS,
     IBAN_LENGTHS,
+    ICD10_LAST_CATEGORY,
     INTERNATIONAL_CARD_RANGES,
     MIN_BIRTH_YEAR,
     UNIONPAY_RANGES,
@@ -310,6 +311,21 @@ def accept_all(text: str) -> str | None:
     return text
 
 
+def icd10(text: str) -> str | None:
+    """Letter + two digits naming an existing category, optionally ``.`` + 1-4 digits/letters."""
+    v = text.upper()
+    if len(v) < 3 or not _ascii_digits(v[1:3]) or v[0] not in ICD10_LAST_CATEGORY:
+        return None
+    if int(v[1:3]) > ICD10_LAST_CATEGORY[v[0]]:
+        return None
+    if len(v) == 3:
+        return v
+    tail = v[4:]
+    if v[3] != "." or not 1 <= len(tail) <= 4 or not all(c.isascii() and c.isalnum() for c in tail):
+        return None
+    return v
+
+
 REFERENCES: dict[str, Reference] = {
     "gb11643": cn_resident_id,
     "gb11643_15": cn_resident_id_15,
@@ -328,5 +344,6 @@ REFERENCES: dict[str, Reference] = {
     "vin": vin,
     "cn_vehicle_plate": cn_vehicle_plate,
     "gps_coordinates": gps_coordinates,
+    "icd10": icd10,
     "none": accept_all,
 }

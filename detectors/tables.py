@@ -181,3 +181,12 @@ FILE_EXTENSION_TLDS: frozenset[str] = frozenset(
         "avi",
     ]
 )
+
+
+# ICD-10 (WHO 2019, as adopted in GB/T 14396-2016): the last two-digit category of each chapter
+# letter. U is left out: WHO reserves it for provisional and emergency codes.
+ICD10_LAST_CATEGORY = {
+    "A": 99, "B": 99, "C": 97, "D": 89, "E": 90, "F": 99, "G": 99, "H": 95, "I": 99,
+    "J": 99, "K": 93, "L": 99, "M": 99, "N": 99, "O": 99, "P": 96, "Q": 99, "R": 99,
+    "S": 99, "T": 98, "V": 99, "W": 99, "X": 99, "Y": 98, "Z": 99,
+}  # fmt: skip

@@ -109,7 +109,12 @@ def check_none(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
 
 
 def _registry() -> dict[str, Kernel]:
-    from detectors import validators_contact, validators_documents, validators_finance
+    from detectors import (
+        validators_contact,
+        validators_documents,
+        validators_finance,
+        validators_health,
+    )
 
     return {
         "gb11643": check_gb11643,
@@ -118,6 +123,7 @@ def _registry() -> dict[str, Kernel]:
         **validators_contact.KERNELS,
         **validators_documents.KERNELS,
         **validators_finance.KERNELS,
+        **validators_health.KERNELS,
     }
 
 

@@ -214,3 +214,33 @@ def test_empty_and_tiny_objects() -> None:
         result = ENGINE.inspect(data)
         assert not result
         assert result.distinct_individuals == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "codes", "terms"),
+    [
+        # a people table: the 诊断 / 诊断编码 headers are context for every row
+        (
+            "姓名,诊断,诊断编码\n张三,2型糖尿病,E11.9\n李四,高血压,I10\n",
+            ["E11.9", "I10"],
+            ["糖尿病", "高血压"],
+        ),
+        # free text with a diagnosis keyword in the clause
+        ("患者王五 诊断: 肺结核 (ICD-10 A15.0)", ["A15.0"], ["肺结核"]),
+        # the same shapes without medical context: a guideline, a part number, a seat
+        ("新闻：糖尿病预防指南发布。零件型号 E11.9，座位 A12", [], []),
+    ],
+)
+def test_medical_findings_need_medical_context(
+    text: str, codes: list[str], terms: list[str]
+) -> None:
+    data = text.encode()
+    assert text_of(data, "icd10_code") == codes
+    assert text_of(data, "medical_diagnosis") == terms
+
+
+def test_keyword_does_not_reach_past_another_value() -> None:
+    """``serial`` names the token after it, not the Hong Kong ID card further on."""
+    data = b"serial HWN8SK0SW6KPXYZ55 status ok XZ362030(7)"
+    assert text_of(data, "hk_identity_card") == ["XZ362030(7)"]
+    assert text_of(b"serial XZ362030(7)", "hk_identity_card") == []

@@ -85,6 +85,8 @@ MAKERS = {
     "vin": ValueMaker.vin,
     "cn_vehicle_plate": ValueMaker.plate,
     "gps_coordinates": ValueMaker.gps,
+    "icd10_code": ValueMaker.icd10,
+    "medical_diagnosis": ValueMaker.diagnosis,
 }
 
 
@@ -114,6 +116,10 @@ def test_generated_values_are_valid_and_mutations_agree(identifier: str) -> None
     [
         ("gb11643", "11010519491231002x", "11010519491231002X"),
         ("gb11643_15", "110105491231002", "11010519491231002X"),  # GB 11643 example, 15-digit form
+        ("icd10", "e11.9", "E11.9"),
+        ("icd10", "S72.001A", "S72.001A"),
+        ("icd10", "D95", None),  # chapter III ends at D89
+        ("icd10", "U07.1", None),  # U is reserved for provisional codes
         ("cn_mobile", "+86 138-1234-5678", "13812345678"),
         ("cn_mobile", "008613812345678", "13812345678"),
         ("cn_mobile", "14012345678", None),  # 140 is a 13-digit IoT range

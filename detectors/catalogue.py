@@ -78,6 +78,10 @@ class Boundary(BaseModel):
         return value
 
 
+HAN_CLASS = "[一-鿿]"  # CJK unified ideographs, as patterns write it (Python re semantics)
+HAN_BYTES = r"(?:[\xe4-\xe9][\x80-\xbf][\x80-\xbf])"  # the same, as UTF-8 bytes
+
+
 class PatternSpec(BaseModel):
     """One hyperscan expression of an identifier and how its start offset is found.
 
@@ -107,6 +111,13 @@ class PatternSpec(BaseModel):
     @property
     def min_length(self) -> int:
         return self.length if isinstance(self.length, int) else self.length[0]
+
+    @property
+    def byte_regex(self) -> str:
+        """The expression hyperscan compiles over bytes: the CJK ideograph class ``[一-鿿]``, which a
+        byte matcher cannot take as written, becomes the UTF-8 byte sequences of U+4000..U+9FFF
+        (validators narrow it further where that matters)."""
+        return self.regex.replace(HAN_CLASS, HAN_BYTES)
 
     @property
     def max_length(self) -> int:

@@ -12,7 +12,6 @@ Everything is synthetic and seeded: the same seed writes the same bytes.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -88,8 +87,10 @@ OPTIONAL_FIELDS: tuple[Field, ...] = (
     ("cn_uscc", ("统一社会信用代码", "credit_code"), lambda v: v.uscc()),
     ("icd10_code", ("诊断编码", "icd10_code"), lambda v: v.icd10()),
     ("medical_diagnosis", ("诊断", "diagnosis"), lambda v: v.diagnosis()),
+    ("cn_address", ("地址", "address"), lambda v: v.address()),
 )
 RANKED = {
+    "cn_person_name",
     "cn_resident_id",
     "cn_resident_id_15",
     "cn_mobile",
@@ -148,7 +149,8 @@ class CorpusGenerator:
         for _ in range(rows):
             people += 1
             person, handle = self.v.name()
-            b.text(person + ",")
+            b.value("cn_person_name", person)
+            b.text(",")
             if self.rng.random() < 0.05:  # a typo: the row still names a person by mobile
                 b.text(self.v.decoy_resident_id())
             else:
@@ -185,12 +187,9 @@ class CorpusGenerator:
         b.text('{"request_id":"' + self.v.uuid() + '","customers":[')
         for i in range(n):
             person, handle = self.v.name()
-            b.text(
-                ("," if i else "")
-                + '{"name":'
-                + json.dumps(person, ensure_ascii=False)
-                + ',"id_no":"'
-            )
+            b.text(("," if i else "") + '{"name":"')
+            b.value("cn_person_name", person)
+            b.text('","id_no":"')
             b.value(*self._identity())
             b.text('","phone":"')
             b.value("cn_mobile", self.v.mobile_written(self.v.mobile()))

@@ -152,6 +152,13 @@ DIAGNOSES = (
     "白血病",
 )
 
+PLACES = (
+    ("北京市", "", "朝阳区"), ("上海市", "", "浦东新区"), ("广东省", "深圳市", "南山区"),
+    ("浙江省", "杭州市", "西湖区"), ("江苏省", "南京市", "鼓楼区"), ("四川省", "成都市", "武侯区"),
+    ("湖北省", "武汉市", "洪山区"), ("广西壮族自治区", "南宁市", "青秀区"),
+)  # fmt: skip
+ROADS = ("建国路", "中山路", "人民大道", "科技园路", "解放街", "文二路", "长安街", "学院路")
+
 
 class ValueMaker:
     """Valid values and decoys, all drawn from one ``random.Random``."""
@@ -375,6 +382,11 @@ class ValueMaker:
         """A real ICD-10 category, half the time with a subdivision."""
         code = self.rng.choice(ICD10_SAMPLE)
         return code if self.rng.random() < 0.5 else f"{code}.{self.rng.randint(0, 9)}"
+
+    def address(self) -> str:
+        province, city, district = self.rng.choice(PLACES)
+        road = self.rng.choice(ROADS)
+        return f"{province}{city}{district}{road}{self.rng.randint(1, 2999)}号"
 
     def diagnosis(self) -> str:
         return self.rng.choice(DIAGNOSES)

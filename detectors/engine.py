@@ -136,6 +136,11 @@ class DetectionEngine:
         self._allow = [self._allowlist(spec) for spec in specs]
         self._ranks = np.array([s.individual_rank or 10 for s in specs] or [10], dtype=np.int64)
         self._keeps_inner = np.array([s.keeps_inner for s in specs] or [False], dtype=bool)
+        # Identifiers no pattern can find without context: in a table's header line the "context"
+        # is the other column names, so their candidates there are not values.
+        self._needs_context = [
+            max(p.confidence for p in s.patterns) < s.minimum_confidence for s in specs
+        ]
 
     @staticmethod
     def _allowlist(spec: IdentifierSpec) -> npt.NDArray[np.bytes_]:
@@ -205,6 +210,8 @@ class DetectionEngine:
             kw, lengths, sets, buf, starts, ends, ctx.window_before, ctx.window_after, layout.rows
         )
         excluded = np.isin(values, self._allow[index]) | (governing == 0)
+        if self._needs_context[index]:  # 车架号 after 姓名 in a header line is a column name
+            excluded |= layout.in_header(starts)
         excluded |= after_reverse
         excluded |= in_columns(layout, starts, header_columns(layout, sets.reverse_words))
         for structure in exc.structures:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors.vectors import ByteArray, IntArray
+from detectors.vectors import BoolArray, ByteArray, IntArray
 
 SAMPLE_LINES = (
     200  # lines inspected to decide the layout; enough for a stable vote, cheap on 64 MiB
@@ -40,6 +40,13 @@ class Layout:
     def row_of(self, offsets: IntArray) -> IntArray:
         """0-based line number of each offset."""
         result: IntArray = np.searchsorted(self.newlines, offsets, side="left").astype(np.int64)
+        return result
+
+    def in_header(self, offsets: IntArray) -> BoolArray:
+        """Offsets on the header line of a delimited table (column names, not values)."""
+        if not self.header or not self.newlines.size:
+            return np.zeros(offsets.shape, dtype=bool)
+        result: BoolArray = offsets < self.newlines[0]
         return result
 
     def column_of(self, offsets: IntArray) -> IntArray:

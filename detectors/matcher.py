@@ -146,9 +146,9 @@ class Matcher:
                             f"{spec.source or spec.id}: the left boundary class must be part of "
                             "extend_left, or the walk back would cross a boundary"
                         )
-                    expressions.append(f"(?:{pattern.regex})[{right[1:]}".encode())
+                    expressions.append(f"(?:{pattern.byte_regex})[{right[1:]}".encode())
                 else:
-                    expressions.append(f"{left}(?:{pattern.regex}){right}".encode())
+                    expressions.append(f"{left}(?:{pattern.byte_regex}){right}".encode())
                 flags.append(hyperscan.HS_FLAG_SOM_LEFTMOST if mode == "som" else 0)
                 self._exprs.append(
                     _Expr(

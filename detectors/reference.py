@@ -326,6 +326,16 @@ def icd10(text: str) -> str | None:
     return v
 
 
+def cn_person_name(text: str) -> str | None:
+    """Two to four CJK unified ideographs (the pattern supplies the surname)."""
+    return text if 2 <= len(text) <= 4 and all("\u4e00" <= c <= "\u9fff" for c in text) else None
+
+
+def cn_address(text: str) -> str | None:
+    """Any address the pattern matched (the surroundings are checked by the kernel)."""
+    return text
+
+
 REFERENCES: dict[str, Reference] = {
     "gb11643": cn_resident_id,
     "gb11643_15": cn_resident_id_15,
@@ -345,5 +355,7 @@ REFERENCES: dict[str, Reference] = {
     "cn_vehicle_plate": cn_vehicle_plate,
     "gps_coordinates": gps_coordinates,
     "icd10": icd10,
+    "cn_person_name": cn_person_name,
+    "cn_address": cn_address,
     "none": accept_all,
 }

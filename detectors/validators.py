@@ -114,6 +114,7 @@ def _registry() -> dict[str, Kernel]:
         validators_documents,
         validators_finance,
         validators_health,
+        validators_text,
     )
 
     return {
@@ -124,6 +125,7 @@ def _registry() -> dict[str, Kernel]:
         **validators_documents.KERNELS,
         **validators_finance.KERNELS,
         **validators_health.KERNELS,
+        **validators_text.KERNELS,
     }
 
 

@@ -71,7 +71,12 @@ def test_scan_json_and_table(tmp_path: Path) -> None:
     assert [Path(r["file"]).name for r in records] == ["a.csv", "b.txt"]
     first = records[0]
     assert first["individuals"]["distinct"] == 1 and len(first["individuals"]["keys"]) == 1
-    assert {f["identifier"] for f in first["findings"]} == {"cn_resident_id", "cn_mobile", "email"}
+    assert {f["identifier"] for f in first["findings"]} == {
+        "cn_person_name",
+        "cn_resident_id",
+        "cn_mobile",
+        "email",
+    }
     assert "11010519491231002X" not in result.output and "13812345678" not in result.output
     table = _invoke("scan", str(tmp_path / "a.csv"))
     assert table.exit_code == 0 and "cn_resident_id (3)" in table.output

@@ -244,3 +244,31 @@ def test_keyword_does_not_reach_past_another_value() -> None:
     data = b"serial HWN8SK0SW6KPXYZ55 status ok XZ362030(7)"
     assert text_of(data, "hk_identity_card") == ["XZ362030(7)"]
     assert text_of(b"serial XZ362030(7)", "hk_identity_card") == []
+
+
+def test_names_and_addresses_in_a_people_table() -> None:
+    data = (
+        "姓名,身份证号,地址,车架号\n"
+        "张三丰,11010519491231002X,北京市朝阳区建国路88号,LSVAM4187C2184847\n"
+        "欧阳娜娜,,广东省深圳市南山区科技园路1号,\n"
+    ).encode()
+    assert text_of(data, "cn_person_name") == ["张三丰", "欧阳娜娜"]  # not the 车架号 header
+    assert text_of(data, "cn_address") == [
+        "北京市朝阳区建国路88号",
+        "广东省深圳市南山区科技园路1号",
+    ]
+    # two rows, two people: the name is the only identifier of the second row
+    assert ENGINE.inspect(data).distinct_individuals == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ('{"name":"刘伟","tel":"x"}', ["刘伟"]),
+        ("收件人：赵敏，电话见附件", ["赵敏"]),
+        ("客户张三的手机号是多少？王经理说李四明天来。", []),  # glued to other characters
+        ("张三丰,李四\n", []),  # no name keyword or column
+    ],
+)
+def test_names_need_to_stand_apart_and_a_keyword(text: str, names: list[str]) -> None:
+    assert text_of(text.encode(), "cn_person_name") == names

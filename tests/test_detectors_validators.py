@@ -87,6 +87,8 @@ MAKERS = {
     "gps_coordinates": ValueMaker.gps,
     "icd10_code": ValueMaker.icd10,
     "medical_diagnosis": ValueMaker.diagnosis,
+    "cn_person_name": lambda v: v.name()[0],
+    "cn_address": ValueMaker.address,
 }
 
 
@@ -116,6 +118,8 @@ def test_generated_values_are_valid_and_mutations_agree(identifier: str) -> None
     [
         ("gb11643", "11010519491231002x", "11010519491231002X"),
         ("gb11643_15", "110105491231002", "11010519491231002X"),  # GB 11643 example, 15-digit form
+        ("cn_person_name", "欧阳娜娜", "欧阳娜娜"),
+        ("cn_person_name", "张\u3400", None),  # Extension A: not a given-name character here
         ("icd10", "e11.9", "E11.9"),
         ("icd10", "S72.001A", "S72.001A"),
         ("icd10", "D95", None),  # chapter III ends at D89

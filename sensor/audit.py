@@ -127,7 +127,13 @@ class Audit:
             on_flow_end=self._on_flow_end,
         )
         packets = 0
-        decoder = PacketDecoder(self.anomalies)  # per capture: fragments never span two files
+        fragments = limits.fragments
+        decoder = PacketDecoder(  # per capture: fragments never span two files
+            self.anomalies,
+            reassemble_fragments=fragments.reassemble,
+            fragment_timeout=fragments.timeout_seconds,
+            max_fragment_bytes=fragments.max_bytes,
+        )
         try:
             for record in reader:
                 packets += 1

@@ -68,6 +68,19 @@ class ExtractionConfig(BaseModel):
     max_pdf_pages: int = Field(2_000, ge=1, description="PDF pages read per document")
 
 
+class FragmentsConfig(BaseModel):
+    """IP fragment reassembly (sensor/decode/fragments.py); hitting a bound is an anomaly."""
+
+    model_config = _STRICT
+    reassemble: bool = Field(True, description="rebuild fragmented IP datagrams")
+    timeout_seconds: float = Field(
+        60.0, gt=0, description="capture time a datagram may wait for its missing pieces"
+    )
+    max_bytes: int = Field(
+        32 << 20, ge=65_536, description="memory for all datagrams in progress; oldest dropped"
+    )
+
+
 class LimitsConfig(BaseModel):
     model_config = _STRICT
     max_flows: int = Field(100_000, ge=1, description="flows tracked at once; oldest evicted")
@@ -78,6 +91,7 @@ class LimitsConfig(BaseModel):
         64 << 20, ge=1024, description="bytes of one object kept for inspection; rest counted"
     )
     extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
+    fragments: FragmentsConfig = Field(default_factory=FragmentsConfig)
 
 
 class OutputConfig(BaseModel):

@@ -213,7 +213,6 @@ class RotatingJsonlSink:
     def close(self) -> None:
         for f in self._files.values():
             f.close()
-        self._files.clear()
 
 
 def build_sinks(

@@ -132,6 +132,26 @@ def producer_options(config: KafkaSinkConfig) -> dict[str, Any]:
     return options
 
 
+def _stop_sending(producer: KafkaProducer) -> None:
+    """Make the producer's I/O thread stop after its current step, sending nothing more.
+
+    kafka-python has no public way to abandon pending records: ``close(0)`` raises while records
+    are pending and leaves the producer running (docs/testing-kafka.md, items 7 and 9). Its
+    sender's ``force_close`` only sets flags, so it is safe from a callback on that thread.
+    """
+    sender = getattr(producer, "_sender", None)
+    if sender is not None:
+        sender.force_close()
+
+
+def _abort(producer: KafkaProducer, timeout: float = 5.0) -> None:
+    """Stop the producer's I/O thread and wait until it failed every pending record."""
+    _stop_sending(producer)
+    sender = getattr(producer, "_sender", None)
+    if sender is not None and sender is not threading.current_thread():
+        sender.join(timeout)
+
+
 class KafkaSink:
     """RecordSink to Kafka through the spool; see the module docstring for the guarantees."""
 
@@ -230,9 +250,10 @@ class KafkaSink:
         with self._lock:
             producer, self._producer = self._producer, None
         if producer is not None:
+            _abort(producer)
             try:
-                producer.close(timeout=0)  # fails every pending batch at once
-            except KafkaError as exc:  # pragma: no cover - close(0) force-closes
+                producer.close(timeout=0)
+            except KafkaError as exc:  # pragma: no cover - nothing is pending after _abort
                 log.debug("closing the Kafka producer: %s", exc)
 
     def _send_window(self, window: list[SpoolEntry]) -> bool:
@@ -250,10 +271,14 @@ class KafkaSink:
                     self.resent += 1
                 self._max_sent_seq = max(self._max_sent_seq, entry.seq)
                 try:
-                    sent.append((entry, producer.send(topic, key=key, value=value)))
+                    future = producer.send(topic, key=key, value=value)
                 except MessageSizeTooLargeError:
                     too_large = entry
                     break
+                # The first failure stops the producer before it sends anything more, so no
+                # later record of the window can be written ahead of the failed one.
+                future.add_errback(lambda _exc, p=producer: _stop_sending(p))
+                sent.append((entry, future))
             producer.flush(timeout=self.config.ack_timeout_s)
         except (KafkaError, OSError, AttributeError) as exc:
             # AttributeError: kafka-python internals after a concurrent close(0) at shutdown.

@@ -77,7 +77,12 @@ class KafkaSinkConfig(BaseModel):
     linger_ms: int = Field(20, ge=0, description="wait this long to fill a batch")
     batch_size: int = Field(64 << 10, ge=1024, description="bytes per partition batch")
     max_request_size: int = Field(1 << 20, ge=1024, description="larger records are rejected")
-    retries: int = Field(3, ge=0, description="client retries inside one delivery attempt")
+    retries: int = Field(
+        0,
+        ge=0,
+        description="kafka-python retries inside one attempt; the sink itself re-sends failed "
+        "windows for ever, and client retries add duplicates it cannot count",
+    )
     request_timeout_ms: int = Field(10_000, ge=100)
     ack_timeout_s: float = Field(
         15.0, gt=0, description="a window not acknowledged within this is a failed attempt"

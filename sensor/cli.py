@@ -22,9 +22,9 @@ from sensor.capture import expand_inputs
 from sensor.config import EgressConfig, dump_config, load_config
 from sensor.errors import EgressError
 from sensor.logs import setup_logging
+from sensor.outputs.commands import alerts_group
 from sensor.outputs.console import render_alert, render_summary
 from sensor.outputs.sinks import build_sinks, close_sinks
-from sensor.outputs.tail import alerts_group
 
 
 class _Context:

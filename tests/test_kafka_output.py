@@ -22,6 +22,7 @@ from kafka import KafkaConsumer, TopicPartition
 from sensor.outputs.kafka import KafkaSink, encode_envelope
 from sensor.outputs.settings import KafkaSinkConfig, SpoolConfig
 from sensor.outputs.spool import HEADER_BYTES, Spool
+from tests.cli import run_egress
 from tests.kafka_broker import TansuBroker, free_loopback_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,6 +190,11 @@ def test_spool_survives_a_crash_and_is_replayed(tmp_path: Path) -> None:
     )
     assert result.returncode == -9, result.stderr
     assert result.stdout.strip() == "60"
+    status = run_egress("alerts", "spool", "--directory", spool_dir, "--json")
+    assert status.returncode == 0, status.stderr
+    figures = json.loads(status.stdout)
+    assert (figures["records"], figures["recovered"]) == (60, 60)
+    assert figures["oldest_age_s"] > 0
     with TansuBroker(tmp_path / "broker", port=port) as broker:
         broker.create_topic("alerts-t", partitions=2)
         sink = KafkaSink(sink_config(broker.bootstrap, spool_dir))
@@ -230,10 +236,18 @@ def test_full_spool_policy_is_counted_and_what_is_kept_arrives(
     sink.close(timeout=0)
     with TansuBroker(tmp_path / "broker", port=port) as broker:
         broker.create_topic("alerts-t", partitions=2)
-        sink = KafkaSink(sink_config(broker.bootstrap, spool_dir))
-        try:
-            assert sink.drain(20)
-        finally:
-            sink.close()
+        drained = run_egress(
+            "alerts",
+            "spool",
+            "--directory",
+            spool_dir,
+            "--drain",
+            "--bootstrap",
+            broker.bootstrap,
+            "--json",
+        )
+        assert drained.returncode == 0, drained.stderr
+        figures = json.loads(drained.stdout)
+        assert (figures["delivered"], figures["records"]) == (10, 0)
         messages = read_topic(broker.bootstrap, "alerts-t", 2)
     assert check_delivery(messages, list(kept)) == 0

@@ -30,6 +30,7 @@ import logging
 import os
 import struct
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ from sensor.outputs.sinks import record_key, record_type
 from sensor.outputs.spool import Spool, SpoolEntry
 
 log = logging.getLogger(__name__)
+
+#: How often the sender logs the spool backlog while records wait (outage visibility).
+STATS_LOG_INTERVAL_S = 60.0
 
 _TOPIC_LEN = struct.Struct(">H")
 _KEY_LEN = struct.Struct(">I")
@@ -231,7 +235,12 @@ class KafkaSink:
 
     def _run(self) -> None:
         backoff = self.config.retry_backoff_s
+        next_report = time.monotonic() + STATS_LOG_INTERVAL_S
         while not self._abandon.is_set():
+            self.spool.sync_if_due()
+            if time.monotonic() >= next_report:
+                next_report = time.monotonic() + STATS_LOG_INTERVAL_S
+                self._log_backlog()
             if not self.spool.wait(0.2):
                 continue
             if self._send_window(self.spool.peek(self.config.window_records)):
@@ -239,6 +248,21 @@ class KafkaSink:
             else:
                 self._abandon.wait(backoff)
                 backoff = min(backoff * 2, self.config.retry_backoff_max_s)
+
+    def _log_backlog(self) -> None:
+        """While records wait, say how many and how old, so an outage is visible in the logs."""
+        stats = self.spool.stats()
+        if stats.records or stats.dropped:
+            log.warning(
+                "Kafka spool %s: %d records (%d bytes) waiting, oldest %.0f s; %d dropped by "
+                "the full-spool policy; connected: %s",
+                self.spool.directory,
+                stats.records,
+                stats.bytes,
+                stats.oldest_age_s,
+                stats.dropped,
+                self.connected,
+            )
 
     def _connect(self) -> KafkaProducer:
         with self._lock:

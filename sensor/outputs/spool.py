@@ -20,9 +20,9 @@ segment is a torn write from a crash and is truncated away (``torn_tail_bytes``)
 elsewhere ends that segment's scan (``corrupt_frames``). Records below ``head`` are skipped.
 
 fsync policy (``fsync``): ``always`` syncs every append (a power cut loses nothing appended);
-``interval`` (default) syncs when an append comes ``fsync_interval_s`` after the last sync, on
-segment roll and on close (a power cut can lose that interval; a process crash loses nothing,
-the data is in the page cache); ``never`` leaves it to the OS. ``head`` is synced with the same
+``interval`` (default) syncs appends at most ``fsync_interval_s`` after they were made (on the
+next append, or from ``sync_if_due`` while idle), on segment roll and on close (a power cut can
+lose that interval; a process crash loses nothing, the data is in the page cache); ``never`` leaves it to the OS. ``head`` is synced with the same
 policy: if it lags behind after a crash, acknowledged records are sent again (duplicates, never
 loss).
 
@@ -167,6 +167,7 @@ class Spool:
         self._write_fd: int | None = None
         self._write_segment: _Segment | None = None
         self._last_sync = clock()
+        self._dirty = False  # appended since the last fsync
         self._closed = False
         self._counts = dict.fromkeys(
             (
@@ -343,13 +344,32 @@ class Spool:
         self._bytes += size
         self._next_seq = seq + 1
         self._counts["appended"] += 1
+        self._dirty = True
         if self.fsync == "always" or (
             self.fsync == "interval" and now - self._last_sync >= self.fsync_interval_s
         ):
-            os.fsync(self._write_fd)
-            self._last_sync = now
+            self._sync(now)
         self._changed.notify_all()
         return True
+
+    def _sync(self, now: float) -> None:
+        if self._write_fd is not None and self._dirty:
+            os.fsync(self._write_fd)
+        self._dirty = False
+        self._last_sync = now
+
+    def sync_if_due(self) -> None:
+        """With ``fsync=interval``: sync appends older than the interval even if no more come
+        (the Kafka sender calls this while it waits)."""
+        with self._lock:
+            now = self._clock()
+            if (
+                not self._closed
+                and self._dirty
+                and self.fsync == "interval"
+                and now - self._last_sync >= self.fsync_interval_s
+            ):
+                self._sync(now)
 
     def _writable_segment(self, size: int) -> _Segment:
         # Segments of an earlier run are never appended to: a new one starts at the next number.

@@ -123,18 +123,14 @@ class _Printer:
         self.console.print(f"[{colour}]{text}[/]" if colour else text, soft_wrap=True)
 
 
-def _root_config() -> EgressConfig:
+def root_config() -> EgressConfig:
+    """The configuration loaded by the ``egress`` group (defaults when run standalone)."""
     obj = click.get_current_context().find_root().obj
     config = getattr(obj, "config", None)
     return config if isinstance(config, EgressConfig) else EgressConfig()
 
 
-@click.group("alerts")
-def alerts_group() -> None:
-    """Read the alert stream from Kafka."""
-
-
-@alerts_group.command("tail")
+@click.command("tail")
 @click.option("--bootstrap", help="host:port[,host:port]; default outputs.kafka.bootstrap_servers")
 @click.option("--topic", help="topic to read; default outputs.kafka.topics.alert (egress.alerts)")
 @click.option("--group", "group_id", help="read as a member of this consumer group (resumes)")
@@ -175,7 +171,7 @@ def tail_command(
 
     if group_id and partitions:
         raise EgressError("use either --group or --partition, not both")
-    kafka_config = _root_config().outputs.kafka
+    kafka_config = root_config().outputs.kafka
     topic = topic or kafka_config.topics.get("alert", DEFAULT_TOPICS["alert"])
     options = _client_options(kafka_config, bootstrap)
     servers = ",".join(options["bootstrap_servers"])

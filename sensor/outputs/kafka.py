@@ -287,9 +287,19 @@ class KafkaSink:
         sent: list[tuple[SpoolEntry, Any]] = []
         too_large: SpoolEntry | None = None
         error: BaseException | None = None
+        failed = threading.Event()
         try:
             producer = self._connect()
+
+            def stop(_exc: BaseException, producer: KafkaProducer = producer) -> None:
+                # The first failure stops the producer before it sends anything more, so no
+                # later record of the window can be written ahead of the failed one.
+                failed.set()
+                _stop_sending(producer)
+
             for entry in window:
+                if failed.is_set():
+                    break
                 topic, key, value = decode_envelope(entry.payload)
                 if entry.seq <= self._max_sent_seq:
                     self.resent += 1
@@ -299,13 +309,14 @@ class KafkaSink:
                 except MessageSizeTooLargeError:
                     too_large = entry
                     break
-                # The first failure stops the producer before it sends anything more, so no
-                # later record of the window can be written ahead of the failed one.
-                future.add_errback(lambda _exc, p=producer: _stop_sending(p))
+                future.add_errback(stop)
                 sent.append((entry, future))
-            producer.flush(timeout=self.config.ack_timeout_s)
-        except (KafkaError, OSError, AttributeError) as exc:
-            # AttributeError: kafka-python internals after a concurrent close(0) at shutdown.
+            if not failed.is_set():
+                producer.flush(timeout=self.config.ack_timeout_s)
+        except KafkaError as exc:
+            error = exc
+        except Exception as exc:  # never let the sender thread die: the spool would only grow
+            log.exception("Kafka: unexpected error while sending")
             error = exc
         acked: SpoolEntry | None = None
         for entry, future in sent:

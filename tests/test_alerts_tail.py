@@ -8,26 +8,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from sensor.outputs.schemas import schema_errors
 from tests.cli import run_egress
 from tests.kafka_broker import TansuBroker
+from tests.test_kafka_output import read_topic
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sensor" / "data" / "sample-http-upload.pcap"
-
-
-def read_all(bootstrap: str, topic: str, partitions: int) -> list[Any]:
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=1500
-    )
-    try:
-        assigned = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(assigned)
-        consumer.seek_to_beginning(*assigned)
-        return list(consumer)
-    finally:
-        consumer.close()
 
 
 def config_file(tmp_path: Path, topics: dict[str, str]) -> Path:
@@ -68,7 +56,7 @@ def test_audit_streams_alerts_and_flows(kafka_broker: TansuBroker, tmp_path: Pat
     assert "0 waiting in the spool" in result.stdout
     for topic, name in ((alerts_topic, "alerts.jsonl"), (flows_topic, "flows.jsonl")):
         written = [json.loads(line) for line in (out / name).read_text().splitlines()]
-        messages = read_all(kafka_broker.bootstrap, topic, 2)
+        messages = read_topic(kafka_broker.bootstrap, topic, 2)
         streamed = [json.loads(m.value) for m in messages]
         assert written and streamed
         assert sorted(map(json.dumps, streamed)) == sorted(map(json.dumps, written))
@@ -119,13 +107,13 @@ def test_tail_by_partition_assignment(kafka_broker: TansuBroker) -> None:
     for key in ("proc-0", "proc-1"):  # order within a key (one partition) is kept
         assert [i for i in shown if i in ids[int(key[-1]) :: 2]] == ids[int(key[-1]) :: 2]
 
-    partition = read_all(kafka_broker.bootstrap, topic, 2)[0].partition
+    partition = read_topic(kafka_broker.bootstrap, topic, 2)[0].partition
     one = run_egress(
         "alerts", "tail", *common, "--from-beginning", "--json", "--partition", str(partition)
     )
     in_partition = {
         json.loads(m.value)["alert_id"]
-        for m in read_all(kafka_broker.bootstrap, topic, 2)
+        for m in read_topic(kafka_broker.bootstrap, topic, 2)
         if m.partition == partition
     }
     assert {json.loads(line)["alert_id"] for line in one.stdout.splitlines()} == in_partition

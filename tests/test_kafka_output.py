@@ -63,17 +63,30 @@ def alert(n: int) -> dict[str, Any]:
 
 
 def read_topic(bootstrap: str, topic: str, partitions: int) -> list[Any]:
+    """Every record of ``topic``, read by assignment up to each partition's high watermark
+    (Tansu's ListOffsets(LATEST) is off after multi-record batches; the fetch watermark is not)."""
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=1500,
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
     )
+    messages: list[Any] = []
     try:
         assigned = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(assigned)
         consumer.seek_to_beginning(*assigned)
-        return list(consumer)
+        idle_since = time.monotonic()
+        while time.monotonic() - idle_since < 1.5:
+            batches = consumer.poll(timeout_ms=200)
+            for tp in assigned:
+                messages.extend(batches.get(tp, []))
+            if batches:
+                idle_since = time.monotonic()
+            marks = [consumer.highwater(tp) for tp in assigned]
+            if all(
+                m is not None and consumer.position(tp) >= m
+                for tp, m in zip(assigned, marks, strict=True)
+            ):
+                break
+        return messages
     finally:
         consumer.close()
 

@@ -143,3 +143,20 @@ def test_docs_examples_validate() -> None:
         kinds.add(record["record_type"])
         assert schema_errors(record) == [], (record["record_type"], schema_errors(record))
     assert kinds == {"alert", "flow", "threshold_event", "consistency_event"}
+
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "real"
+
+
+@pytest.mark.skipif(not (REAL / "manifest.json").exists(), reason="real capture corpus not present")
+def test_records_from_every_real_capture_validate(tmp_path: Path) -> None:
+    """84 public captures (VLAN, IPv6, tunnels, gaps, odd link types): every flow and object
+    record, and any alert, fits the schema."""
+    manifest = json.loads((REAL / "manifest.json").read_text())
+    Audit(EgressConfig(), tmp_path).run([REAL / entry["file"] for entry in manifest])
+    checked = 0
+    for name in ("alerts.jsonl", "flows.jsonl", "objects.jsonl"):
+        for record in lines(tmp_path / name):
+            assert schema_errors(record) == [], (name, record)
+            checked += 1
+    assert checked > 100

@@ -264,3 +264,28 @@ def test_full_spool_policy_is_counted_and_what_is_kept_arrives(
         assert (figures["delivered"], figures["records"]) == (10, 0)
         messages = read_topic(broker.bootstrap, "alerts-t", 2)
     assert check_delivery(messages, list(kept)) == 0
+
+
+def test_record_too_large_is_rejected_and_the_rest_delivered(
+    kafka_broker: TansuBroker, tmp_path: Path
+) -> None:
+    kafka_broker.create_topic("alerts-big", partitions=1)
+    config = sink_config(
+        kafka_broker.bootstrap,
+        tmp_path / "spool",
+        topics={"alert": "alerts-big"},
+        max_request_size=2048,
+    )
+    sink = KafkaSink(config)
+    try:
+        for n in range(10):
+            record = alert(n)
+            if n == 4:
+                record["padding"] = "x" * 4000  # larger than max_request_size: never sendable
+            sink.write(record)
+        assert sink.drain(20), sink.stats()
+    finally:
+        sink.close()
+    assert (sink.rejected, sink.delivered) == (1, 9)
+    messages = read_topic(kafka_broker.bootstrap, "alerts-big", 1)
+    assert [json.loads(m.value)["seq"] for m in messages] == [0, 1, 2, 3, 5, 6, 7, 8, 9]

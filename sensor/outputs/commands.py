@@ -71,6 +71,7 @@ def spool_command(
         click.echo(json.dumps(figures))
     else:
         for key, value in figures.items():
-            click.echo(f"{key:>22}  {value}")
+            shown = f"{value:.1f}" if isinstance(value, float) else value
+            click.echo(f"{key:>22}  {shown}")
     if not complete:
         ctx.exit(1)

@@ -213,8 +213,8 @@ class KafkaSink:
         left = len(self.spool)
         if not drained and left:
             log.warning(
-                "Kafka: %d records not acknowledged stay in the spool %s and are sent on the "
-                "next start",
+                "Kafka: %d records not acknowledged stay in the spool %s; the next run sends "
+                "them, or now: egress alerts spool --drain",
                 left,
                 self.spool.directory,
             )
@@ -320,22 +320,30 @@ class KafkaSink:
             error = exc
         acked: SpoolEntry | None = None
         for entry, future in sent:
-            if not (future.is_done and future.succeeded()):
-                if error is None:
-                    error = future.exception or KafkaError("not acknowledged")
-                break
-            acked = entry
+            if future.is_done and future.succeeded():
+                acked = entry
+                continue
+            if future.is_done and isinstance(future.exception, MessageSizeTooLargeError):
+                too_large = acked = entry  # the broker refuses it for good: do not retry it
+            elif error is None:
+                error = future.exception or KafkaError("not acknowledged")
+            break
         else:
             if error is None and too_large is not None:
                 acked = too_large
-                self.rejected += 1
-                log.error(
-                    "Kafka: a record of %d bytes is larger than max_request_size %d; dropped",
-                    len(too_large.payload),
-                    self.config.max_request_size,
-                )
+        if too_large is not None and acked is too_large:
+            self.rejected += 1
+            log.error(
+                "Kafka: a record of %d bytes is too large for the producer or broker "
+                "(max_request_size %d); dropped",
+                len(too_large.payload),
+                self.config.max_request_size,
+            )
         if acked is not None:
-            self.delivered += self.spool.acknowledge(acked.seq) - (too_large is acked)
+            removed = self.spool.acknowledge(acked.seq)
+            self.delivered += max(0, removed - (too_large is not None and acked is too_large))
+        if failed.is_set():
+            self._discard_producer()  # stopped by the failure callback; the next window reconnects
         if error is None:
             if not self.connected:
                 level = logging.WARNING if self.failed_attempts else logging.INFO
@@ -351,5 +359,6 @@ class KafkaSink:
                 self.spool.directory,
             )
         self.connected = False
-        self._discard_producer()
+        if not failed.is_set():
+            self._discard_producer()
         return False

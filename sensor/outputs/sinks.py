@@ -238,6 +238,9 @@ def build_sinks(
 def close_sinks(sinks: Sequence[RecordSink], report: Callable[[str], object]) -> None:
     """Close every sink (Kafka drains its spool first) and report delivery figures."""
     for sink in sinks:
+        spool = getattr(sink, "spool", None)
+        if spool is not None and len(spool):
+            report(f"Kafka: waiting for the broker to acknowledge {len(spool)} records ...")
         sink.close()
         stats = getattr(sink, "stats", None)
         if callable(stats):

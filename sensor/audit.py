@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -35,6 +35,7 @@ from sensor.flows.table import Flow, FlowTable
 from sensor.inspection import inspect_object
 from sensor.objects import TransferObject, object_record
 from sensor.outputs.alerts import JsonlWriter, build_alert
+from sensor.outputs.sinks import FanOut, RecordSink
 from sensor.policy import Jurisdiction
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class Audit:
         out_dir: Path,
         on_alert: AlertCallback | None = None,
         extract_objects: bool = False,
+        sinks: Sequence[RecordSink] = (),
     ):
         self.config = config
         self.out_dir = out_dir
@@ -98,6 +100,7 @@ class Audit:
         self._flows = JsonlWriter(out_dir / "flows.jsonl", flush_each=False)
         self._objects = JsonlWriter(out_dir / "objects.jsonl", flush_each=False)
         self._extract_dir = out_dir / "objects" if extract_objects else None
+        self.sinks = FanOut(sinks)  # extra outputs (Kafka, stdout, ...); the caller closes them
 
     def run(self, captures: Iterable[Path]) -> dict[str, Any]:
         """Audit every capture in order; returns the summary that is also written to disk."""
@@ -158,7 +161,9 @@ class Audit:
 
     def _on_flow_end(self, flow: Flow) -> None:
         service = flow.handler.protocol if isinstance(flow.handler, AppLayerHandler) else ""
-        self._flows.write(flow_record(flow, service, self.config.sensor_id, self._source))
+        record = flow_record(flow, service, self.config.sensor_id, self._source)
+        self._flows.write(record)
+        self.sinks.write(record)
 
     def _new_handler(self, flow: Flow) -> AppLayerHandler:
         return AppLayerHandler(
@@ -197,6 +202,7 @@ class Audit:
             parts=inspection.located(),
         )
         self._alerts.write(alert)
+        self.sinks.write(alert)
         self.counts.alerts += 1
         if decision.is_export:
             self.counts.exports += 1

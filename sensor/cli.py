@@ -22,7 +22,9 @@ from sensor.capture import expand_inputs
 from sensor.config import EgressConfig, dump_config, load_config
 from sensor.errors import EgressError
 from sensor.logs import setup_logging
+from sensor.outputs.commands import alerts_group
 from sensor.outputs.console import render_alert, render_summary
+from sensor.outputs.sinks import build_sinks, close_sinks
 
 
 class _Context:
@@ -76,9 +78,20 @@ def cli(
     is_flag=True,
     help="Also write every rebuilt object to OUT/objects/<sha256> (objects.jsonl names the file).",
 )
+@click.option(
+    "--kafka",
+    "kafka_bootstrap",
+    metavar="BOOTSTRAP",
+    help="Also stream alerts and flows to Kafka at host:port[,...] (docs/outputs.md).",
+)
 @click.pass_obj
 def audit(
-    obj: _Context, captures: tuple[str, ...], out_dir: Path, quiet: bool, extract_objects: bool
+    obj: _Context,
+    captures: tuple[str, ...],
+    out_dir: Path,
+    quiet: bool,
+    extract_objects: bool,
+    kafka_bootstrap: str | None,
 ) -> None:
     """Audit CAPTURES offline and write a case folder.
 
@@ -91,13 +104,20 @@ def audit(
     else:
         inputs = [bundled_sample()]
         console.print(f"No capture given: auditing the bundled sample {inputs[0]}\n")
+    sinks = build_sinks(
+        obj.config.outputs, kafka_bootstrap=kafka_bootstrap, observer=obj.config.sensor_id
+    )
     runner = Audit(
         obj.config,
         out_dir,
         on_alert=None if quiet else lambda a: render_alert(console, a),
         extract_objects=extract_objects,
+        sinks=sinks,
     )
-    summary = runner.run(inputs)
+    try:
+        summary = runner.run(inputs)
+    finally:
+        close_sinks(sinks, console.print)
     render_summary(console, summary)
     console.print(f"Case folder: {out_dir}  (alerts.jsonl, summary.json)")
 
@@ -117,6 +137,7 @@ def config_show(obj: _Context) -> None:
 cli.add_command(geoip_group, name="geoip")
 cli.add_command(signatures_group, name="signatures")
 cli.add_command(scan_command, name="scan")
+cli.add_command(alerts_group, name="alerts")
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sensor.errors import ConfigError
+from sensor.outputs.settings import OutputsConfig
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -116,6 +117,7 @@ class EgressConfig(BaseModel):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    outputs: OutputsConfig = Field(default_factory=OutputsConfig)  # sinks: docs/outputs.md
 
 
 def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:

@@ -11,6 +11,8 @@ from typing import Any
 
 from sensor.flows.table import Flow
 
+FLOW_SCHEMA_VERSION = "0.1"  # sensor/outputs/schema/egress-records.schema.json
+
 
 def conn_state(history: str) -> str:
     """Zeek's connection state summary from the history letters.
@@ -46,6 +48,7 @@ def flow_record(flow: Flow, service: str, sensor_id: str, source: str) -> dict[s
     """The flow record written to flows.jsonl when a flow ends."""
     orig, resp = flow.to_responder, flow.to_originator
     return {
+        "schema_version": FLOW_SCHEMA_VERSION,
         "record_type": "flow",
         "uid": flow.uid,
         "@timestamp": datetime.datetime.fromtimestamp(flow.start, datetime.UTC).isoformat(

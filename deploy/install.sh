@@ -15,8 +15,9 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv)
 if [ "$want_test" = 1 ]; then
   # tshark: the tests' protocol oracle; tcpdump/tcpreplay: capture tooling;
   # tor-geoipdb: the source of the bundled GeoIP database, used as the lookup oracle;
-  # chromium/chromium-driver: headless browser that opens the audit report (selenium).
-  for pkg in tshark tcpdump tcpreplay tor-geoipdb chromium chromium-driver; do
+  # chromium/chromium-driver: headless browser that opens the audit report (selenium);
+  # fonts-wqy-microhei: a small CJK font so the report renders its Chinese in that browser.
+  for pkg in tshark tcpdump tcpreplay tor-geoipdb chromium chromium-driver fonts-wqy-microhei; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || apt_packages+=("$pkg")
   done
 fi

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from html import escape
 
-MAX_LABEL_CHARS = 36
+MAX_LABEL_CHARS = 30
 BAR_HEIGHT = 22
 BAR_GAP = 6
-LABEL_WIDTH = 230
-CHART_WIDTH = 640
+LABEL_WIDTH = 250
+CHART_WIDTH = 600
 COLOURS = ("#1f5f8b", "#2e86ab", "#57a773", "#e0a458", "#c8553d", "#6c4f77")
 
 
@@ -33,8 +33,8 @@ def hbar_chart(rows: list[tuple[str, int]], title: str, unit: str = "") -> str:
     bar_space = CHART_WIDTH - LABEL_WIDTH - 80
     height = len(rows) * (BAR_HEIGHT + BAR_GAP) + BAR_GAP
     parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{CHART_WIDTH}" '
-        f'height="{height}" viewBox="0 0 {CHART_WIDTH} {height}" role="img" '
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="0 0 {CHART_WIDTH} {height}" role="img" '
         f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
     ]
     for i, (label, value) in enumerate(rows):
@@ -63,8 +63,8 @@ def column_chart(rows: list[tuple[str, int]], title: str) -> str:
     height = plot_h + pad_b + 10
     step = (CHART_WIDTH - pad_l - 10) / len(rows)
     parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{CHART_WIDTH}" '
-        f'height="{height}" viewBox="0 0 {CHART_WIDTH} {height}" role="img" '
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="0 0 {CHART_WIDTH} {height}" role="img" '
         f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
         f'<line x1="{pad_l}" y1="{plot_h + 10}" x2="{CHART_WIDTH - 10}" y2="{plot_h + 10}" '
         'stroke="#888"/>'

@@ -1,0 +1,174 @@
+"""report.html without a browser: figures, processors part, degradation, escaping, determinism."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from sensor.outputs.report import render_report, write_report
+from sensor.outputs.report_data import build_report_data
+from tests.cli import run_egress
+from tests.report_case import ACME, HOSTILE_HOST, PROCESSORS, make_alert, write_case
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sensor" / "data" / "sample-http-upload.pcap"
+
+
+class _Collector(HTMLParser):
+    """Tags, attributes and the text of elements with an id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.by_id: dict[str, str] = {}
+        self._open: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag not in ("meta", "link", "br", "rect", "line"):
+            self._open.append(dict(attrs).get("id"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in ("meta", "link", "br", "rect", "line") and self._open:
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        for ident in self._open:
+            if ident:
+                self.by_id[ident] = self.by_id.get(ident, "") + data
+
+
+def _parse(html: str) -> _Collector:
+    parser = _Collector()
+    parser.feed(html)
+    return parser
+
+
+def _alerts() -> list[dict[str, object]]:
+    return [
+        make_alert(1, "crm.example.com", "US", 40, processor=ACME),
+        make_alert(2, "crm.example.com", "US", 4, processor=ACME, ts="2026-03-01T09:00:00+00:00"),
+        make_alert(3, HOSTILE_HOST, "SG", 7, ts="2026-03-02T10:00:00+00:00"),
+        make_alert(4, "hr.example.cn", "CN", 9, export=False),
+        make_alert(5, "x.example", None, 2, ts="2026-03-03T10:00:00+00:00"),
+    ]
+
+
+def test_figures_from_alerts_match_summary(tmp_path: Path) -> None:
+    summary = write_case(tmp_path, _alerts(), PROCESSORS)
+    data = build_report_data(tmp_path)
+    assert data.exports == summary["counts"]["exports"] == 4
+    assert data.individuals == summary["individuals_in_exported_objects"] == 53
+    assert {c: t.individuals for c, t in data.by_country} == summary[
+        "individuals_in_exported_objects_by_destination"
+    ]
+    assert [r for r, _ in data.by_recipient] == ["crm.example.com", HOSTILE_HOST, "x.example"]
+    assert sum(n for _, n in data.timeline) == 4
+    ((sender, recipient, country), top) = data.transfers[0]
+    assert (sender, recipient, country, top.individuals, top.objects) == (
+        "Acme 深圳",
+        "crm.example.com",
+        "US",
+        44,
+        2,
+    )
+    page = _parse(render_report(data, "T"))
+    assert page.by_id["fig-individuals"] == "53"
+    assert page.by_id["fig-exports"] == "4"
+    assert page.by_id["fig-countries"] == "3"
+
+
+def test_processors_part_rendered(tmp_path: Path) -> None:
+    write_case(tmp_path, _alerts(), PROCESSORS)
+    html = render_report(build_report_data(tmp_path), "T")
+    page = _parse(html)
+    procs = [a["data-processor"] for t, a in page.tags if "data-processor" in a]
+    assert procs == ["acme-sz", "unassigned"]
+    assert "订立个人信息出境标准合同或通过个人信息保护认证" in html
+    assert "120,345" in html and "促进和规范数据跨境流动规定 第八条 (personal&gt;=100000)" in html
+    assert "undeclared_recipient" in html and "GB-43697-G.1" in html
+    assert "compliance engine was not configured" not in html
+
+
+def test_degrades_without_processors_and_events(tmp_path: Path) -> None:
+    write_case(tmp_path, _alerts(), processors=None, events=None)
+    html = render_report(build_report_data(tmp_path), "T")
+    assert "compliance engine was not configured" in html
+    assert 'data-processor="' not in html
+    assert re.search(r'<table id="events">.*?none', html, re.S)
+
+
+def test_events_rendered(tmp_path: Path) -> None:
+    events = [
+        {
+            "record_type": "threshold_event",
+            "event_id": "e2",
+            "@timestamp": "2026-03-02T00:00:00+00:00",
+            "processor": "acme-sz",
+            "class": "personal",
+            "value": 100001,
+            "threshold": 100000,
+        },
+        {
+            "record_type": "consistency_event",
+            "event_id": "e1",
+            "@timestamp": "2026-03-01T00:00:00+00:00",
+            "processor": {"id": "acme-sz"},
+            "check": "undeclared_recipient",
+            "detail": HOSTILE_HOST,
+        },
+        {"record_type": "alert", "alert_id": "not an event"},
+    ]
+    write_case(tmp_path, _alerts(), PROCESSORS, events)
+    data = build_report_data(tmp_path)
+    assert [e["event_id"] for e in data.events] == ["e1", "e2"]
+    html = render_report(data, "T")
+    assert "100001" in html and "threshold_event" in html and "consistency_event" in html
+
+
+def test_everything_from_captures_is_escaped(tmp_path: Path) -> None:
+    write_case(tmp_path, _alerts(), PROCESSORS)
+    html = render_report(build_report_data(tmp_path), "T")
+    page = _parse(html)
+    assert [a for t, a in page.tags if t == "img"] == []
+    assert [t for t, _ in page.tags].count("script") == 1  # the page's own language switch
+    assert not any(k.startswith("on") for _, attrs in page.tags for k in attrs)
+    assert "<img src=y>" not in html and "&lt;img src=y&gt;evil.pcap" in html
+    assert HOSTILE_HOST not in html
+    assert "?id=1" not in html  # URLs (whose queries may hold identifiers) are not shown
+
+
+def test_summary_mismatch_is_flagged(tmp_path: Path) -> None:
+    summary = write_case(tmp_path, _alerts(), PROCESSORS)
+    html = render_report(build_report_data(tmp_path), "T")
+    assert 'class="note bad"' not in html
+    summary["individuals_in_exported_objects"] += 1
+    import json
+
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    html = render_report(build_report_data(tmp_path), "T")
+    assert "individuals summed over the alerts differ from summary.json" in html
+
+
+def test_annual_report_fields(tmp_path: Path) -> None:
+    write_case(tmp_path, _alerts(), PROCESSORS)
+    html = render_report(build_report_data(tmp_path), "T")
+    annual = html[html.index('<table id="annual">') :]
+    annual = annual[: annual.index("</table>")]
+    for item in ("全部数据接收方名称", "出境数据的类型、数量", "数据在境外的存放地点"):
+        assert item in annual
+    assert "crm.example.com" in annual and "美国 US" in annual and "新加坡 SG" in annual
+    assert "居民身份证号码" in annual
+
+
+def test_same_case_same_report(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out in (first, second):
+        result = run_egress("audit", SAMPLE, "--out", out, "--quiet")
+        assert result.returncode == 0, result.stderr
+    one = (first / "report.html").read_text()
+    two = (second / "report.html").read_text()
+    stamp = re.compile(r'<span id="generated">[^<]*</span>')
+    assert stamp.search(one)
+    assert stamp.sub("", one) == stamp.sub("", two)
+    assert write_report(first, "X").read_text() == write_report(second, "X").read_text()

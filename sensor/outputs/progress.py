@@ -38,8 +38,9 @@ class AuditProgress:
 
     def __init__(self, console: Console, inputs: Sequence[Path], enabled: bool) -> None:
         self.enabled = enabled and console.is_terminal
-        self._sizes = {path: _size(path) for path in inputs}
-        self._done: dict[Path, int] = {}
+        self._total = sum(_size(path) for path in inputs)
+        self._finished = 0  # bytes of the inputs already done
+        self._current: tuple[Path, int, int] | None = None  # path, size, bytes read
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -54,18 +55,29 @@ class AuditProgress:
     def __enter__(self) -> AuditProgress:
         if self.enabled:
             self._progress.start()
-            total = sum(self._sizes.values()) or None
+            total = self._total or None
             self._task = self._progress.add_task("auditing", total=total)
         return self
 
     def update(self, path: Path, bytes_read: int) -> None:
         if self._task is None:
             return
-        size = self._sizes.get(path, 0)
-        self._done[path] = min(bytes_read, size) if size else bytes_read
+        current = self._current
+        if current is None or current[0] != path or bytes_read < current[2]:
+            if current is not None:  # the previous input is finished
+                self._finished += self._done(current)
+            current = (path, _size(path), 0)
+        self._current = current = (current[0], current[1], bytes_read)
         self._progress.update(
-            self._task, completed=sum(self._done.values()), description=f"auditing {path.name}"
+            self._task,
+            completed=self._finished + self._done(current),
+            description=f"auditing {path.name}",
         )
+
+    @staticmethod
+    def _done(current: tuple[Path, int, int]) -> int:
+        _, size, bytes_read = current
+        return min(bytes_read, size) if size else bytes_read
 
     def __exit__(
         self,

@@ -7,6 +7,9 @@ The folder gets ``alerts.jsonl``, ``flows.jsonl`` (one record per connection), `
 metadata record per rebuilt object, no content; with ``extract_objects`` the objects themselves
 under ``objects/<sha256>``) and ``summary.json`` (inputs with their sha256, counts, anomalies,
 the GeoIP database and the rules used), so a regulator can reproduce and explain the result.
+It also gets ``report.html``, ``evidence/`` (each alert's object and flow pcap; a capture's alerts
+are released after a second pass over it finds their flows' packets) and the hash-chained
+``audit-log.jsonl``: see docs/report.md.
 """
 
 from __future__ import annotations

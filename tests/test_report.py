@@ -172,3 +172,32 @@ def test_same_case_same_report(tmp_path: Path) -> None:
     assert stamp.search(one)
     assert stamp.sub("", one) == stamp.sub("", two)
     assert write_report(first, "X").read_text() == write_report(second, "X").read_text()
+
+
+def test_ledger_from_alerts_when_summary_has_no_processors(tmp_path: Path) -> None:
+    alerts = _alerts()
+    for n, year_total in ((0, 100), (1, 150)):
+        alerts[n]["egress"]["policy"] = {
+            "legal_path": "exempt" if year_total < 120 else "security_assessment",
+            "basis": [],
+            "reason": f"{year_total} people so far",
+            "ledger": {"year": 2026, "personal": year_total, "sensitive": 3},
+        }
+    write_case(tmp_path, alerts, processors=None)
+    data = build_report_data(tmp_path)
+    assert [pid for pid, _ in data.ledgers_from_alerts] == ["acme-sz"]
+    html = render_report(data, "T")
+    ledgers = html[html.index('<table id="ledgers">') :]
+    ledgers = ledgers[: ledgers.index("</table>")]
+    assert "150 people so far" in ledgers and "申报数据出境安全评估" in ledgers  # the latest
+    assert "100 people so far" not in ledgers
+    assert "compliance engine was not configured" not in html
+
+
+def test_export_list_traces_figures_to_alerts(tmp_path: Path) -> None:
+    write_case(tmp_path, _alerts(), PROCESSORS)
+    html = render_report(build_report_data(tmp_path), "T")
+    listed = html[html.index('<table id="export-list">') :]
+    listed = listed[: listed.index("</table>")]
+    assert listed.count("<tr>") == 1 + 4  # header and the four exports; the domestic one is not
+    assert _alerts()[3]["alert_id"] not in listed

@@ -22,7 +22,13 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from sensor.outputs.report_data import ReportData, build_report_data
+from sensor.outputs.report_data import (
+    ReportData,
+    alert_individuals,
+    build_report_data,
+    country_of,
+    recipient_of,
+)
 from sensor.outputs.svgchart import column_chart, hbar_chart
 
 REPORT_NAME = "report.html"
@@ -123,6 +129,11 @@ def _table(headers: Sequence[tuple[str, str]], rows: Iterable[Sequence[str]], ti
         body = [f'<tr><td colspan="{len(headers)}">{bi("无", "none")}</td></tr>']
     id_attr = f' id="{_e(tid)}"' if tid else ""
     return f"<table{id_attr}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _when(ts: str) -> str:
+    """ISO time to the second, in UTC as recorded."""
+    return _e(ts[:19].replace("T", " "))
 
 
 def _n(value: int) -> str:
@@ -228,8 +239,8 @@ def _transfers(data: ReportData) -> str:
             _n(t.individuals),
             _n(t.objects),
             _n(t.bytes),
-            _e(t.first),
-            _e(t.last),
+            _when(t.first),
+            _when(t.last),
         ]
         for (sender, recipient, country), t in data.transfers
     )
@@ -359,8 +370,29 @@ def _processor(p: dict[str, Any]) -> str:
     )  # fmt: skip
 
 
+def _ledgers_from_alerts(data: ReportData) -> str:
+    """Fallback when summary.json has no processors part but alerts carry egress.policy."""
+    rows = []
+    for pid, policy in data.ledgers_from_alerts:
+        ledger = policy.get("ledger") or {}
+        path = str(policy.get("legal_path", ""))
+        proc = policy.get("processor") or {}
+        rows.append(
+            [_e(proc.get("name") or pid), _e(ledger.get("year", ""))]
+            + [_n(int(ledger.get(c) or 0)) for c in LEDGER_CLASSES]
+            + [bi(*LEGAL_PATHS.get(path, (path, path))), _e(policy.get("reason", ""))]
+        )
+    headers = [("处理者", "processor"), ("年度", "year"), *LEDGER_CLASSES.values(), ("合规路径", "legal path"), ("理由", "reason")]  # fmt: skip
+    note = bi(
+        "摘自各处理者最后一条告警所附的台账与决定。", "As carried by each processor's last alert."
+    )
+    return f"<p>{note}</p>" + _table(headers, rows, "ledgers")
+
+
 def _processors(data: ReportData) -> str:
-    if data.processors is None:
+    if data.processors is None and data.ledgers_from_alerts:
+        body = _ledgers_from_alerts(data)
+    elif data.processors is None:
         body = '<p class="note">' + bi(
             "本次审计未配置数据处理者与年度台账（合规引擎未启用），无法给出合规路径；上方数字按对象累计。",
             "No processor ledger in this case (the compliance engine was not configured), so no legal "
@@ -393,6 +425,36 @@ def _events(data: ReportData) -> str:
         )
     table = _table([("时间", "time"), ("类型", "type"), ("处理者", "processor"), ("详情", "detail")], rows, "events")  # fmt: skip
     return _section("events", "阈值与一致性事件", "Threshold and consistency events", table)
+
+
+MAX_LISTED_EXPORTS = 500
+
+
+def _exports(data: ReportData) -> str:
+    """One row per exported object, so each figure can be traced to an alert and its evidence."""
+    rows = []
+    for alert in data.exported[:MAX_LISTED_EXPORTS]:
+        evidence = alert.get("evidence") or {}
+        pcap = (evidence.get("pcap") or {}).get("sha256", "")
+        obj = (evidence.get("object") or {}).get("sha256", "")
+        policy = (alert.get("egress") or {}).get("policy") or {}
+        path = str(policy.get("legal_path", ""))
+        rows.append(
+            [
+                f'<span class="mono">{_e(alert.get("alert_id", ""))}</span>',
+                _when(str(alert.get("@timestamp", ""))),
+                _e(recipient_of(alert)),
+                _country(country_of(alert)),
+                _n(alert_individuals(alert)),
+                _e(alert.get("severity", "")),
+                bi(*LEGAL_PATHS[path]) if path in LEGAL_PATHS else "",
+                f'<span class="mono">{_e(obj[:16])}<br>{_e(pcap[:16])}</span>',
+            ]
+        )
+    more = len(data.exported) - len(rows)
+    note = f"<p>{bi(f'另有 {more} 条见 alerts.jsonl', f'{more} more in alerts.jsonl')}</p>" if more > 0 else ""  # fmt: skip
+    headers = [("告警", "alert"), ("时间 (UTC)", "time (UTC)"), ("接收方", "recipient"), ("国家/地区", "country/region"), ("人数", "individuals"), ("级别", "severity"), ("合规路径", "legal path"), ("证据 SHA-256（对象/报文）", "evidence sha256 (object / pcap)")]  # fmt: skip
+    return _section("exports", "出境对象明细", "Exported objects", _table(headers, rows, "export-list") + note)  # fmt: skip
 
 
 def _annual(data: ReportData) -> str:
@@ -475,6 +537,7 @@ def render_report(data: ReportData, generated: str) -> str:
         _charts(data),
         _processors(data),
         _events(data),
+        _exports(data),
         _annual(data),
         _integrity(data),
         _method(),

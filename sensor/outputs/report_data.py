@@ -63,6 +63,10 @@ class ReportData:
     timeline: list[tuple[str, int]] = field(default_factory=list)
     timeline_step: int = 0
     processors: list[dict[str, Any]] | None = None
+    # Without summary.json's processors part: the last ledger and decision each processor's alerts
+    # carried (egress.policy), keyed by processor id.
+    ledgers_from_alerts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    exported: list[dict[str, Any]] = field(default_factory=list)  # export alerts, by alert id
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -139,10 +143,17 @@ def build_report_data(case: Path) -> ReportData:
     categories: dict[str, Tally] = {}
     transfers: dict[tuple[str, str, str], Tally] = {}
     stamps = []
+    ledgers: dict[str, dict[str, Any]] = {}
     for alert in sorted(alerts, key=lambda a: str(a.get("alert_id", ""))):
         if not alert.get("cross_border", {}).get("is_export"):
             continue
         people = alert_individuals(alert)
+        egress = alert.get("egress") or {}
+        processor = egress.get("processor") if isinstance(egress.get("processor"), dict) else None
+        if isinstance(egress.get("policy"), dict):
+            pid = str((processor or {}).get("id") or "unassigned")
+            ledgers[pid] = {"processor": processor or {"id": pid}, **egress["policy"]}
+        data.exported.append(alert)
         data.exports += 1
         data.individuals += people
         data.exported_bytes += int(alert["object"].get("size") or 0)
@@ -179,6 +190,7 @@ def build_report_data(case: Path) -> ReportData:
     data.by_category = _ranked(categories, by="values")
     data.transfers = _ranked(transfers)
     data.timeline, data.timeline_step = _timeline(stamps)
+    data.ledgers_from_alerts = sorted(ledgers.items())
     processors = summary.get("processors")
     data.processors = processors if isinstance(processors, list) else None
     data.events = sorted(

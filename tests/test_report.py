@@ -201,3 +201,28 @@ def test_export_list_traces_figures_to_alerts(tmp_path: Path) -> None:
     listed = listed[: listed.index("</table>")]
     assert listed.count("<tr>") == 1 + 4  # header and the four exports; the domestic one is not
     assert _alerts()[3]["alert_id"] not in listed
+
+
+def test_malformed_alerts_are_counted_not_fatal(tmp_path: Path) -> None:
+    alerts = _alerts()
+    write_case(tmp_path, alerts, PROCESSORS)
+    with (tmp_path / "alerts.jsonl").open("a") as f:
+        f.write('{"record_type": "alert", "destination": "x"}\n[1, 2]\nnot json\n')
+    data = build_report_data(tmp_path)
+    assert data.malformed == 1 and data.exports == 4
+    assert "1 alert records lack required fields" in render_report(data, "T")
+
+
+def test_long_tables_are_cut_with_a_note(tmp_path: Path) -> None:
+    from sensor.outputs import report
+
+    alerts = [make_alert(n, f"h{n}.example", "US", 1) for n in range(1, report.MAX_TABLE_ROWS + 8)]
+    write_case(tmp_path, alerts)
+    html = render_report(build_report_data(tmp_path), "T")
+    listed = html[html.index('<table id="export-list">') :]
+    assert listed[: listed.index("</table>")].count("<tr>") == 1 + report.MAX_TABLE_ROWS
+    assert "7 more rows not shown" in listed
+    annual = html[html.index('<table id="annual">') :]
+    annual = annual[: annual.index("</table>")]
+    names = set(re.split(r"<br>|<td>|</td>", annual))
+    assert {f"h{n}.example" for n in range(1, 508)} <= names  # every recipient, uncut

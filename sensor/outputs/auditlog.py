@@ -78,58 +78,72 @@ class Verdict:
     problem: str = ""
 
 
+def _parse(line: bytes) -> dict[str, Any] | None:
+    try:
+        entry = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return entry if isinstance(entry, dict) and isinstance(entry.get("seq"), int) else None
+
+
+def _find_later(f: IO[bytes], seq: int, line_no: int) -> int | None:
+    """Line number (0-based) of entry ``seq`` after ``line_no``, reading on from ``f``."""
+    for n, line in enumerate(f, start=line_no + 1):
+        entry = _parse(line.rstrip(b"\n"))
+        if entry is not None and entry["seq"] == seq:
+            return n
+    return None
+
+
 def verify_log(path: Path, allow_open: bool = False, expect_head: str | None = None) -> Verdict:
     """Walk the chain; stop at the first entry that is malformed, missing, reordered or altered.
 
-    ``allow_open`` accepts a log without its seal (one still being written); ``expect_head`` is a
-    head hash kept elsewhere, which the log's last entry must match.
+    Reads the log as a stream (memory does not grow with it). ``allow_open`` accepts a log without
+    its seal (one still being written); ``expect_head`` is a head hash kept elsewhere, which the
+    log's last entry must match.
     """
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    truncated_tail = lines[-1] != b""
-    if not truncated_tail:
-        lines.pop()
-    parsed: list[dict[str, Any] | None] = []
-    for line in lines:
-        try:
-            entry = json.loads(line)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            entry = None
-        parsed.append(entry if isinstance(entry, dict) else None)
-    seq_at = {e["seq"]: n for n, e in enumerate(parsed) if e and isinstance(e.get("seq"), int)}
-    head, alerts, sealed = GENESIS, 0, False
+    head, alerts, sealed, entries = GENESIS, 0, False, 0
 
     def fail(n: int, why: str) -> Verdict:
         return Verdict(False, n, alerts, head, sealed, f"line {n + 1}: {why}")
 
-    for n, (line, entry) in enumerate(zip(lines, parsed, strict=True)):
-        if sealed:
-            return fail(n, "entry after the seal (appended after the log was closed)")
-        if entry is None or not isinstance(entry.get("seq"), int):
-            cut = " (the file is cut short)" if n == len(lines) - 1 and truncated_tail else ""
-            return fail(n, f"not a complete log entry{cut}")
-        if entry["seq"] != n:
-            if n in seq_at and seq_at[n] > n:
+    with path.open("rb") as f:
+        for n, raw in enumerate(f):
+            complete = raw.endswith(b"\n")
+            line = raw[:-1] if complete else raw
+            if sealed:
+                return fail(n, "entry after the seal (appended after the log was closed)")
+            entry = _parse(line)
+            if entry is None:
+                cut = "" if complete else " (the file is cut short)"
+                return fail(n, f"not a complete log entry{cut}")
+            if not complete:
+                return fail(n, "the last line has no newline (the file is cut short)")
+            if entry["seq"] != n:
+                found = entry["seq"]
+                later = _find_later(f, n, n) if found > n else None
+                if later is not None:
+                    return fail(
+                        n, f"reordered: entry {n} is on line {later + 1}, found {found} here"
+                    )
+                return fail(n, f"entry {n} is missing (found entry {found} here)")
+            if entry.get("prev_sha256") != head:
+                what = "the first entry" if n == 0 else f"entry {n - 1} (line {n}) was altered"
                 return fail(
-                    n, f"reordered: entry {n} is on line {seq_at[n] + 1}, found {entry['seq']} here"
+                    n, f"hash chain broken: {what}; its sha256 is not what entry {n} records"
                 )
-            return fail(n, f"entry {n} is missing (found entry {entry['seq']} here)")
-        if entry.get("prev_sha256") != head:
-            what = "the first entry" if n == 0 else f"entry {n - 1} (line {n}) was altered"
-            return fail(n, f"hash chain broken: {what}; its sha256 is not what entry {n} records")
-        head = _line_hash(line)
-        if entry.get("kind") == "seal":
-            sealed = True
-            record = entry.get("record")
-            if not isinstance(record, dict) or record.get("alerts") != alerts:
-                return fail(n, f"the seal counts {record!r} alerts, the chain holds {alerts}")
-        elif entry.get("kind") == "alert":
-            alerts += 1
-        else:
-            return fail(n, f"unknown entry kind {entry.get('kind')!r}")
-    entries = len(lines)
-    if truncated_tail and lines and parsed[-1] is not None:
-        return Verdict(False, entries, alerts, head, sealed, "the last line has no newline")
+            head = _line_hash(line)
+            entries = n + 1
+            kind = entry.get("kind")
+            if kind == "seal":
+                sealed = True
+                record = entry.get("record")
+                if not isinstance(record, dict) or record.get("alerts") != alerts:
+                    return fail(n, f"the seal counts {record!r} alerts, the chain holds {alerts}")
+            elif kind == "alert":
+                alerts += 1
+            else:
+                return fail(n, f"unknown entry kind {kind!r}")
     if expect_head is not None and head != expect_head.lower():
         return Verdict(
             False, entries, alerts, head, sealed, f"head is {head}, expected {expect_head}"

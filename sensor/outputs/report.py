@@ -33,6 +33,7 @@ from sensor.outputs.svgchart import column_chart, hbar_chart
 
 REPORT_NAME = "report.html"
 TOP_RECIPIENTS = 10
+MAX_TABLE_ROWS = 500  # longer tables are cut (with a note): the JSON files hold everything
 
 LEGAL_PATHS = {
     "exempt": ("免于申报（豁免）", "Exempt"),
@@ -118,8 +119,12 @@ def _num(value: int) -> str:
 def _table(headers: Sequence[tuple[str, str]], rows: Iterable[Sequence[str]], tid: str = "") -> str:
     """``rows`` hold HTML already escaped; a cell starting with ``\\x00`` is numeric."""
     head = "".join(f"<th>{bi(zh, en)}</th>" for zh, en in headers)
-    body = []
+    body: list[str] = []
+    more = 0
     for row in rows:
+        if len(body) == MAX_TABLE_ROWS:
+            more += 1
+            continue
         cells = "".join(
             f'<td class="num">{c[1:]}</td>' if c.startswith("\x00") else f"<td>{c}</td>"
             for c in row
@@ -128,7 +133,14 @@ def _table(headers: Sequence[tuple[str, str]], rows: Iterable[Sequence[str]], ti
     if not body:
         body = [f'<tr><td colspan="{len(headers)}">{bi("无", "none")}</td></tr>']
     id_attr = f' id="{_e(tid)}"' if tid else ""
-    return f"<table{id_attr}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    cut = (
+        f'<p class="note">{bi(f"另有 {more} 行未列出", f"{more} more rows not shown")}</p>'
+        if more
+        else ""
+    )
+    return (
+        f"<table{id_attr}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{cut}"
+    )
 
 
 def _when(ts: str) -> str:
@@ -212,6 +224,13 @@ def _figures(data: ReportData) -> str:
             bi(
                 f"alerts.jsonl 含 {data.alerts} 条告警，与 summary.json 不一致",
                 f"alerts.jsonl holds {data.alerts} alerts, summary.json says otherwise",
+            )
+        )
+    if data.malformed:
+        notes.append(
+            bi(
+                f"alerts.jsonl 中 {data.malformed} 条记录格式不符，未计入",
+                f"{data.malformed} alert records lack required fields and are not counted",
             )
         )
     if data.individuals != s.get("individuals_in_exported_objects", data.individuals):
@@ -427,13 +446,10 @@ def _events(data: ReportData) -> str:
     return _section("events", "阈值与一致性事件", "Threshold and consistency events", table)
 
 
-MAX_LISTED_EXPORTS = 500
-
-
 def _exports(data: ReportData) -> str:
     """One row per exported object, so each figure can be traced to an alert and its evidence."""
     rows = []
-    for alert in data.exported[:MAX_LISTED_EXPORTS]:
+    for alert in data.exported:
         evidence = alert.get("evidence") or {}
         pcap = (evidence.get("pcap") or {}).get("sha256", "")
         obj = (evidence.get("object") or {}).get("sha256", "")
@@ -451,10 +467,8 @@ def _exports(data: ReportData) -> str:
                 f'<span class="mono">{_e(obj[:16])}<br>{_e(pcap[:16])}</span>',
             ]
         )
-    more = len(data.exported) - len(rows)
-    note = f"<p>{bi(f'另有 {more} 条见 alerts.jsonl', f'{more} more in alerts.jsonl')}</p>" if more > 0 else ""  # fmt: skip
     headers = [("告警", "alert"), ("时间 (UTC)", "time (UTC)"), ("接收方", "recipient"), ("国家/地区", "country/region"), ("人数", "individuals"), ("级别", "severity"), ("合规路径", "legal path"), ("证据 SHA-256（对象/报文）", "evidence sha256 (object / pcap)")]  # fmt: skip
-    return _section("exports", "出境对象明细", "Exported objects", _table(headers, rows, "export-list") + note)  # fmt: skip
+    return _section("exports", "出境对象明细", "Exported objects", _table(headers, rows, "export-list"))  # fmt: skip
 
 
 def _annual(data: ReportData) -> str:

@@ -68,6 +68,7 @@ class ReportData:
     ledgers_from_alerts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     exported: list[dict[str, Any]] = field(default_factory=list)  # export alerts, by alert id
     events: list[dict[str, Any]] = field(default_factory=list)
+    malformed: int = 0  # alert lines without the fields the report needs (skipped, shown)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -87,7 +88,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def alert_individuals(alert: dict[str, Any]) -> int:
     """Distinct people in one alert's object."""
-    return int(alert.get("individuals", {}).get("distinct") or 0)
+    return int((alert.get("individuals") or {}).get("distinct") or 0)
 
 
 def sender_of(alert: dict[str, Any]) -> str:
@@ -108,7 +109,7 @@ def country_of(alert: dict[str, Any]) -> str:
     dst = alert["destination"]
     if dst.get("internal"):
         return "internal"
-    return str(dst.get("geo", {}).get("country_iso_code") or UNKNOWN_COUNTRY)
+    return str((dst.get("geo") or {}).get("country_iso_code") or UNKNOWN_COUNTRY)
 
 
 def _ranked(tallies: dict[Any, Tally], by: str = "individuals") -> list[tuple[Any, Tally]]:
@@ -133,6 +134,12 @@ def _timeline(stamps: Iterable[str]) -> tuple[list[tuple[str, int]], int]:
     return list(zip(labels, counts, strict=True)), step
 
 
+def _well_formed(alert: dict[str, Any]) -> bool:
+    return all(isinstance(alert.get(k), dict) for k in ("destination", "object", "source")) and (
+        isinstance(alert.get("findings", []), list)
+    )
+
+
 def build_report_data(case: Path) -> ReportData:
     """Aggregate the case folder; ``summary.json`` must exist (the audit writes it last)."""
     summary = json.loads((case / "summary.json").read_text(encoding="utf-8"))
@@ -145,7 +152,10 @@ def build_report_data(case: Path) -> ReportData:
     stamps = []
     ledgers: dict[str, dict[str, Any]] = {}
     for alert in sorted(alerts, key=lambda a: str(a.get("alert_id", ""))):
-        if not alert.get("cross_border", {}).get("is_export"):
+        if not _well_formed(alert):
+            data.malformed += 1
+            continue
+        if not (alert.get("cross_border") or {}).get("is_export"):
             continue
         people = alert_individuals(alert)
         egress = alert.get("egress") or {}
@@ -166,8 +176,12 @@ def build_report_data(case: Path) -> ReportData:
         transfer = transfers.setdefault((sender_of(alert), recipient, country), Tally())
         transfer.add(alert, people)
         for finding in alert.get("findings", []):
+            if not isinstance(finding, dict):
+                continue
             ident = str(finding.get("identifier", ""))
-            name = finding.get("name", {})
+            name = finding.get("name")
+            if not isinstance(name, dict):
+                name = {}
             data.category_names[ident] = (
                 str(name.get("zh", ident)),
                 str(name.get("en", ident)),
@@ -178,7 +192,9 @@ def build_report_data(case: Path) -> ReportData:
             cat.values += int(finding.get("count") or 0)
             rec.categories.add(ident)
             transfer.categories.add(ident)
-        for tag in (alert.get("egress") or {}).get("important_data") or []:
+        for tag in egress.get("important_data") or []:
+            if not isinstance(tag, dict):
+                continue
             code = str(tag.get("code", ""))
             data.category_names[code] = (str(tag.get("name_zh", code)), code, "important_data")
             imp = categories.setdefault(code, Tally())

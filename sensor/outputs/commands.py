@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from sensor.outputs.auditlog import verify_log
-from sensor.outputs.evidence import EvidenceStore, load_key, write_new_key
+from sensor.outputs.evidence import load_key, read_evidence_file, write_new_key
 from sensor.outputs.report import write_report
 
 
@@ -61,9 +62,9 @@ def keygen(key_file: Path) -> None:
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def open_evidence(evidence_file: Path, key_file: Path | None, out: Path) -> None:
     """Decrypt (if needed) and check one evidence file against its sha256; write it to OUT."""
-    root = evidence_file.parent.parent
-    store = EvidenceStore(root, key=load_key(key_file) if key_file else None)
-    data = store.read(f"{root.name}/{evidence_file.parent.name}/{evidence_file.name}")
-    out.write_bytes(data)
-    out.chmod(0o600)
+    data = read_evidence_file(evidence_file, load_key(key_file) if key_file else None)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when OUT already existed with a laxer mode
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
     click.echo(f"wrote {out} ({len(data)} bytes)")

@@ -98,6 +98,19 @@ def decrypt(key: bytes, sha256: str, blob: bytes) -> bytes:
     return plain
 
 
+def read_evidence_file(path: Path, key: bytes | None) -> bytes:
+    """The plaintext of one evidence file, checked against the sha256 its name carries."""
+    blob = path.read_bytes()
+    sha = path.name.split(".")[0]
+    if path.name.endswith(ENCRYPTED_SUFFIX):
+        if key is None:
+            raise EvidenceError(f"{path} is encrypted: give the key file (--key)")
+        return decrypt(key, sha, blob)
+    if hashlib.sha256(blob).hexdigest() != sha:
+        raise EvidenceError(f"{path}: content does not match the sha256 in its name")
+    return blob
+
+
 @dataclass
 class RetentionResult:
     """What a retention pass removed, by reason."""
@@ -171,16 +184,7 @@ class EvidenceStore:
 
     def read(self, ref_path: str) -> bytes:
         """Plaintext of a stored file named by its reference path (decrypting if needed)."""
-        path = self.root.parent / ref_path
-        blob = path.read_bytes()
-        sha = path.name.split(".")[0]
-        if path.name.endswith(ENCRYPTED_SUFFIX):
-            if self.key is None:
-                raise EvidenceError(f"{ref_path} is encrypted: give the key file (--key)")
-            return decrypt(self.key, sha, blob)
-        if hashlib.sha256(blob).hexdigest() != sha:
-            raise EvidenceError(f"{ref_path}: content does not match the sha256 in its name")
-        return blob
+        return read_evidence_file(self.root.parent / ref_path, self.key)
 
     def _files(self) -> list[tuple[float, str, Path, int]]:
         found = []

@@ -226,3 +226,16 @@ def test_long_tables_are_cut_with_a_note(tmp_path: Path) -> None:
     annual = annual[: annual.index("</table>")]
     names = set(re.split(r"<br>|<td>|</td>", annual))
     assert {f"h{n}.example" for n in range(1, 508)} <= names  # every recipient, uncut
+
+
+def test_timeline_buckets() -> None:
+    from sensor.outputs.report_data import _timeline
+
+    stamps = ["2026-03-01T00:00:00+00:00", "2026-03-01T00:30:00+00:00", "2026-03-03T00:00:01+00:00"]
+    rows, step = _timeline(stamps)
+    assert step == 3600 and len(rows) == 49  # 48 h span in hours: at most 60 buckets
+    assert rows[0] == ("2026-03-01 00:00:00", 2) and rows[-1] == ("2026-03-03 00:00:00", 1)
+    assert sum(n for _, n in rows) == 3
+    assert _timeline([]) == ([], 0)
+    rows, step = _timeline(["2026-01-01T00:00:00+00:00", "2026-06-01T00:00:00+00:00"])
+    assert step == 7 * 86400 and rows[0] == ("2026-01-01", 1) and len(rows) == 22  # weeks

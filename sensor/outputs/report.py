@@ -62,6 +62,11 @@ COUNTRIES = {
     "MY": "马来西亚", "TH": "泰国", "VN": "越南", "CN": "中国", "unknown": "未知",
     "internal": "内网",
 }  # fmt: skip
+STEP_NAMES = {
+    1: ("秒", "second"), 10: ("10 秒", "10 s"), 60: ("分钟", "minute"), 600: ("10 分钟", "10 min"),
+    3600: ("小时", "hour"), 6 * 3600: ("6 小时", "6 h"), 86400: ("天", "day"), 7 * 86400: ("周", "week"),
+    30 * 86400: ("30 天", "30 days"),
+}  # fmt: skip
 NOT_OBSERVABLE = (
     "流量中无法观测，需由数据处理者补充",
     "not observable in traffic; the processor must supply it",
@@ -287,20 +292,17 @@ def _transfers(data: ReportData) -> str:
 
 def _charts(data: ReportData) -> str:
     countries = [(f"{COUNTRIES.get(c, '')} {c}".strip(), t.individuals) for c, t in data.by_country]
-    categories = [
-        (
-            f"{data.category_names.get(i, (i, i, ''))[0]} {data.category_names.get(i, (i, i, ''))[1]}",
-            t.values,
-        )
-        for i, t in data.by_category
-    ]
+    names = data.category_names
+    categories = [(" ".join(names.get(i, (i, i, ""))[:2]), t.values) for i, t in data.by_category]
     recipients = [(r, t.individuals) for r, t in data.by_recipient[:TOP_RECIPIENTS]]
-    step = data.timeline_step
+    zh_step, en_step = STEP_NAMES.get(
+        data.timeline_step, (f"{data.timeline_step} 秒", f"{data.timeline_step} s")
+    )
     charts = [
         ("按目的地的人数", "Individuals by destination", hbar_chart(countries, "individuals by destination")),
         ("按类别的识别值数", "Identifier values by category", hbar_chart(categories, "values by category")),
         (f"前{TOP_RECIPIENTS}名接收方（人数）", f"Top {TOP_RECIPIENTS} recipients (individuals)", hbar_chart(recipients, "top recipients")),
-        (f"时间线（每 {step} 秒出境对象数）", f"Timeline (exported objects per {step} s)", column_chart(data.timeline, "timeline")),
+        (f"时间线（每{zh_step}出境对象数）", f"Timeline (exported objects per {en_step})", column_chart(data.timeline, "timeline")),
     ]  # fmt: skip
     html = "".join(
         f'<div class="chart-box"><h3>{bi(zh, en)}</h3>{svg or bi("无出境", "no exports")}</div>'

@@ -136,3 +136,22 @@ def test_audit_writes_a_log_verify_log_checks(tmp_path: Path) -> None:
     bad = run_egress("verify-log", log)
     assert bad.returncode == 1
     assert "FAILED" in bad.stderr and "entry 0 (line 1) was altered" in bad.stderr
+
+
+def test_events_chain_too_but_only_alerts_are_counted(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "log.jsonl")
+    log.append({"alert_id": "a0"})
+    log.append({"record_type": "threshold_event", "event_id": "e0"}, kind="event")
+    log.append({"alert_id": "a1"})
+    log.seal()
+    verdict = verify_log(tmp_path / "log.jsonl")
+    assert verdict.ok and (verdict.entries, verdict.alerts) == (4, 2)
+    with pytest.raises(ValueError):
+        log.append({}, kind="seal")  # only the log itself seals
+    lines = (tmp_path / "log.jsonl").read_bytes().splitlines(keepends=True)
+    relabelled = [lines[0], lines[1].replace(b'"kind":"event"', b'"kind":"alert"'), *lines[2:]]
+    assert "entry 1 (line 2) was altered" in verify_log(_write(tmp_path / "x", relabelled)).problem
+    unknown = [lines[0], lines[1].replace(b'"kind":"event"', b'"kind":"note"'), *lines[2:]]
+    assert (
+        verify_log(_write(tmp_path / "y", unknown)).problem == "line 2: unknown entry kind 'note'"
+    )

@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import IO, Any
 
 GENESIS = "0" * 64
+# Entry kinds besides "alert" and the closing "seal": threshold and consistency events may be
+# chained into the same log (they are decisions a reviewer must be able to trust as well).
+RECORD_KINDS = frozenset({"event"})
 LOG_NAME = "audit-log.jsonl"
 
 
@@ -45,6 +48,11 @@ class AuditLog:
 
     def append(self, record: dict[str, Any], kind: str = "alert") -> str:
         """Write one entry and flush it; returns the entry's sha256 (the new head)."""
+        if kind != "alert" and kind not in RECORD_KINDS:
+            raise ValueError(f"audit log entry kind must be alert or one of {sorted(RECORD_KINDS)}")
+        return self._write(record, kind)
+
+    def _write(self, record: dict[str, Any], kind: str) -> str:
         entry = {"seq": self.entries, "prev_sha256": self.head, "kind": kind, "record": record}
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         self._file.write(line + b"\n")
@@ -57,7 +65,7 @@ class AuditLog:
 
     def seal(self) -> str:
         """Append the closing entry and close the file; returns the final head hash."""
-        head = self.append({"alerts": self.alerts}, kind="seal")
+        head = self._write({"alerts": self.alerts}, kind="seal")
         os.fsync(self._file.fileno())
         self._file.close()
         return head
@@ -142,6 +150,8 @@ def verify_log(path: Path, allow_open: bool = False, expect_head: str | None = N
                     return fail(n, f"the seal counts {record!r} alerts, the chain holds {alerts}")
             elif kind == "alert":
                 alerts += 1
+            elif kind in RECORD_KINDS:
+                pass
             else:
                 return fail(n, f"unknown entry kind {kind!r}")
     if expect_head is not None and head != expect_head.lower():

@@ -105,3 +105,11 @@ def test_screenshot_command(sample_case: Path, tmp_path: Path) -> None:
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert width == 1280 and height > 2000  # the whole page, not just the first screen
+
+
+def test_empty_case_report(driver: Any, tmp_path: Path) -> None:
+    write_case(tmp_path, [], processors=None)
+    driver.get(write_report(tmp_path, "T").resolve().as_uri())
+    assert _text(driver, "#fig-exports") == "0"
+    assert "no exports" in _text(driver, "#charts")
+    assert console_errors(driver) == []

@@ -58,8 +58,19 @@ def keygen(key_file: Path) -> None:
 
 @evidence_group.command("open")
 @click.argument("evidence_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The evidence.key_file the audit used (needed for .aesgcm files).",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the plaintext (mode 0600).",
+)
 def open_evidence(evidence_file: Path, key_file: Path | None, out: Path) -> None:
     """Decrypt (if needed) and check one evidence file against its sha256; write it to OUT."""
     data = read_evidence_file(evidence_file, load_key(key_file) if key_file else None)

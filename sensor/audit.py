@@ -7,6 +7,9 @@ The folder gets ``alerts.jsonl``, ``flows.jsonl`` (one record per connection), `
 metadata record per rebuilt object, no content; with ``extract_objects`` the objects themselves
 under ``objects/<sha256>``) and ``summary.json`` (inputs with their sha256, counts, anomalies,
 the GeoIP database and the rules used), so a regulator can reproduce and explain the result.
+It also gets ``report.html``, ``evidence/`` (each alert's object and flow pcap; a capture's alerts
+are released after a second pass over it finds their flows' packets) and the hash-chained
+``audit-log.jsonl``: see docs/report.md.
 """
 
 from __future__ import annotations
@@ -34,18 +37,42 @@ from sensor.flows.records import flow_record
 from sensor.flows.table import Flow, FlowTable
 from sensor.inspection import inspect_object
 from sensor.objects import TransferObject, object_record
+from sensor.outputs.alert_evidence import AlertEvidence
 from sensor.outputs.alerts import JsonlWriter, build_alert
+from sensor.outputs.auditlog import LOG_NAME, AuditLog
+from sensor.outputs.evidence import EvidenceStore, load_key
+from sensor.outputs.report import write_report
 from sensor.outputs.sinks import FanOut, RecordSink
 from sensor.policy import Jurisdiction
 
 log = logging.getLogger(__name__)
 
 AlertCallback = Callable[[dict[str, Any]], None]
+ProgressCallback = Callable[[Path, int], None]  # (capture, its bytes read so far)
+PROGRESS_EVERY_PACKETS = 2048
 
 
 def bundled_sample() -> Path:
     """The sample capture shipped with the package (synthetic people only)."""
     return Path(str(resources.files("sensor"))) / "data" / "sample-http-upload.pcap"
+
+
+CASE_FILES = (
+    "alerts.jsonl",
+    "flows.jsonl",
+    "objects.jsonl",
+    "events.jsonl",
+    "summary.json",
+    "report.html",
+    "evidence/",
+    "objects/",
+    "audit-log.jsonl",
+)
+
+
+def case_files(out_dir: Path) -> list[str]:
+    """The case folder's files that exist, in a fixed order, for the final line of the audit."""
+    return [name for name in CASE_FILES if (out_dir / name.rstrip("/")).exists()]
 
 
 def _sha256_file(path: Path) -> str:
@@ -78,6 +105,7 @@ class Audit:
         on_alert: AlertCallback | None = None,
         extract_objects: bool = False,
         sinks: Sequence[RecordSink] = (),
+        on_progress: ProgressCallback | None = None,
     ):
         self.config = config
         self.out_dir = out_dir
@@ -101,6 +129,8 @@ class Audit:
         self._objects = JsonlWriter(out_dir / "objects.jsonl", flush_each=False)
         self._extract_dir = out_dir / "objects" if extract_objects else None
         self.sinks = FanOut(sinks)  # extra outputs (Kafka, stdout, ...); the caller closes them
+        self.on_progress = on_progress
+        self._init_evidence()
 
     def run(self, captures: Iterable[Path]) -> dict[str, Any]:
         """Audit every capture in order; returns the summary that is also written to disk."""
@@ -111,11 +141,55 @@ class Audit:
             self._alerts.close()
             self._flows.close()
             self._objects.close()
+            self._finish_evidence()
         summary = self.summary()
+        summary.update(self._evidence_summary())
         (self.out_dir / "summary.json").write_text(
             json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
+        write_report(self.out_dir)
         return summary
+
+    # -- evidence, audit log and report (docs/report.md) ------------------------------------
+
+    def _init_evidence(self) -> None:
+        ev = self.config.evidence
+        store = None
+        if ev.enabled:
+            store = EvidenceStore(
+                self.out_dir / "evidence",
+                key=load_key(ev.key_file) if ev.key_file else None,
+                max_bytes=ev.max_bytes,
+                max_age_seconds=ev.max_age_days * 86400,
+            )
+        self.evidence = AlertEvidence(
+            store, self.anomalies, self.out_dir, ev.max_pcap_bytes_per_flow
+        )
+        log_path = self.out_dir / LOG_NAME
+        log_path.unlink(missing_ok=True)  # a new audit is a new case: its log starts afresh
+        self.audit_log = AuditLog(log_path)
+
+    def _emit(self, alert: dict[str, Any]) -> None:
+        """An alert whose evidence is stored: to alerts.jsonl, the audit log and the console."""
+        self._alerts.write(alert)
+        self.sinks.write(alert)
+        self.audit_log.append(alert)
+        if self.on_alert is not None:
+            self.on_alert(alert)
+
+    def _finish_evidence(self) -> None:
+        self.audit_log.seal()
+        if self.evidence.store is not None:
+            self.evidence.store.enforce_retention()
+
+    def _evidence_summary(self) -> dict[str, Any]:
+        store = self.evidence.store
+        return {
+            "audit_log": self.audit_log.info(),
+            "evidence": None
+            if store is None
+            else {**store.info(), "flow_pcaps": self.evidence.pcaps},
+        }
 
     def _audit_one(self, path: Path) -> None:
         reader = open_capture(path, self.anomalies)
@@ -140,6 +214,8 @@ class Audit:
         try:
             for record in reader:
                 packets += 1
+                if self.on_progress is not None and packets % PROGRESS_EVERY_PACKETS == 0:
+                    self.on_progress(path, reader.bytes_read)
                 segment = decoder.decode(record)
                 if segment is not None:
                     self.counts.tcp_segments += 1
@@ -148,6 +224,10 @@ class Audit:
             table.flush()
         finally:
             reader.close()
+        for alert in self.evidence.release(path):
+            self._emit(alert)
+        if self.on_progress is not None:
+            self.on_progress(path, reader.bytes_read)
         self.counts.packets += packets
         self.counts.flows += table.flows_seen
         self.inputs.append(
@@ -164,6 +244,7 @@ class Audit:
         record = flow_record(flow, service, self.config.sensor_id, self._source)
         self._flows.write(record)
         self.sinks.write(record)
+        self.evidence.flow_ended(flow)
 
     def _new_handler(self, flow: Flow) -> AppLayerHandler:
         return AppLayerHandler(
@@ -201,8 +282,7 @@ class Audit:
             decision=decision,
             parts=inspection.located(),
         )
-        self._alerts.write(alert)
-        self.sinks.write(alert)
+        self.evidence.hold(alert, obj)  # written by _emit once its flow's packets are stored
         self.counts.alerts += 1
         if decision.is_export:
             self.counts.exports += 1
@@ -211,8 +291,6 @@ class Audit:
             self.counts.by_destination[where] = (
                 self.counts.by_destination.get(where, 0) + findings.distinct_individuals
             )
-        if self.on_alert is not None:
-            self.on_alert(alert)
 
     def _extract(self, obj: TransferObject) -> str | None:
         """Write the kept body to ``objects/<sha256>`` (once per content); its path, or None."""

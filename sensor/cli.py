@@ -17,13 +17,15 @@ from detectors.cli import scan_command, signatures_group
 from geoip.cli import geoip_group
 from geoip.reader import GeoIPError
 from sensor import __version__
-from sensor.audit import Audit, bundled_sample
+from sensor.audit import Audit, bundled_sample, case_files
 from sensor.capture import expand_inputs
 from sensor.config import EgressConfig, dump_config, load_config
 from sensor.errors import EgressError
 from sensor.logs import setup_logging
+from sensor.outputs.case_commands import evidence_group, report_command, verify_log_command
 from sensor.outputs.commands import alerts_group
 from sensor.outputs.console import render_alert, render_summary
+from sensor.outputs.progress import AuditProgress
 from sensor.outputs.sinks import build_sinks, close_sinks
 
 
@@ -72,7 +74,7 @@ def cli(
     show_default=True,
     help="Case folder for alerts.jsonl and summary.json.",
 )
-@click.option("--quiet", is_flag=True, help="Do not print alerts, only the summary.")
+@click.option("--quiet", is_flag=True, help="Do not print alerts or progress, only the summary.")
 @click.option(
     "--extract-objects",
     is_flag=True,
@@ -107,19 +109,21 @@ def audit(
     sinks = build_sinks(
         obj.config.outputs, kafka_bootstrap=kafka_bootstrap, observer=obj.config.sensor_id
     )
-    runner = Audit(
-        obj.config,
-        out_dir,
-        on_alert=None if quiet else lambda a: render_alert(console, a),
-        extract_objects=extract_objects,
-        sinks=sinks,
-    )
     try:
-        summary = runner.run(inputs)
+        with AuditProgress(console, inputs, enabled=not quiet) as progress:
+            runner = Audit(
+                obj.config,
+                out_dir,
+                on_alert=None if quiet else lambda a: render_alert(console, a),
+                extract_objects=extract_objects,
+                sinks=sinks,
+                on_progress=progress.update,
+            )
+            summary = runner.run(inputs)
     finally:
         close_sinks(sinks, console.print)
     render_summary(console, summary)
-    console.print(f"Case folder: {out_dir}  (alerts.jsonl, summary.json)")
+    console.print(f"Case folder: {out_dir}  ({', '.join(case_files(out_dir))})", soft_wrap=True)
 
 
 @cli.group()
@@ -138,6 +142,9 @@ cli.add_command(geoip_group, name="geoip")
 cli.add_command(signatures_group, name="signatures")
 cli.add_command(scan_command, name="scan")
 cli.add_command(alerts_group, name="alerts")
+cli.add_command(verify_log_command, name="verify-log")
+cli.add_command(report_command, name="report")
+cli.add_command(evidence_group, name="evidence")
 
 
 def main() -> None:

@@ -100,6 +100,23 @@ class OutputConfig(BaseModel):
     masked_samples_per_identifier: int = Field(3, ge=0, le=10)
 
 
+class EvidenceConfig(BaseModel):
+    model_config = _STRICT
+    enabled: bool = Field(True, description="keep each alert's object and flow pcap in evidence/")
+    key_file: Path | None = Field(
+        None, description="32-byte key (raw or hex) to encrypt evidence at rest with AES-256-GCM"
+    )
+    max_bytes: int = Field(
+        10 << 30, ge=0, description="evidence store size; oldest removed; 0 = no limit"
+    )
+    max_age_days: float = Field(
+        1096, ge=0, description="evidence kept this long (sources ask for 3 years); 0 = no limit"
+    )
+    max_pcap_bytes_per_flow: int = Field(
+        16 << 20, ge=4096, description="captured bytes kept in one flow's pcap; rest counted"
+    )
+
+
 class LoggingConfig(BaseModel):
     model_config = _STRICT
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
@@ -116,6 +133,7 @@ class EgressConfig(BaseModel):
     signatures: SignaturesConfig = Field(default_factory=SignaturesConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)  # sinks: docs/outputs.md
 

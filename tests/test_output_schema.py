@@ -75,7 +75,7 @@ def test_every_audit_record_validates(case: Path, name: str, record_type: str) -
 def test_alert_with_the_egress_block_validates(case: Path) -> None:
     alert = lines(case / "alerts.jsonl")[0]
     alert["egress"] = copy.deepcopy(EGRESS_BLOCK)
-    alert["evidence"] = {"pcap": "evidence/ab/abcd.pcap", "object": None, "log_entry": 7}
+    assert alert["evidence"]["object"]["path"].startswith("evidence/")  # the audit's own block
     assert schema_errors(alert) == []
     alert["egress"]["processor"] = None  # records without a configured processor
     assert schema_errors(alert) == []

@@ -27,6 +27,8 @@ from sensor.anomalies import AnomalyCounter
 from sensor.app import AppLayerHandler
 from sensor.capture import open_capture
 from sensor.capture.source import STDIN
+from sensor.compliance.accounting import Accounting
+from sensor.compliance.identity import load_identity_key
 from sensor.config import EgressConfig
 from sensor.decode.decoder import PacketDecoder
 from sensor.flows.records import flow_record
@@ -74,6 +76,7 @@ class Audit:
         out_dir: Path,
         on_alert: AlertCallback | None = None,
         extract_objects: bool = False,
+        ledger: Path | None = None,
     ):
         self.config = config
         self.out_dir = out_dir
@@ -81,13 +84,21 @@ class Audit:
         self.anomalies = AnomalyCounter()
         self.counts = AuditCounts()
         self.geoip = CountryDatabase.open(config.geoip.database)
+        where = config.jurisdiction
         self.jurisdiction = Jurisdiction(
-            self.geoip, config.jurisdiction.home, config.jurisdiction.internal_networks
+            self.geoip,
+            where.home,
+            where.internal_networks,
+            where.domestic_networks,
+            where.foreign_networks,
         )
         self.specs = load_catalogue(
             config.signatures.extra_directories, frozenset(config.signatures.disabled)
         )
-        self.engine = DetectionEngine(self.specs, config.output.masked_samples_per_identifier)
+        identity_key = load_identity_key(config.detection.identity_key_file)
+        self.engine = DetectionEngine(
+            self.specs, config.output.masked_samples_per_identifier, identity_key
+        )
         self.inputs: list[dict[str, Any]] = []
         self._source = ""
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -95,6 +106,15 @@ class Audit:
         self._flows = JsonlWriter(out_dir / "flows.jsonl", flush_each=False)
         self._objects = JsonlWriter(out_dir / "objects.jsonl", flush_each=False)
         self._extract_dir = out_dir / "objects" if extract_objects else None
+        # compliance: a fresh ledger per case folder unless --ledger continues a persistent one
+        self.accounting = Accounting(
+            config,
+            out_dir,
+            ledger or out_dir / "ledger.sqlite",
+            self.engine.key_id,
+            identity_key is not None,
+        )
+        self._processors: list[dict[str, Any]] = []
 
     def run(self, captures: Iterable[Path]) -> dict[str, Any]:
         """Audit every capture in order; returns the summary that is also written to disk."""
@@ -105,6 +125,8 @@ class Audit:
             self._alerts.close()
             self._flows.close()
             self._objects.close()
+            self._processors = self.accounting.summary()
+            self.accounting.close()
         summary = self.summary()
         (self.out_dir / "summary.json").write_text(
             json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -184,6 +206,12 @@ class Audit:
             dst=dst,
             decision=decision,
         )
+        alert["egress"] = self.accounting.on_object(
+            timestamp=obj.timestamp, host=obj.host, findings=findings, src=src, dst=dst,
+            border=decision,
+        )  # fmt: skip
+        if decision.destination_unknown:
+            alert["severity"] = self.config.jurisdiction.unknown_destination_severity
         self._alerts.write(alert)
         self.counts.alerts += 1
         if decision.is_export:
@@ -230,4 +258,5 @@ class Audit:
             "geoip": self.geoip.info(),
             "rules": [spec.rule for spec in self.specs],
             "home_jurisdiction": self.config.jurisdiction.home,
+            "processors": self._processors,
         }

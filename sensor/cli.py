@@ -19,6 +19,7 @@ from geoip.reader import GeoIPError
 from sensor import __version__
 from sensor.audit import Audit, bundled_sample
 from sensor.capture import expand_inputs
+from sensor.compliance.cli import register as register_compliance
 from sensor.config import EgressConfig, dump_config, load_config
 from sensor.errors import EgressError
 from sensor.logs import setup_logging
@@ -76,9 +77,19 @@ def cli(
     is_flag=True,
     help="Also write every rebuilt object to OUT/objects/<sha256> (objects.jsonl names the file).",
 )
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Continue this persistent ledger (default: a fresh OUT/ledger.sqlite).",
+)
 @click.pass_obj
 def audit(
-    obj: _Context, captures: tuple[str, ...], out_dir: Path, quiet: bool, extract_objects: bool
+    obj: _Context,
+    captures: tuple[str, ...],
+    out_dir: Path,
+    quiet: bool,
+    extract_objects: bool,
+    ledger: Path | None,
 ) -> None:
     """Audit CAPTURES offline and write a case folder.
 
@@ -96,6 +107,7 @@ def audit(
         out_dir,
         on_alert=None if quiet else lambda a: render_alert(console, a),
         extract_objects=extract_objects,
+        ledger=ledger,
     )
     summary = runner.run(inputs)
     render_summary(console, summary)
@@ -117,6 +129,7 @@ def config_show(obj: _Context) -> None:
 cli.add_command(geoip_group, name="geoip")
 cli.add_command(signatures_group, name="signatures")
 cli.add_command(scan_command, name="scan")
+register_compliance(cli)
 
 
 def main() -> None:

@@ -207,9 +207,14 @@ class Audit:
             decision=decision,
         )
         alert["egress"] = self.accounting.on_object(
-            timestamp=obj.timestamp, host=obj.host, findings=findings, src=src, dst=dst,
+            object_id=alert["alert_id"],
+            timestamp=obj.timestamp,
+            host=obj.host,
+            findings=findings,
+            src=src,
+            dst=dst,
             border=decision,
-        )  # fmt: skip
+        )
         if decision.destination_unknown:
             alert["severity"] = self.config.jurisdiction.unknown_destination_severity
         self._alerts.write(alert)

@@ -80,6 +80,7 @@ class Accounting:
     def on_object(
         self,
         *,
+        object_id: str,
         timestamp: float,
         host: str | None,
         findings: ObjectFindings,
@@ -126,6 +127,7 @@ class Accounting:
             keys,
             scopes,
             [(i.code, i.name_zh, i.score) for i in findings.important],
+            object_id,
         )
         self.touched.add((profile.id, year))
         counts = self.yearly(profile, year)

@@ -41,8 +41,7 @@ CREATE TABLE IF NOT EXISTS important (
     max_score REAL NOT NULL, objects INTEGER NOT NULL, PRIMARY KEY (processor, year, code));
 CREATE TABLE IF NOT EXISTS events (key TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS exports (
-    processor TEXT NOT NULL, year INTEGER NOT NULL, objects INTEGER NOT NULL,
-    PRIMARY KEY (processor, year));
+    object TEXT PRIMARY KEY, processor TEXT NOT NULL, year INTEGER NOT NULL);
 """
 
 
@@ -124,8 +123,11 @@ class Ledger:
         keys: Mapping[str, Iterable[str]],
         scopes: Iterable[str],
         important: Iterable[tuple[str, str, float]] = (),
+        object_id: str = "",
     ) -> None:
-        """Add one exported object's people (hex keys per class) to every scope, atomically."""
+        """Add one exported object's people (hex keys per class) to every scope, atomically.
+
+        ``object_id`` (the alert id, reproducible) makes a re-audited object count once."""
         scopes = tuple(scopes)
         with self._db:
             self._db.execute("BEGIN")
@@ -142,15 +144,18 @@ class Ledger:
                         self._db.execute(
                             "UPDATE buckets SET n = n + ? WHERE id = ?", (cursor.rowcount, bucket)
                         )
-            for code, name_zh, score in important:
+            new_object = (
+                self._db.execute("SELECT 1 FROM exports WHERE object = ?", (object_id,)).fetchone()
+                is None
+            )
+            for code, name_zh, score in important if new_object else ():
                 self._db.execute(
                     "INSERT INTO important VALUES (?,?,?,?,?,1) ON CONFLICT DO UPDATE SET "
                     "objects = objects + 1, max_score = max(max_score, excluded.max_score)",
                     (processor, year, code, name_zh, score),
                 )
             self._db.execute(
-                "INSERT INTO exports VALUES (?,?,1) ON CONFLICT DO UPDATE SET objects = objects + 1",
-                (processor, year),
+                "INSERT OR IGNORE INTO exports VALUES (?,?,?)", (object_id, processor, year)
             )
 
     def counts(self, processor: str, year: int, scope: str = "total") -> dict[str, int]:
@@ -186,13 +191,15 @@ class Ledger:
 
     def exports(self, processor: str, year: int) -> int:
         row = self._db.execute(
-            "SELECT objects FROM exports WHERE processor=? AND year=?", (processor, year)
+            "SELECT count(*) FROM exports WHERE processor=? AND year=?", (processor, year)
         ).fetchone()
-        return 0 if row is None else int(row[0])
+        return int(row[0])
 
     def periods(self) -> list[tuple[str, int]]:
         """Every (processor, year) with exports, sorted."""
-        rows = self._db.execute("SELECT processor, year FROM exports ORDER BY processor, year")
+        rows = self._db.execute(
+            "SELECT DISTINCT processor, year FROM exports ORDER BY processor, year"
+        )
         return [(str(p), int(y)) for p, y in rows.fetchall()]
 
     def profile(self, processor: str) -> dict[str, Any] | None:

@@ -18,6 +18,17 @@ from sensor.errors import ConfigError
 Model = TypeVar("Model", bound=BaseModel)
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text: pydantic parses them and can name the line of a bad
+    one (PyYAML's own date conversion raises a bare ValueError without a position)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def line_at(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     """1-based line of the node at ``loc`` (keys and list indices), or of its nearest parent."""
     node, line = root, (root.start_mark.line + 1 if root is not None else None)
@@ -49,7 +60,7 @@ class YamlSource:
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
         try:
-            self.data: Any = yaml.safe_load(text)
+            self.data: Any = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
             self.root: yaml.Node | None = yaml.compose(text)
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from None

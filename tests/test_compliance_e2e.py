@@ -322,3 +322,21 @@ def test_without_a_key_the_ledger_says_per_run(tmp_path: Path) -> None:
     assert entry["decision"]["legal_path"] == "standard_contract_or_certification"
     shown = run_egress("ledger", "show", "--ledger", tmp_path / "ledger.sqlite")
     assert "per-run key" in shown.stdout
+
+
+def test_a_crash_in_the_middle_of_a_capture_changes_nothing(
+    setup: dict[str, Path], whole: dict[str, Any]
+) -> None:
+    """The first run sees the capture only up to B's first upload (as if it died there); the rerun
+    over the whole capture then gives the ledger and events of one uninterrupted run."""
+    root = setup["root"]
+    ledger = root / "crashed.sqlite"
+    (root / "cut").mkdir()
+    (root / "full").mkdir()  # same file name: alert ids (and so object ids) name the capture
+    cut = _capture(root / "cut" / "ab.pcap", UPLOADS_A + UPLOADS_B[:1])
+    full = _capture(root / "full" / "ab.pcap", UPLOADS_A + UPLOADS_B)
+    _audit(setup, root / "before", [cut], ledger)
+    after = _audit(setup, root / "after", [full], ledger)
+    assert after["processors"] == whole["summary"]["processors"]
+    events = _lines(root / "before" / "events.jsonl") + _lines(root / "after" / "events.jsonl")
+    assert events == _lines(whole["out"] / "events.jsonl")

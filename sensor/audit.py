@@ -110,7 +110,7 @@ class Audit:
         self.accounting = Accounting(
             config,
             out_dir,
-            ledger or out_dir / "ledger.sqlite",
+            ledger,
             self.engine.key_id,
             identity_key is not None,
         )

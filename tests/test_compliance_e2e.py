@@ -322,6 +322,8 @@ def test_without_a_key_the_ledger_says_per_run(tmp_path: Path) -> None:
     assert entry["decision"]["legal_path"] == "standard_contract_or_certification"
     shown = run_egress("ledger", "show", "--ledger", tmp_path / "ledger.sqlite")
     assert "per-run key" in shown.stdout
+    # auditing into the same case folder again starts a fresh ledger: the same counts, not double
+    assert Audit(load_config(None), tmp_path).run([bundled_sample()])["processors"] == [entry]
 
 
 def test_a_crash_in_the_middle_of_a_capture_changes_nothing(

@@ -60,9 +60,20 @@ class Accounting:
     """Owns the ledger, the evaluator, the processor map and ``events.jsonl`` for one run."""
 
     def __init__(
-        self, config: EgressConfig, out_dir: Path, ledger_path: Path, key_id: str, persistent: bool
+        self,
+        config: EgressConfig,
+        out_dir: Path,
+        ledger_path: Path | None,
+        key_id: str,
+        persistent: bool,
     ) -> None:
+        """``ledger_path`` None: a fresh ``ledger.sqlite`` in ``out_dir`` (an old one is replaced,
+        like the case folder's other files); otherwise that ledger is continued."""
         self.sensor_id = config.sensor_id
+        if ledger_path is None:
+            ledger_path = out_dir / "ledger.sqlite"
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{ledger_path}{suffix}").unlink(missing_ok=True)
         self.processors: ProcessorMap = load_processors(config.compliance.processors_file)
         self.evaluator = Evaluator(load_packs(config.compliance.policy_directories))
         self.warn_fraction = config.compliance.warn_fraction

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     sent: list[str] = []
     started = time.perf_counter()
     for done in range(0, args.people, args.batch):
-        keys = [os.urandom(16).hex() for _ in range(min(args.batch, args.people - done))]
+        keys = sorted(os.urandom(16).hex() for _ in range(min(args.batch, args.people - done)))
         if len(sent) < args.repeat:
             sent.extend(keys[: args.repeat - len(sent)])
         ledger.record("bench", 2026, {"personal": keys}, scopes, object_id=f"o{done}")

@@ -27,6 +27,7 @@ from sensor.errors import ConfigError
 SCHEMA_VERSION = "1"
 CACHE_KIB = 64 * 1024  # SQLite page cache: bounds memory whatever the ledger's size
 KEY_BYTES = 16
+PAGE_BYTES = 4096
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -56,6 +57,7 @@ class Ledger:
             raise ConfigError(f"{path}: no such ledger; `egress audit --ledger PATH` creates one")
         try:
             self._db = sqlite3.connect(path, isolation_level=None)
+            self._db.execute(f"PRAGMA page_size={PAGE_BYTES}")  # only takes effect on a new file
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")

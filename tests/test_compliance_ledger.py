@@ -54,14 +54,17 @@ def test_people_are_deduplicated_per_bucket_and_survive_reopening(tmp_path: Path
 def test_key_discipline(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
     Ledger(path, "k1", True).record("p", 2026, {"personal": KEYS[:1]}, ["total"])
-    with pytest.raises(ConfigError, match="identity key k1"):
+    with pytest.raises(ConfigError, match="identity key k1, this run uses k2"):
         Ledger(path, "k2", True)
-    mixed = Ledger(path, "random", False)  # a run without the key: counts become per run
-    assert mixed.per_run is True
-    mixed.close()
-    assert Ledger(path, None).per_run is True
-    fresh = Ledger(tmp_path / "r.sqlite", "random", False)
-    assert fresh.per_run is True
+    with pytest.raises(ConfigError, match="identity key k1, this run has no identity key"):
+        Ledger(path, "random", False)
+    assert Ledger(path, None).per_run is False
+    per_run = tmp_path / "r.sqlite"
+    Ledger(per_run, "random1", False).record("p", 2026, {"personal": KEYS[:1]}, ["total"])
+    again = Ledger(per_run, "random2", False)  # another run without a key: still per run
+    assert again.per_run is True
+    again.close()
+    assert Ledger(per_run, None).per_run is True
     with pytest.raises(ConfigError, match="no such ledger"):
         Ledger(tmp_path / "missing.sqlite", None)
 

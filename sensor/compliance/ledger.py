@@ -84,12 +84,13 @@ class Ledger:
         stored = self._meta("key_id")
         has_people = self._db.execute("SELECT 1 FROM people LIMIT 1").fetchone() is not None
         if stored is not None and stored != key_id and has_people:
-            if self._meta("key_scope") == "persistent" and persistent:
+            if self._meta("key_scope") == "persistent":
+                this = f"this run uses {key_id}" if persistent else "this run has no identity key"
                 raise ConfigError(
-                    f"{self.path}: the ledger was built with identity key {stored}, this run uses "
-                    f"{key_id}; use the same detection.identity_key_file or a new ledger"
+                    f"{self.path}: the ledger was built with identity key {stored}, {this}; use "
+                    "the same detection.identity_key_file or a new ledger"
                 )
-            self._set_meta("key_scope", "per_run")  # mixed keys: the same person may count twice
+            self._set_meta("key_scope", "per_run")  # per-run keys again: still per run
         elif stored is None or not has_people:
             self._set_meta("key_scope", "persistent" if persistent else "per_run")
         self._set_meta("schema_version", SCHEMA_VERSION)

@@ -1,22 +1,25 @@
 """The yearly ledger: exact distinct people per processor, year, class and breakdown, in SQLite.
 
-Each count is a *bucket* (processor, year, class, scope) whose members are 16-byte person keys
-(HMAC-SHA256 truncated, from ``detectors.individuals``) in one WITHOUT ROWID table keyed by
-(bucket, person): ``INSERT OR IGNORE`` deduplicates exactly and reports how many were new, so each
+Each count is a *bucket* (processor, year, class, scope) of 16-byte person keys (HMAC-SHA256
+truncated, from ``detectors.individuals``). A person is stored once per *group* (processor, year,
+class) in one WITHOUT ROWID table keyed by (group, person), with the ids of the buckets they are
+in: exact deduplication, and one row (one B-tree page write) per new person rather than one per
+scope, which is what limits the insert rate at scale (random keys dirty random pages). Each
 bucket's count is kept alongside and never recounted. Scopes: ``total`` (what the thresholds use),
 ``country:XX``, ``recipient:name``, ``declaration:id``, and ``exempt:basis`` for exports under an
 exemption, which stay out of ``total`` as 规定 第五条 says.
 
 SQLite in WAL mode with ``synchronous=FULL``: a record is durable when ``record`` returns, which is
 before the alert is written, so a crash loses nothing acknowledged and a rerun deduplicates.
-Memory is bounded by the page cache (``CACHE_KIB``), not by the number of people; the disk holds
-about 40 bytes per person and bucket (docs/compliance.md has measurements).
+Memory is bounded by the page cache (``CACHE_KIB``) and one object's keys, not by the number of
+people (docs/compliance.md has measurements).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from array import array
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,10 +27,11 @@ from typing import Any
 from sensor.compliance.declarations import CLASSES
 from sensor.errors import ConfigError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 CACHE_KIB = 64 * 1024  # SQLite page cache: bounds memory whatever the ledger's size
 KEY_BYTES = 16
 PAGE_BYTES = 4096
+LOOKUP_CHUNK = 500  # keys per ``IN (...)`` lookup, under SQLite's host-parameter limit
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -35,8 +39,12 @@ CREATE TABLE IF NOT EXISTS processors (id TEXT PRIMARY KEY, profile TEXT NOT NUL
 CREATE TABLE IF NOT EXISTS buckets (
     id INTEGER PRIMARY KEY, processor TEXT NOT NULL, year INTEGER NOT NULL, class TEXT NOT NULL,
     scope TEXT NOT NULL, n INTEGER NOT NULL DEFAULT 0, UNIQUE (processor, year, class, scope));
+CREATE TABLE IF NOT EXISTS groups (
+    id INTEGER PRIMARY KEY, processor TEXT NOT NULL, year INTEGER NOT NULL, class TEXT NOT NULL,
+    UNIQUE (processor, year, class));
 CREATE TABLE IF NOT EXISTS people (
-    bucket INTEGER NOT NULL, person BLOB NOT NULL, PRIMARY KEY (bucket, person)) WITHOUT ROWID;
+    grp INTEGER NOT NULL, person BLOB NOT NULL, buckets BLOB NOT NULL,
+    PRIMARY KEY (grp, person)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS important (
     processor TEXT NOT NULL, year INTEGER NOT NULL, code TEXT NOT NULL, name_zh TEXT NOT NULL,
     max_score REAL NOT NULL, objects INTEGER NOT NULL, PRIMARY KEY (processor, year, code));
@@ -65,6 +73,7 @@ class Ledger:
         except sqlite3.Error as exc:
             raise ConfigError(f"{path}: cannot open the ledger: {exc}") from None
         self._buckets: dict[tuple[str, int, str, str], int] = {}
+        self._groups: dict[tuple[str, int, str], int] = {}
         if key_id is None:
             self.per_run = self._meta("key_scope") != "persistent"
         else:
@@ -80,7 +89,9 @@ class Ledger:
     def _check_key(self, key_id: str, persistent: bool) -> bool:
         version = self._meta("schema_version")
         if version not in (None, SCHEMA_VERSION):
-            raise ConfigError(f"{self.path}: ledger schema {version}, this egress reads 1")
+            raise ConfigError(
+                f"{self.path}: ledger schema {version}, this egress reads {SCHEMA_VERSION}"
+            )
         stored = self._meta("key_id")
         has_people = self._db.execute("SELECT 1 FROM people LIMIT 1").fetchone() is not None
         if stored is not None and stored != key_id and has_people:
@@ -113,6 +124,52 @@ class Ledger:
             self._buckets[ident] = bucket
         return bucket
 
+    def _group(self, processor: str, year: int, klass: str) -> int:
+        ident = (processor, year, klass)
+        group = self._groups.get(ident)
+        if group is None:
+            self._db.execute(
+                "INSERT OR IGNORE INTO groups (processor, year, class) VALUES (?,?,?)", ident
+            )
+            row = self._db.execute(
+                "SELECT id FROM groups WHERE processor=? AND year=? AND class=?", ident
+            ).fetchone()
+            group = int(row[0])
+            self._groups[ident] = group
+        return group
+
+    def _add(self, group: int, buckets: list[int], blobs: list[bytes]) -> dict[int, int]:
+        """Put people into buckets of one group; returns how many each bucket gained."""
+        existing: dict[bytes, bytes] = {}
+        for i in range(0, len(blobs), LOOKUP_CHUNK):
+            chunk = blobs[i : i + LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT person, buckets FROM people WHERE grp = ? AND person IN ({marks})",
+                (group, *chunk),
+            )
+            existing.update(rows.fetchall())
+        wanted = set(buckets)
+        packed = array("I", sorted(wanted)).tobytes()
+        gained = dict.fromkeys(buckets, 0)
+        new_rows, changed = [], []
+        for blob in dict.fromkeys(blobs):
+            have = existing.get(blob)
+            if have is None:
+                new_rows.append((group, blob, packed))
+                continue
+            old = set(array("I", have))
+            missing = wanted - old
+            if missing:
+                changed.append((array("I", sorted(old | wanted)).tobytes(), group, blob))
+                for bucket in missing:
+                    gained[bucket] += 1
+        for bucket in buckets:
+            gained[bucket] += len(new_rows)
+        self._db.executemany("INSERT INTO people VALUES (?, ?, ?)", new_rows)
+        self._db.executemany("UPDATE people SET buckets = ? WHERE grp = ? AND person = ?", changed)
+        return gained
+
     def save_profile(self, processor: str, profile: dict[str, Any]) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO processors VALUES (?, ?)",
@@ -135,18 +192,15 @@ class Ledger:
         with self._db:
             self._db.execute("BEGIN")
             for klass, hex_keys in keys.items():
-                blobs = [(bytes.fromhex(k),) for k in hex_keys]
+                blobs = [bytes.fromhex(k) for k in hex_keys]
                 if not blobs:
                     continue
-                for scope in scopes:
-                    bucket = self._bucket(processor, year, klass, scope)
-                    cursor = self._db.executemany(
-                        f"INSERT OR IGNORE INTO people VALUES ({bucket}, ?)", blobs
-                    )
-                    if cursor.rowcount:
-                        self._db.execute(
-                            "UPDATE buckets SET n = n + ? WHERE id = ?", (cursor.rowcount, bucket)
-                        )
+                buckets = [self._bucket(processor, year, klass, scope) for scope in scopes]
+                gained = self._add(self._group(processor, year, klass), buckets, blobs)
+                self._db.executemany(
+                    "UPDATE buckets SET n = n + ? WHERE id = ?",
+                    [(n, bucket) for bucket, n in gained.items() if n],
+                )
             new_object = (
                 self._db.execute("SELECT 1 FROM exports WHERE object = ?", (object_id,)).fetchone()
                 is None

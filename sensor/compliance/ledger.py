@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from array import array
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -52,6 +53,21 @@ CREATE TABLE IF NOT EXISTS events (key TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS exports (
     object TEXT PRIMARY KEY, processor TEXT NOT NULL, year INTEGER NOT NULL);
 """
+
+
+def _pack(ids: set[int]) -> bytes:
+    """Bucket ids as little-endian uint32, so a ledger file reads the same on any machine."""
+    packed = array("I", sorted(ids))
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def _unpack(data: bytes) -> set[int]:
+    ids = array("I", data)
+    if sys.byteorder == "big":
+        ids.byteswap()
+    return set(ids)
 
 
 class Ledger:
@@ -150,7 +166,7 @@ class Ledger:
             )
             existing.update(rows.fetchall())
         wanted = set(buckets)
-        packed = array("I", sorted(wanted)).tobytes()
+        packed = _pack(wanted)
         gained = dict.fromkeys(buckets, 0)
         new_rows, changed = [], []
         for blob in dict.fromkeys(blobs):
@@ -158,10 +174,10 @@ class Ledger:
             if have is None:
                 new_rows.append((group, blob, packed))
                 continue
-            old = set(array("I", have))
+            old = _unpack(have)
             missing = wanted - old
             if missing:
-                changed.append((array("I", sorted(old | wanted)).tobytes(), group, blob))
+                changed.append((_pack(old | wanted), group, blob))
                 for bucket in missing:
                     gained[bucket] += 1
         for bucket in buckets:

@@ -255,6 +255,9 @@ def test_threshold_and_consistency_events(whole: dict[str, Any]) -> None:
         ("split_across_recipients", None),  # each recipient < 35 sensitive, together 40
     ]
     assert all(e["schema_version"] and e["event_id"] and e["@timestamp"] for e in events)
+    consistency = [e for e in events if e["record_type"] == "consistency_event"]
+    assert all("第十四条" in e["basis"][0]["article"] for e in consistency)
+    assert "数量拆分" in consistency[-1]["basis"][1]["article"]
     assert len({e["event_id"] for e in events}) == len(events)
 
 

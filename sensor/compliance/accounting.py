@@ -273,12 +273,7 @@ class Accounting:
             "check": item.check,
             "declaration": item.declaration,
             "detail": item.detail,
-            "basis": [
-                {
-                    "document": "中国（江苏）自由贸易试验区数据出境负面清单管理办法（试行）",
-                    "article": "第十四条",
-                }
-            ],
+            "basis": item.basis,
         }
         if self.ledger.emit_once(key, record):
             self._events.write(record)

@@ -114,6 +114,31 @@ class Declaration(BaseModel):
         return self.valid_until is None or day <= self.valid_until
 
 
+FILING_CHECK = (
+    "中国（江苏）自由贸易试验区数据出境负面清单管理办法（试行）",
+    "第十四条 (实际出境情况与备案材料一致性抽验)",
+)
+WITHIN_FILING = (
+    "数据出境安全评估办法; 个人信息出境标准合同办法",
+    "数据处理者义务: 不得超出评估或备案明确的目的、范围、方式和数据类型、规模 (seed 004 第三章)",
+)
+VALIDITY = (
+    "促进和规范数据跨境流动规定",
+    "评估结果有效期及延长 (seed 004 第三章); 标准合同、认证有效期",
+)
+NO_SPLITTING = (
+    "个人信息出境标准合同办法; 促进和规范数据跨境流动规定",
+    "不得采取数量拆分等手段 (seed 004 第三章 个人信息出境标准合同)",
+)
+BASIS: dict[str, tuple[tuple[str, str], ...]] = {
+    "undeclared_recipient": (FILING_CHECK, WITHIN_FILING),
+    "undeclared_category": (FILING_CHECK, WITHIN_FILING),
+    "volume_beyond_declared": (FILING_CHECK, WITHIN_FILING),
+    "approval_expired": (FILING_CHECK, VALIDITY),
+    "split_across_recipients": (FILING_CHECK, NO_SPLITTING),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Inconsistency:
     """One mismatch between traffic and filing; ``key`` makes it reported once per year."""
@@ -123,6 +148,10 @@ class Inconsistency:
     key: str
     detail: str
     declaration: str | None = None
+
+    @property
+    def basis(self) -> list[dict[str, str]]:
+        return [{"document": d, "article": a} for d, a in BASIS[self.check]]
 
 
 def match(

@@ -81,6 +81,7 @@ class Accounting:
         self._events = JsonlWriter(out_dir / "events.jsonl")
         self._unassigned = unassigned_profile()
         self.touched: set[tuple[str, int]] = set()
+        self._saved: set[str] = set()
 
     def profile_of(self, place: Place) -> ProcessorProfile:
         return self.processors.lookup(place.ip) or self._unassigned
@@ -114,7 +115,9 @@ class Accounting:
             decision = Decision(LegalPath.NOT_AN_EXPORT, (), f"not_an_export: {border.reason}")
             block["policy"] = self._policy(decision, profile, year, self.yearly(profile, year))
             return block
-        self.ledger.save_profile(profile.id, profile.model_dump(mode="json"))
+        if profile.id not in self._saved:  # once per run: a write (and fsync) of its own
+            self.ledger.save_profile(profile.id, profile.model_dump(mode="json"))
+            self._saved.add(profile.id)
         recipient = (host or dst.ip).lower().split(":")[0]
         country = dst.country or "unknown"
         declarations = profile.declared_exports

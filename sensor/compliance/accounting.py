@@ -80,7 +80,6 @@ class Accounting:
         self.ledger = Ledger(ledger_path, key_id, persistent)
         self._events = JsonlWriter(out_dir / "events.jsonl")
         self._unassigned = unassigned_profile()
-        self.touched: set[tuple[str, int]] = set()
         self._saved: set[str] = set()
 
     def profile_of(self, place: Place) -> ProcessorProfile:
@@ -143,7 +142,6 @@ class Accounting:
             [(i.code, i.name_zh, i.score) for i in findings.important],
             object_id,
         )
-        self.touched.add((profile.id, year))
         counts = self.yearly(profile, year)
         decision = self.evaluator.decide(profile, counts)
         if declaration is not None and declaration.exemption is not None:

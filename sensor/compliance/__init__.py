@@ -5,9 +5,11 @@
     legal.py        legal paths, their order, a decision with its basis
     packs.py        declarative policy packs (signatures/policies/*.yaml) and their loader
     evaluator.py    profile + yearly counts -> decision (what-if, no traffic needed)
-    thresholds.py   threshold crossing and warning events
     ledger.py       durable yearly counts of distinct people (SQLite, WAL)
-    accounting.py   the audit's hook: one exported object -> ledger, events and the alert block
+    status.py       counts, thresholds and legal path per processor and year (summary, CLI)
+    accounting.py   the audit's hook: one object -> ledger, threshold and consistency events,
+                    the alert's ``egress`` block
+    yamlsource.py   YAML validated by pydantic, errors with file:line
     identity.py     the persistent person-hash key
     cli.py          ``egress policy evaluate``, ``egress ledger show|keygen``
 

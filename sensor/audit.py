@@ -102,11 +102,8 @@ class Audit:
         self.inputs: list[dict[str, Any]] = []
         self._source = ""
         out_dir.mkdir(parents=True, exist_ok=True)
-        self._alerts = JsonlWriter(out_dir / "alerts.jsonl")
-        self._flows = JsonlWriter(out_dir / "flows.jsonl", flush_each=False)
-        self._objects = JsonlWriter(out_dir / "objects.jsonl", flush_each=False)
-        self._extract_dir = out_dir / "objects" if extract_objects else None
-        # compliance: a fresh ledger per case folder unless --ledger continues a persistent one
+        # compliance (before the outputs open: a bad processors file leaves the folder alone);
+        # a fresh ledger per case folder unless --ledger continues a persistent one
         self.accounting = Accounting(
             config,
             out_dir,
@@ -114,6 +111,10 @@ class Audit:
             self.engine.key_id,
             identity_key is not None,
         )
+        self._alerts = JsonlWriter(out_dir / "alerts.jsonl")
+        self._flows = JsonlWriter(out_dir / "flows.jsonl", flush_each=False)
+        self._objects = JsonlWriter(out_dir / "objects.jsonl", flush_each=False)
+        self._extract_dir = out_dir / "objects" if extract_objects else None
         self._processors: list[dict[str, Any]] = []
 
     def run(self, captures: Iterable[Path]) -> dict[str, Any]:

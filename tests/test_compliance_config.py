@@ -125,6 +125,15 @@ def test_identity_key_file_env_and_errors(tmp_path: Path, monkeypatch: pytest.Mo
     assert load_identity_key(None) is None
 
 
+def test_keygen_command_writes_a_usable_key_once(tmp_path: Path) -> None:
+    key = tmp_path / "identity.key"
+    made = run_egress("ledger", "keygen", key)
+    assert made.returncode == 0 and "detection.identity_key_file" in made.stdout
+    assert load_identity_key(key) is not None
+    again = run_egress("ledger", "keygen", key)
+    assert again.returncode == 2 and "exists" in again.stderr
+
+
 def test_audit_refuses_bad_processors_file_with_one_line(tmp_path: Path) -> None:
     bad = _write(tmp_path, GOOD.replace("networks: [10.40.0.0/16]", "networks: [10.20.30.128/25]"))
     config = _write(tmp_path, f"compliance:\n  processors_file: {bad}\n", "egress.yaml")

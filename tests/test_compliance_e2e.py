@@ -286,6 +286,8 @@ def test_a_then_b_into_one_ledger_equals_a_and_b_at_once(
     assert json.loads(shown.stdout) == whole["summary"]["processors"]
     text = run_egress("--config", setup["config"], "ledger", "show", "--ledger", ledger)
     assert "acme-sz (ACME Suzhou), 2023" in text.stdout and "security_assessment" in text.stdout
+    only = run_egress("ledger", "show", "--ledger", ledger, "--year", "2024", "--json")
+    assert [(e["id"], e["year"]) for e in json.loads(only.stdout)] == [("unassigned", 2024)]
 
 
 def test_a_ledger_refuses_another_persistent_key(setup: dict[str, Path], tmp_path: Path) -> None:

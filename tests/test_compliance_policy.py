@@ -286,6 +286,11 @@ def test_cli_evaluate_options_and_json(tmp_path: Path) -> None:
     assert text.returncode == 0, text.stderr
     assert "legal path: standard_contract_or_certification" in text.stdout
     assert "会员管理场景 50万人以上" in text.stdout
+    noted = run_egress(
+        "policy", "evaluate", "--personal", "10", "--exempted", "cross_border_hr=500", "--json"
+    )
+    assert noted.returncode == 0, noted.stderr
+    assert "cross_border_hr 500" in noted.stdout and '"personal": 10,' in noted.stdout
     bad = tmp_path / "bad.json"
     bad.write_text('{"counts": {"persons": 5}}')
     failed = run_egress("policy", "evaluate", bad)

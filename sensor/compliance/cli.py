@@ -88,6 +88,13 @@ def policy_group() -> None:
 @click.option("--account-or-medical", type=click.IntRange(min=0), help="... account/medical.")
 @click.option("--important", "important", multiple=True, help="Identified important-data code.")
 @click.option("--core", "core", multiple=True, help="Core-data category.")
+@click.option(
+    "--exempted",
+    "exempted",
+    multiple=True,
+    metavar="BASIS=N",
+    help="People sent under an exemption (e.g. cross_border_hr=500): reported, not counted.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 @click.pass_context
 def evaluate(
@@ -102,6 +109,7 @@ def evaluate(
     account_or_medical: int | None,
     important: tuple[str, ...],
     core: tuple[str, ...],
+    exempted: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Decide the legal path for a processor profile and yearly counts (SOURCE: JSON file or -)."""
@@ -120,6 +128,12 @@ def evaluate(
         overrides["scenarios"] = scenarios
     profile = parsed.processor.model_copy(update=overrides)
     given = parsed.counts
+    exemptions = dict(given.exempted)
+    for item in exempted:
+        name, _, number = item.partition("=")
+        if not name or not number.isdigit():
+            raise click.BadParameter(f"{item!r}: use BASIS=N, e.g. cross_border_hr=500")
+        exemptions[name] = int(number)
     counts = YearlyCounts(
         given.personal if personal is None else personal,
         given.sensitive if sensitive is None else sensitive,
@@ -127,7 +141,7 @@ def evaluate(
         important or given.important_data,
         (),
         core or given.core_data,
-        dict(given.exempted),
+        exemptions,
     )
     evaluator = Evaluator(load_packs(config.compliance.policy_directories))
     decision = evaluator.decide(profile, counts)
@@ -152,6 +166,7 @@ def ledger_group() -> None:
 
 
 @ledger_group.command("show")
+@click.option("--year", type=int, help="Only this calendar year (Asia/Shanghai).")
 @click.option(
     "--ledger",
     "path",
@@ -162,7 +177,7 @@ def ledger_group() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_context
-def ledger_show(ctx: click.Context, path: Path, as_json: bool) -> None:
+def ledger_show(ctx: click.Context, year: int | None, path: Path, as_json: bool) -> None:
     """Status per processor and year: counts, thresholds and the legal path they imply."""
     config = _config(ctx)
     ledger = Ledger(path, None)
@@ -174,6 +189,7 @@ def ledger_show(ctx: click.Context, path: Path, as_json: bool) -> None:
         )
     finally:
         ledger.close()
+    status = [entry for entry in status if year is None or entry["year"] == year]
     if as_json:
         click.echo(json.dumps(status, ensure_ascii=False, indent=2))
         return

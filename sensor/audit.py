@@ -30,6 +30,8 @@ from sensor.anomalies import AnomalyCounter
 from sensor.app import AppLayerHandler
 from sensor.capture import open_capture
 from sensor.capture.source import STDIN
+from sensor.compliance.accounting import Accounting
+from sensor.compliance.identity import load_identity_key
 from sensor.config import EgressConfig
 from sensor.content.extract import ExtractionLimits
 from sensor.decode.decoder import PacketDecoder
@@ -67,6 +69,7 @@ CASE_FILES = (
     "evidence/",
     "objects/",
     "audit-log.jsonl",
+    "ledger.sqlite",
 )
 
 
@@ -106,6 +109,7 @@ class Audit:
         extract_objects: bool = False,
         sinks: Sequence[RecordSink] = (),
         on_progress: ProgressCallback | None = None,
+        ledger: Path | None = None,
     ):
         self.config = config
         self.out_dir = out_dir
@@ -113,24 +117,43 @@ class Audit:
         self.anomalies = AnomalyCounter()
         self.counts = AuditCounts()
         self.geoip = CountryDatabase.open(config.geoip.database)
+        where = config.jurisdiction
         self.jurisdiction = Jurisdiction(
-            self.geoip, config.jurisdiction.home, config.jurisdiction.internal_networks
+            self.geoip,
+            where.home,
+            where.internal_networks,
+            where.domestic_networks,
+            where.foreign_networks,
         )
         self.specs = load_catalogue(
             config.signatures.extra_directories, frozenset(config.signatures.disabled)
         )
-        self.engine = DetectionEngine(self.specs, config.output.masked_samples_per_identifier)
+        identity_key = load_identity_key(config.detection.identity_key_file)
+        self.engine = DetectionEngine(
+            self.specs, config.output.masked_samples_per_identifier, identity_key
+        )
         self.extraction_limits = ExtractionLimits(**config.limits.extraction.model_dump())
         self.inputs: list[dict[str, Any]] = []
         self._source = ""
         out_dir.mkdir(parents=True, exist_ok=True)
+        # compliance (before the outputs open: a bad processors file leaves the folder alone);
+        # a fresh ledger per case folder unless --ledger continues a persistent one
+        self.accounting = Accounting(
+            config,
+            out_dir,
+            ledger,
+            self.engine.key_id,
+            identity_key is not None,
+        )
         self._alerts = JsonlWriter(out_dir / "alerts.jsonl")
         self._flows = JsonlWriter(out_dir / "flows.jsonl", flush_each=False)
         self._objects = JsonlWriter(out_dir / "objects.jsonl", flush_each=False)
         self._extract_dir = out_dir / "objects" if extract_objects else None
         self.sinks = FanOut(sinks)  # extra outputs (Kafka, stdout, ...); the caller closes them
+        self.accounting.on_event = self.sinks.write  # threshold and consistency events too
         self.on_progress = on_progress
         self._init_evidence()
+        self._processors: list[dict[str, Any]] = []
 
     def run(self, captures: Iterable[Path]) -> dict[str, Any]:
         """Audit every capture in order; returns the summary that is also written to disk."""
@@ -141,6 +164,8 @@ class Audit:
             self._alerts.close()
             self._flows.close()
             self._objects.close()
+            self._processors = self.accounting.summary()
+            self.accounting.close()
             self._finish_evidence()
         summary = self.summary()
         summary.update(self._evidence_summary())
@@ -282,6 +307,17 @@ class Audit:
             decision=decision,
             parts=inspection.located(),
         )
+        alert["egress"] = self.accounting.on_object(
+            object_id=alert["alert_id"],
+            timestamp=obj.timestamp,
+            host=obj.host,
+            findings=findings,
+            src=src,
+            dst=dst,
+            border=decision,
+        )
+        if decision.destination_unknown:
+            alert["severity"] = self.config.jurisdiction.unknown_destination_severity
         self.evidence.hold(alert, obj)  # written by _emit once its flow's packets are stored
         self.counts.alerts += 1
         if decision.is_export:
@@ -326,4 +362,5 @@ class Audit:
             "geoip": self.geoip.info(),
             "rules": [spec.rule for spec in self.specs],
             "home_jurisdiction": self.config.jurisdiction.home,
+            "processors": self._processors,
         }

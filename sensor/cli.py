@@ -19,6 +19,7 @@ from geoip.reader import GeoIPError
 from sensor import __version__
 from sensor.audit import Audit, bundled_sample, case_files
 from sensor.capture import expand_inputs
+from sensor.compliance.cli import register as register_compliance
 from sensor.config import EgressConfig, dump_config, load_config
 from sensor.errors import EgressError
 from sensor.logs import setup_logging
@@ -86,6 +87,11 @@ def cli(
     metavar="BOOTSTRAP",
     help="Also stream alerts and flows to Kafka at host:port[,...] (docs/outputs.md).",
 )
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Continue this persistent ledger (default: a fresh OUT/ledger.sqlite).",
+)
 @click.pass_obj
 def audit(
     obj: _Context,
@@ -94,6 +100,7 @@ def audit(
     quiet: bool,
     extract_objects: bool,
     kafka_bootstrap: str | None,
+    ledger: Path | None,
 ) -> None:
     """Audit CAPTURES offline and write a case folder.
 
@@ -118,6 +125,7 @@ def audit(
                 extract_objects=extract_objects,
                 sinks=sinks,
                 on_progress=progress.update,
+                ledger=ledger,
             )
             summary = runner.run(inputs)
     finally:
@@ -145,6 +153,7 @@ cli.add_command(alerts_group, name="alerts")
 cli.add_command(verify_log_command, name="verify-log")
 cli.add_command(report_command, name="report")
 cli.add_command(evidence_group, name="evidence")
+register_compliance(cli)
 
 
 def main() -> None:

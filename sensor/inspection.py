@@ -49,10 +49,11 @@ def inspect_part(engine: DetectionEngine, text: bytes) -> ObjectFindings:
     samples = engine.person_keys(GENETIC_NAMESPACE, list(genetic.samples))
     keys = tuple(sorted(set(findings.individual_keys) | set(samples)))
     people = len(keys) + (1 if genetic.single_person and not keys else 0)
-    return replace(
+    return replace(  # genetic data is sensitive (biometric), not account or medical data
         findings,
         findings=(*findings.findings, genetic_finding(genetic)),
         individual_keys=keys,
+        sensitive_keys=tuple(sorted(set(findings.sensitive_keys) | set(samples))),
         distinct_individuals=max(people, findings.distinct_individuals),
     )
 

@@ -184,7 +184,7 @@ class DetectionEngine:
             people.keys,
             self.key_id,
             detection.layout.kind,
-            self._terms.score(detection.keyword_counts, len(data)),
+            self._terms.score(detection.keyword_counts, data),
         )
 
     # --- per identifier ---------------------------------------------------------------------

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from detectors.context import normalise_keyword
+from detectors.layout import SAMPLE_BYTES, detect_layout
 from sensor.errors import SignatureError
 
 KIB = 1024
@@ -76,13 +78,16 @@ def _is_letter(byte: int) -> bool:
 
 
 def _occurrences(inner: bytes, outer: bytes) -> int:
-    """How often the matcher would find keyword ``inner`` inside a hit of keyword ``outer``.
+    """How often the matcher would find keyword ``inner`` inside a hit of the longer ``outer``."""
+    return _count_in(inner, outer) if len(inner) < len(outer) else 0
+
+
+def _count_in(inner: bytes, outer: bytes) -> int:
+    """How often the matcher would find keyword ``inner`` in ``outer`` (both normalised).
 
     Mirrors the matcher's rule that a keyword starting (ending) with an ASCII letter may not touch
     a letter on that side, so "fe" is not inside "NdFeB" but "earth" is inside "rare earth".
     """
-    if len(inner) >= len(outer):
-        return 0
     found, at = 0, outer.find(inner)
     while at >= 0:
         end = at + len(inner)
@@ -118,6 +123,18 @@ class _Plan:
     # (outer, inner, times), longest outer first: each hit of outer also produced ``times`` hits
     # of inner, which are taken back so a phrase counts once, as its longest term.
     nesting: tuple[tuple[int, int, int], ...]
+    words: frozenset[int]  # every keyword number above, negative terms included
+
+    def tally(self, counts: dict[int, int]) -> tuple[int, int, int]:
+        """(distinct specific terms, distinct terms, hits) after undoing the nesting."""
+        own = {k: counts[k] for k in self.words if k in counts}
+        for outer, inner, times in self.nesting:  # longest outer first
+            if own.get(outer, 0) and own.get(inner, 0):
+                own[inner] = max(0, own[inner] - times * own[outer])
+        specific = sum(1 for t in self.specific if own.get(t, 0))
+        distinct = specific + sum(1 for t in self.common if own.get(t, 0))
+        hits = sum(own.get(t, 0) for t in self.specific | self.common)
+        return specific, distinct, hits
 
 
 def builtin_directory() -> Path:
@@ -149,6 +166,8 @@ class TermScorer:
     breadth (``min_distinct``), density (``min_density``), specific terms (``min_specific``: words
     in ``common_terms`` count but cannot carry an indication alone), nesting (a hit of "测绘成果"
     is not also a hit of "测绘") and negative terms ("故障诊断" takes its hit back from "诊断").
+    One rule relaxes density: in a delimited table, column names that alone meet the breadth
+    thresholds indicate the object however many rows of numbers follow them.
     """
 
     def __init__(self, packs: tuple[TermPack, ...], keyword_index: dict[bytes, int]) -> None:
@@ -159,6 +178,8 @@ class TermScorer:
             for k in plan.specific | plan.common:
                 by_keyword.setdefault(k, set()).add(number)
         self._packs_of = {k: tuple(sorted(v)) for k, v in by_keyword.items()}
+        mine = {k for plan in self._plans for k in plan.words}
+        self._words = {n: w for w, n in keyword_index.items() if n in mine}
 
     @staticmethod
     def _plan(pack: TermPack, keyword_index: dict[bytes, int]) -> _Plan:
@@ -177,6 +198,7 @@ class TermScorer:
             frozenset(keyword_index[w] for w in specific),
             frozenset(keyword_index[w] for w in common),
             tuple(nesting),
+            frozenset(keyword_index[w] for w in words),
         )
 
     @staticmethod
@@ -187,36 +209,50 @@ class TermScorer:
             for t in pack.terms + pack.common_terms + pack.negative_terms
         ]
 
-    def score(self, counts: dict[int, int], size: int) -> tuple[Indication, ...]:
-        """Indications for ``counts`` (hits per keyword number) in an object of ``size`` bytes,
-        strongest first."""
+    def score(self, counts: dict[int, int], data: bytes) -> tuple[Indication, ...]:
+        """Indications for ``counts`` (hits per keyword number) in the object ``data``, strongest
+        first."""
         touched = sorted({n for k in counts for n in self._packs_of.get(k, ())})
-        kib = max(size, KIB) / KIB
+        kib = max(len(data), KIB) / KIB
+        header: dict[int, int] | None = None  # term hits in a table's header line, when needed
         ranked = []
         for number in touched:
             plan = self._plans[number]
             pack = plan.pack
-            own = dict(counts)
-            for outer, inner, times in plan.nesting:  # longest outer first
-                if own.get(outer, 0) and own.get(inner, 0):
-                    own[inner] = max(0, own[inner] - times * own[outer])
-            specific = sum(1 for t in plan.specific if own.get(t, 0))
-            distinct = specific + sum(1 for t in plan.common if own.get(t, 0))
-            hits = sum(own.get(t, 0) for t in plan.specific | plan.common)
+            specific, distinct, hits = plan.tally(counts)
+            if distinct < pack.min_distinct or specific < pack.min_specific:
+                continue
             density = hits / kib
-            breadth_ratio, density_ratio = distinct / pack.min_distinct, density / pack.min_density
-            strength = (breadth_ratio * density_ratio) ** 0.5 / 2
-            if breadth_ratio >= 1 and density_ratio >= 1 and specific >= pack.min_specific:
-                indication = Indication(
-                    pack.code,
-                    pack.subclass,
-                    pack.name_zh,
-                    pack.name_en,
-                    pack.basis,
-                    hits,
-                    distinct,
-                    round(density, 2),
-                    round(min(1.0, strength), 2),
-                )
-                ranked.append((-strength, pack.subclass, indication))
+            strength = (distinct / pack.min_distinct * density / pack.min_density) ** 0.5 / 2
+            if density < pack.min_density:
+                # Too sparse for text; but a table whose column names alone have the breadth is
+                # about the subclass on every row, however many rows of numbers follow.
+                if header is None:
+                    header = self._header_hits(counts, data)
+                h_specific, h_distinct, _ = plan.tally(header)
+                if h_distinct < pack.min_distinct or h_specific < pack.min_specific:
+                    continue
+                strength = max(strength, (h_distinct / pack.min_distinct) ** 0.5 / 2)
+            indication = Indication(
+                pack.code,
+                pack.subclass,
+                pack.name_zh,
+                pack.name_en,
+                pack.basis,
+                hits,
+                distinct,
+                round(density, 2),
+                round(min(1.0, strength), 2),
+            )
+            ranked.append((-strength, pack.subclass, indication))
         return tuple(i for _s, _n, i in sorted(ranked, key=lambda r: (r[0], r[1])))
+
+    def _header_hits(self, counts: dict[int, int], data: bytes) -> dict[int, int]:
+        """Hits of the terms the scan found, counted again within the header line of a delimited
+        table (no second scan: only terms already hit, only in at most MAX_HEADER_BYTES)."""
+        layout = detect_layout(np.frombuffer(data[:SAMPLE_BYTES], dtype=np.uint8))
+        if not layout.rows or not layout.header:
+            return {}
+        line = "\n".join(layout.header).encode("utf-8")
+        found = {k: _count_in(self._words[k], line) for k in counts if k in self._words}
+        return {k: n for k, n in found.items() if n}

@@ -211,6 +211,19 @@ def test_builtin_negative_terms_work() -> None:
     assert ENGINE.inspect((geo + "提高程度").encode()).important == ()
 
 
+def test_a_tables_column_names_carry_the_indication() -> None:
+    header = "区站号,台站名称,观测时次,气温,相对湿度,气压,风向,风速,降水量,能见度,质控码\n"
+    rows = "58238,站点A,2026-08-01T00:00Z,27.3,86,1003.2,SE,3.4,0.0,12000,000000\n" * 3000
+    (indication,) = ENGINE.inspect((header + rows).encode()).important
+    assert indication.subclass == 4 and indication.density < 0.1  # far below min_density
+    # the same words and numbers as prose are too sparse: only column names get this rule
+    prose = header.replace(",", "、").rstrip() + "。\n" + rows.replace(",", " ")
+    assert ENGINE.inspect(prose.encode()).important == ()
+    # and column names that are common words only (order exports) still indicate nothing
+    orders = "订单号,收货人,快递公司,保质期,生产日期,配料,冷链\n" + "1,2,3,4,5,6,7\n" * 3000
+    assert ENGINE.inspect(orders.encode()).important == ()
+
+
 def test_strongest_indication_first() -> None:
     text = REACTOR * 3 + "测绘成果 遥感影像 地形图 等高线 CGCS2000 高程。" * 2
     assert [i.subclass for i in ENGINE.inspect(text.encode()).important] == [14, 3]

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
 from detectors.catalogue import load_catalogue
+from detectors.cli import signatures_group
 from detectors.engine import DetectionEngine
 from detectors.important import TermPack, builtin_directory, load_term_packs
+from sensor.config import EgressConfig
 from sensor.errors import SignatureError
 
 SPECS = load_catalogue()
@@ -229,6 +233,20 @@ def test_strongest_indication_first() -> None:
     assert [i.subclass for i in ENGINE.inspect(text.encode()).important] == [14, 3]
     text = REACTOR + "测绘成果 遥感影像 地形图 等高线 CGCS2000 高程 正射影像 点云。" * 6
     assert [i.subclass for i in ENGINE.inspect(text.encode()).important] == [3, 14]
+
+
+def test_signatures_list_shows_the_term_packs() -> None:
+    @click.group()
+    @click.pass_context
+    def root(ctx: click.Context) -> None:
+        ctx.obj = type("Obj", (), {"config": EgressConfig()})()
+
+    root.add_command(signatures_group)
+    result = CliRunner().invoke(root, ["signatures", "list"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "important-data term packs" in result.output
+    assert all(f"JSFTZ-{n:02d}" in result.output for n, _c, _s in SEED_SUBCLASSES)
+    assert "39 属于出口管制法管制的相关数据" in result.output
 
 
 # --- loading ----------------------------------------------------------------------------------

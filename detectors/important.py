@@ -24,10 +24,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from detectors.context import normalise_keyword
-from detectors.layout import SAMPLE_BYTES, detect_layout
+from detectors.layout import MAX_HEADER_BYTES, SAMPLE_BYTES, detect_layout
 from sensor.errors import SignatureError
 
 KIB = 1024
+# Exports often put a title and a date line above the column names; the header is the first
+# delimited line among this many.
+HEADER_SEARCH_LINES = 5
 
 
 class TermPack(BaseModel):
@@ -251,8 +254,12 @@ class TermScorer:
         """Hits of the terms the scan found, counted again within the header line of a delimited
         table (no second scan: only terms already hit, only in at most MAX_HEADER_BYTES)."""
         layout = detect_layout(np.frombuffer(data[:SAMPLE_BYTES], dtype=np.uint8))
-        if not layout.rows or not layout.header:
+        if not layout.rows or layout.delimiter is None:
             return {}
-        line = "\n".join(layout.header).encode("utf-8")
+        head = data[: MAX_HEADER_BYTES * HEADER_SEARCH_LINES].split(b"\n")[:HEADER_SEARCH_LINES]
+        delimited = [line for line in head if layout.delimiter in line]
+        if not delimited:
+            return {}
+        line = delimited[0][:MAX_HEADER_BYTES].lower()
         found = {k: _count_in(self._words[k], line) for k in counts if k in self._words}
         return {k: n for k, n in found.items() if n}

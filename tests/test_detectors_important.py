@@ -233,6 +233,8 @@ def test_a_tables_column_names_carry_the_indication() -> None:
     rows = "58238,站点A,2026-08-01T00:00Z,27.3,86,1003.2,SE,3.4,0.0,12000,000000\n" * 3000
     (indication,) = ENGINE.inspect((header + rows).encode()).important
     assert indication.subclass == 4 and indication.density < 0.1  # far below min_density
+    titled = "气象站逐时观测数据导出\n导出时间：2026-08-02\n" + header + rows
+    assert [i.subclass for i in ENGINE.inspect(titled.encode()).important] == [4]
     # the same words and numbers as prose are too sparse: only column names get this rule
     prose = header.replace(",", "、").rstrip() + "。\n" + rows.replace(",", " ")
     assert ENGINE.inspect(prose.encode()).important == ()

@@ -118,7 +118,7 @@ class Indication:
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """A pack's term numbers, and the nesting to undo before counting."""
+    """A pack's keyword numbers, and the nesting to undo before counting."""
 
     pack: TermPack
     specific: frozenset[int]
@@ -126,7 +126,7 @@ class _Plan:
     # (outer, inner, times), longest outer first: each hit of outer also produced ``times`` hits
     # of inner, which are taken back so a phrase counts once, as its longest term.
     nesting: tuple[tuple[int, int, int], ...]
-    words: frozenset[int]  # every term number above, negative terms included
+    words: frozenset[int]  # every keyword number above, negative terms included
 
     def tally(self, counts: dict[int, int]) -> tuple[int, int, int]:
         """(distinct specific terms, distinct terms, hits) after undoing the nesting."""
@@ -162,13 +162,6 @@ def load_term_packs(directories: tuple[Path, ...] | None = None) -> tuple[TermPa
     return tuple(sorted(packs.values(), key=lambda p: (p.subclass, p.code)))
 
 
-def encodings(word: bytes) -> tuple[bytes, ...]:
-    """A normalised term as UTF-8 and, for Chinese, as GB 18030 (GBK), the two encodings Chinese
-    documents travel in; both are keywords of the one scan and count as the same term."""
-    gb = word.decode("utf-8").encode("gb18030")
-    return (word,) if gb == word else (word, gb)
-
-
 class TermScorer:
     """Maps term packs onto matcher keyword numbers and scores an object's keyword hits.
 
@@ -182,60 +175,54 @@ class TermScorer:
 
     def __init__(self, packs: tuple[TermPack, ...], keyword_index: dict[bytes, int]) -> None:
         self.packs = packs
-        numbers: dict[bytes, int] = {}  # normalised term -> term number
-        for word in (w for pack in packs for w in _words(pack)):
-            numbers.setdefault(word, len(numbers))
-        self._encoded = [encodings(w) for w in numbers]  # term number -> its keywords
-        self._term_of = {
-            keyword_index[e]: n for n, forms in enumerate(self._encoded) for e in forms
-        }
-        self._plans = [self._plan(pack, numbers) for pack in packs]
-        by_term: dict[int, set[int]] = {}
+        self._plans = [self._plan(pack, keyword_index) for pack in packs]
+        by_keyword: dict[int, set[int]] = {}
         for number, plan in enumerate(self._plans):
-            for t in plan.specific | plan.common:
-                by_term.setdefault(t, set()).add(number)
-        self._packs_of = {t: tuple(sorted(v)) for t, v in by_term.items()}
+            for k in plan.specific | plan.common:
+                by_keyword.setdefault(k, set()).add(number)
+        self._packs_of = {k: tuple(sorted(v)) for k, v in by_keyword.items()}
+        mine = {k for plan in self._plans for k in plan.words}
+        self._words = {n: w for w, n in keyword_index.items() if n in mine}
 
     @staticmethod
-    def _plan(pack: TermPack, numbers: dict[bytes, int]) -> _Plan:
+    def _plan(pack: TermPack, keyword_index: dict[bytes, int]) -> _Plan:
         specific = {normalise_keyword(t) for t in pack.terms}
         common = {normalise_keyword(t) for t in pack.common_terms}
         counted = specific | common
-        words = sorted(set(_words(pack)), key=len)
+        words = sorted(counted | {normalise_keyword(t) for t in pack.negative_terms}, key=len)
         nesting = [
-            (numbers[outer], numbers[inner], times)
+            (keyword_index[outer], keyword_index[inner], times)
             for outer in reversed(words)
             for inner in counted
             if (times := _occurrences(inner, outer))
         ]
         return _Plan(
             pack,
-            frozenset(numbers[w] for w in specific),
-            frozenset(numbers[w] for w in common),
+            frozenset(keyword_index[w] for w in specific),
+            frozenset(keyword_index[w] for w in common),
             tuple(nesting),
-            frozenset(numbers[w] for w in words),
+            frozenset(keyword_index[w] for w in words),
         )
 
     @staticmethod
     def keywords(packs: tuple[TermPack, ...]) -> list[bytes]:
-        """Every encoding of every term, for the matcher's keyword list."""
-        return [e for pack in packs for w in _words(pack) for e in encodings(w)]
+        return [
+            normalise_keyword(t)
+            for pack in packs
+            for t in pack.terms + pack.common_terms + pack.negative_terms
+        ]
 
     def score(self, counts: dict[int, int], data: bytes) -> tuple[Indication, ...]:
         """Indications for ``counts`` (hits per keyword number) in the object ``data``, strongest
         first."""
-        terms: dict[int, int] = {}  # hits per term number, encodings added up
-        for k, n in counts.items():
-            if (t := self._term_of.get(k)) is not None:
-                terms[t] = terms.get(t, 0) + n
-        touched = sorted({n for t in terms for n in self._packs_of.get(t, ())})
+        touched = sorted({n for k in counts for n in self._packs_of.get(k, ())})
         kib = max(len(data), KIB) / KIB
         header: dict[int, int] | None = None  # term hits in a table's header line, when needed
         ranked = []
         for number in touched:
             plan = self._plans[number]
             pack = plan.pack
-            specific, distinct, hits = plan.tally(terms)
+            specific, distinct, hits = plan.tally(counts)
             if distinct < pack.min_distinct or specific < pack.min_specific:
                 continue
             density = hits / kib
@@ -244,7 +231,7 @@ class TermScorer:
                 # Too sparse for text; but a table whose column names alone have the breadth is
                 # about the subclass on every row, however many rows of numbers follow.
                 if header is None:
-                    header = self._header_hits(terms, data)
+                    header = self._header_hits(counts, data)
                 h_specific, h_distinct, _ = plan.tally(header)
                 if h_distinct < pack.min_distinct or h_specific < pack.min_specific:
                     continue
@@ -263,7 +250,7 @@ class TermScorer:
             ranked.append((-strength, pack.subclass, indication))
         return tuple(i for _s, _n, i in sorted(ranked, key=lambda r: (r[0], r[1])))
 
-    def _header_hits(self, terms: dict[int, int], data: bytes) -> dict[int, int]:
+    def _header_hits(self, counts: dict[int, int], data: bytes) -> dict[int, int]:
         """Hits of the terms the scan found, counted again within the header line of a delimited
         table (no second scan: only terms already hit, only in at most MAX_HEADER_BYTES)."""
         layout = detect_layout(np.frombuffer(data[:SAMPLE_BYTES], dtype=np.uint8))
@@ -274,9 +261,5 @@ class TermScorer:
         if not delimited:
             return {}
         line = delimited[0][:MAX_HEADER_BYTES].lower()
-        found = {t: sum(_count_in(e, line) for e in self._encoded[t]) for t in terms}
-        return {t: n for t, n in found.items() if n}
-
-
-def _words(pack: TermPack) -> list[bytes]:
-    return [normalise_keyword(t) for t in pack.terms + pack.common_terms + pack.negative_terms]
+        found = {k: _count_in(self._words[k], line) for k in counts if k in self._words}
+        return {k: n for k, n in found.items() if n}

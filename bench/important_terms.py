@@ -61,12 +61,6 @@ def main() -> None:
             }
             total = sum(len(v) for v in hits.values())
             print(f"{label}, {name}: {total} indications {hits}")
-    gbk = sum(first_is_own(engine, p, p.read_text(encoding="utf-8"), "gb18030") for p in fixtures)
-    quiet = sum(
-        not engine.inspect(p.read_text(encoding="utf-8").encode("gb18030")).important
-        for p in sorted((DATA / "ordinary").iterdir())
-    )
-    print(f"as GB 18030: {gbk} of {len(fixtures)} first; ordinary texts without indication {quiet}")
     filler = (DATA / "ordinary" / "newsletter.txt").read_text(encoding="utf-8")
     for copies in (1, 3, 6):
         kept = sum(

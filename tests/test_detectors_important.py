@@ -113,19 +113,6 @@ def test_domain_document_is_indicated_with_its_subclass_first(path: Path) -> Non
     assert result.important[0].subclass == int(path.stem)
 
 
-def test_gbk_documents_are_indicated_like_utf8_ones() -> None:
-    fixtures = sorted(DATA.glob("*.txt"))
-    firsts = [
-        ENGINE.inspect(p.read_text(encoding="utf-8").encode("gb18030")).important[:1]
-        for p in fixtures
-    ]
-    assert [f[0].subclass if f else None for f in firsts] == [int(p.stem) for p in fixtures]
-    assert all(
-        ENGINE.inspect(p.read_text(encoding="utf-8").encode("gb18030")).important == ()
-        for p in ORDINARY
-    )
-
-
 @pytest.mark.parametrize("path", ORDINARY, ids=lambda p: p.name)
 def test_ordinary_business_text_indicates_nothing(path: Path) -> None:
     assert ENGINE.inspect(path.read_bytes()).important == ()

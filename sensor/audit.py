@@ -28,9 +28,11 @@ from sensor.app import AppLayerHandler
 from sensor.capture import open_capture
 from sensor.capture.source import STDIN
 from sensor.config import EgressConfig
+from sensor.content.extract import ExtractionLimits
 from sensor.decode.decoder import PacketDecoder
 from sensor.flows.records import flow_record
 from sensor.flows.table import Flow, FlowTable
+from sensor.inspection import inspect_object
 from sensor.objects import TransferObject, object_record
 from sensor.outputs.alerts import JsonlWriter, build_alert
 from sensor.policy import Jurisdiction
@@ -88,6 +90,7 @@ class Audit:
             config.signatures.extra_directories, frozenset(config.signatures.disabled)
         )
         self.engine = DetectionEngine(self.specs, config.output.masked_samples_per_identifier)
+        self.extraction_limits = ExtractionLimits(**config.limits.extraction.model_dump())
         self.inputs: list[dict[str, Any]] = []
         self._source = ""
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -124,7 +127,13 @@ class Audit:
             on_flow_end=self._on_flow_end,
         )
         packets = 0
-        decoder = PacketDecoder(self.anomalies)  # per capture: fragments never span two files
+        fragments = limits.fragments
+        decoder = PacketDecoder(  # per capture: fragments never span two files
+            self.anomalies,
+            reassemble_fragments=fragments.reassemble,
+            fragment_timeout=fragments.timeout_seconds,
+            max_fragment_bytes=fragments.max_bytes,
+        )
         try:
             for record in reader:
                 packets += 1
@@ -158,6 +167,8 @@ class Audit:
 
     def _on_object(self, obj: TransferObject) -> None:
         self.counts.objects += 1
+        inspection = inspect_object(self.engine, obj, self.extraction_limits)
+        findings = inspection.findings
         self._objects.write(
             object_record(
                 obj,
@@ -166,7 +177,6 @@ class Audit:
                 extracted=self._extract(obj),
             )
         )
-        findings = self.engine.inspect(obj.inspection_bytes())
         if not findings:
             return
         # The flow context is oriented sender -> receiver of the object, so for a download the
@@ -184,6 +194,7 @@ class Audit:
             src=src,
             dst=dst,
             decision=decision,
+            parts=inspection.located(),
         )
         self._alerts.write(alert)
         self.counts.alerts += 1

@@ -54,6 +54,33 @@ class SignaturesConfig(BaseModel):
     disabled: tuple[str, ...] = Field((), description="identifier ids to switch off")
 
 
+class ExtractionConfig(BaseModel):
+    """Bounds on unpacking one object (sensor/content/extract.py); hitting one flags the object."""
+
+    model_config = _STRICT
+    max_depth: int = Field(4, ge=0, le=32, description="archives opened inside archives")
+    max_total_bytes: int = Field(
+        256 << 20, ge=1024, description="expanded bytes per object over all its members"
+    )
+    max_ratio: int = Field(1000, ge=10, description="expanded/compressed bytes of one member")
+    max_members: int = Field(10_000, ge=1, description="archive members read per object")
+    max_seconds: float = Field(30.0, gt=0, description="wall time spent unpacking one object")
+    max_pdf_pages: int = Field(2_000, ge=1, description="PDF pages read per document")
+
+
+class FragmentsConfig(BaseModel):
+    """IP fragment reassembly (sensor/decode/fragments.py); hitting a bound is an anomaly."""
+
+    model_config = _STRICT
+    reassemble: bool = Field(True, description="rebuild fragmented IP datagrams")
+    timeout_seconds: float = Field(
+        60.0, gt=0, description="capture time a datagram may wait for its missing pieces"
+    )
+    max_bytes: int = Field(
+        32 << 20, ge=65_536, description="memory for all datagrams in progress; oldest dropped"
+    )
+
+
 class LimitsConfig(BaseModel):
     model_config = _STRICT
     max_flows: int = Field(100_000, ge=1, description="flows tracked at once; oldest evicted")
@@ -63,6 +90,8 @@ class LimitsConfig(BaseModel):
     max_object_bytes: int = Field(
         64 << 20, ge=1024, description="bytes of one object kept for inspection; rest counted"
     )
+    extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
+    fragments: FragmentsConfig = Field(default_factory=FragmentsConfig)
 
 
 class OutputConfig(BaseModel):

@@ -53,6 +53,7 @@ def build_alert(
     src: Place,
     dst: Place,
     decision: BorderDecision,
+    parts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The alert record for one object; ``source`` names the capture it came from."""
     body = bytes(obj.body)
@@ -100,6 +101,10 @@ def build_alert(
             "complete": obj.complete,
             "truncated": obj.truncated,
             "gap_bytes": obj.gap_bytes,
+            "detected_type": obj.detected_type,
+            "flags": obj.flag_names(),
+            # where inside the object the findings are: sheet, archive member, charset
+            "parts": parts or [],
         },
         "findings": [
             {

@@ -1,0 +1,73 @@
+"""One object through content extraction and detection: what the audit and the sensor call.
+
+    TransferObject -> extract (archives, Office, PDF, charsets) -> DetectionEngine per part
+                   -> combined ObjectFindings + where in the object they were found
+
+Extraction flags (``limit:size``, ``encrypted``, ``error:zip``...) are put on the object as
+``content:<flag>`` so objects.jsonl and alerts show what could not be read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from detectors.combine import PartFindings, combine
+from detectors.engine import DetectionEngine, ObjectFindings
+from detectors.genetic import genetic_finding, sniff_genetic
+from sensor.content.extract import ExtractionLimits, extract
+from sensor.objects import TransferObject
+
+GENETIC_NAMESPACE = "genetic_sample"  # person keys of VCF/SAM sample names
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    findings: ObjectFindings
+    parts: tuple[PartFindings, ...]  # every part read, in object order
+    flags: tuple[str, ...]  # extraction flags, also added to the object's flags
+
+    def located(self) -> list[dict[str, object]]:
+        """The parts that had findings, for the alert: path, kind, charset, identifiers."""
+        return [
+            {
+                "path": p.path,
+                "kind": p.kind,
+                "encoding": p.encoding,
+                "identifiers": {f.identifier: f.count for f in p.findings.findings if f.count},
+            }
+            for p in self.parts
+            if p.findings
+        ]
+
+
+def inspect_part(engine: DetectionEngine, text: bytes) -> ObjectFindings:
+    """Pattern detection, plus genetic data recognised by its file format."""
+    findings = engine.inspect(text)
+    genetic = sniff_genetic(text)
+    if genetic is None:
+        return findings
+    samples = engine.person_keys(GENETIC_NAMESPACE, list(genetic.samples))
+    keys = tuple(sorted(set(findings.individual_keys) | set(samples)))
+    people = len(keys) + (1 if genetic.single_person and not keys else 0)
+    return replace(
+        findings,
+        findings=(*findings.findings, genetic_finding(genetic)),
+        individual_keys=keys,
+        distinct_individuals=max(people, findings.distinct_individuals),
+    )
+
+
+def inspect_object(
+    engine: DetectionEngine, obj: TransferObject, limits: ExtractionLimits | None = None
+) -> Inspection:
+    """Extract ``obj``'s readable parts, detect in each, and combine (flags go on ``obj``)."""
+    if obj.encrypted:
+        return Inspection(ObjectFindings((), 0), (), ())
+    extraction = extract(obj.inspection_bytes(), limits)
+    for flag in extraction.flags:
+        obj.flag(f"content:{flag}")
+    parts = tuple(
+        PartFindings(p.path, p.kind, p.encoding, len(p.text), inspect_part(engine, p.text))
+        for p in extraction.parts
+    )
+    return Inspection(combine(list(parts), engine.max_samples), parts, tuple(extraction.flags))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from pathlib import Path
 
 import click
@@ -14,7 +16,9 @@ from detectors.cli import signatures_group
 from detectors.engine import DetectionEngine
 from detectors.important import TermPack, builtin_directory, load_term_packs
 from sensor.config import EgressConfig
+from sensor.content.extract import extract
 from sensor.errors import SignatureError
+from sensor.inspection import inspect_part
 
 SPECS = load_catalogue()
 ENGINE = DetectionEngine(SPECS, identity_key=b"test-key-0123456789")
@@ -241,6 +245,46 @@ def test_a_tables_column_names_carry_the_indication() -> None:
     # and column names that are common words only (order exports) still indicate nothing
     orders = "订单号,收货人,快递公司,保质期,生产日期,配料,冷链\n" + "1,2,3,4,5,6,7\n" * 3000
     assert ENGINE.inspect(orders.encode()).important == ()
+
+
+def _reactor_log_rows(rows: int) -> list[list[object]]:
+    header: list[object] = [
+        "时间",
+        "堆功率(%FP)",
+        "硼浓度(ppm)",
+        "控制棒位置(步)",
+        "稳压器压力(MPa)",
+        "中子通量",
+    ]
+    return [header] + [[f"{h:02d}:00", 98.1, 1180 - h, 225, 15.5, 0.97] for h in range(rows)]
+
+
+def _through_content_stage(data: bytes) -> list[list[int]]:
+    """What the audit does with an object: extract its parts (charsets, workbooks, archives) and
+    detect in each; the subclasses indicated per part."""
+    parts = extract(data).parts
+    assert parts
+    return [[i.subclass for i in inspect_part(ENGINE, p.text).important] for p in parts]
+
+
+def test_exports_are_indicated_after_the_content_stage() -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    rows = _reactor_log_rows(2000)
+    csv = "\n".join(",".join(str(v) for v in r) for r in rows) + "\n"
+    # a GBK CSV (Excel's default on Chinese Windows): the content stage hands it on as UTF-8
+    assert _through_content_stage(csv.encode("gb18030")) == [[14]]
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    xlsx = io.BytesIO()
+    book.save(xlsx)
+    assert _through_content_stage(xlsx.getvalue()) == [[14]]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("export/reactor.csv", csv.encode("gb18030"))
+        z.writestr("export/readme.txt", "本压缩包为例行数据备份，请勿外传。".encode())
+    assert _through_content_stage(archive.getvalue()) == [[14], []]
 
 
 def test_strongest_indication_first() -> None:

@@ -18,7 +18,8 @@ from detectors.important import TermPack, builtin_directory, load_term_packs
 from sensor.config import EgressConfig
 from sensor.content.extract import extract
 from sensor.errors import SignatureError
-from sensor.inspection import inspect_part
+from sensor.inspection import inspect_object, inspect_part
+from sensor.objects import FlowContext, TransferObject
 
 SPECS = load_catalogue()
 ENGINE = DetectionEngine(SPECS, identity_key=b"test-key-0123456789")
@@ -285,6 +286,23 @@ def test_exports_are_indicated_after_the_content_stage() -> None:
         z.writestr("export/reactor.csv", csv.encode("gb18030"))
         z.writestr("export/readme.txt", "本压缩包为例行数据备份，请勿外传。".encode())
     assert _through_content_stage(archive.getvalue()) == [[14], []]
+
+
+def test_an_indicated_object_is_tagged_with_the_subclass_code() -> None:
+    def upload(body: bytes) -> TransferObject:
+        flow = FlowContext("C1", "tcp", "10.0.0.5", 50000, "203.0.113.9", 443)
+        return TransferObject(flow, "http", "upload", 0, 0.0, body=bytearray(body))
+
+    rows = _reactor_log_rows(500)
+    csv = "\n".join(",".join(str(v) for v in r) for r in rows).encode()
+    tagged = upload(csv)
+    inspection = inspect_object(ENGINE, tagged)
+    assert [i.code for i in inspection.findings.important] == ["JSFTZ-14"]
+    assert "important_data:JSFTZ-14" in tagged.flag_names()
+    assert not inspection.findings  # a tag for the analyst, not an alert
+    plain = upload((DATA / "ordinary" / "newsletter.txt").read_bytes())
+    inspect_object(ENGINE, plain)
+    assert not [f for f in plain.flag_names() if f.startswith("important_data:")]
 
 
 def test_strongest_indication_first() -> None:

@@ -237,7 +237,7 @@ class DetectionEngine:
             people.account_or_medical_keys,
             self.key_id,
             detection.layout.kind,
-            self._terms.score(detection.keyword_counts, len(data)),
+            self._terms.score(detection.keyword_counts, data),
         )
 
     # --- per identifier ---------------------------------------------------------------------

@@ -1,34 +1,39 @@
 """Application layer dispatch: choose a parser per flow and turn its events into objects.
 
-Protocols are recognised by content, not port. The first bytes of each direction are held until
-one of them decides: a stream that starts with an HTTP request line makes the flow HTTP, and the
-other direction then carries its responses (held bytes are replayed, client side first). When the
-capture missed the handshake and the flow table guessed the orientation wrong, the requests arrive
-from the responder: the roles are swapped (``app.http_roles_swapped``) so uploads are still what
-the HTTP client sent. A stream whose server speaks first with a status line (the request was not
-captured) is HTTP too, its responses unpaired.
+Protocols are recognised by content, not port (``sensor.protocols.detect``): the first bytes of
+each direction are held until they decide HTTP, SMTP or FTP control, then replayed into that
+protocol's transfers object. When the capture missed the handshake and the flow table guessed the
+orientation wrong, the client is the responder: the roles are swapped (``app.http_roles_swapped``,
+``app.smtp_roles_swapped``, ...) so uploads are still what the client sent. A stream whose server
+speaks first with a status line (the request was not captured) is HTTP too, its responses unpaired.
 
 Streams nobody parses are only counted; their bytes are not kept.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
+from typing import Protocol
 
 from sensor.anomalies import AnomalyCounter
 from sensor.flows.table import Direction, Flow
 from sensor.objects import TransferObject
+from sensor.protocols.detect import detect
 from sensor.protocols.http import Side
 from sensor.protocols.http_transfers import HttpTransfers
-
-_HTTP_REQUEST = re.compile(rb"^\s*[A-Z][A-Z0-9_-]{2,15} \S")
-_HTTP_RESPONSE = re.compile(rb"^HTTP/1\.[01] \d")
-# Bytes (or one line) a direction needs before it decides whether the flow is HTTP. Either
-# direction reaching it decides, so at most this plus one segment per direction is ever held.
-SNIFF_BYTES = 16
+from sensor.protocols.smtp_transfers import SmtpTransfers
 
 ObjectSink = Callable[[TransferObject], None]
+
+
+class _Parser(Protocol):
+    """What every protocol's transfers object offers the dispatcher."""
+
+    def data(self, side: Side, data: bytes) -> None: ...
+
+    def gap(self, side: Side, length: int) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class AppLayerHandler:
@@ -45,7 +50,7 @@ class AppLayerHandler:
             Direction.TO_RESPONDER: bytearray(),
             Direction.TO_ORIGINATOR: bytearray(),
         }
-        self._http: HttpTransfers | None = None
+        self._parser: _Parser | None = None
         self._client_direction = Direction.TO_RESPONDER
         self._ignored = False
         self.protocol = ""
@@ -53,26 +58,26 @@ class AppLayerHandler:
     def on_data(self, flow: Flow, direction: Direction, offset: int, data: bytes) -> None:
         if self._ignored:
             return
-        if self._http is None:
+        if self._parser is None:
             self._held[direction] += data
             self._sniff()
             return
-        self._http.data(self._side(direction), data)
+        self._parser.data(self._side(direction), data)
 
     def on_gap(self, flow: Flow, direction: Direction, offset: int, length: int) -> None:
         if self._ignored:
             return
-        if self._http is None:
+        if self._parser is None:
             self._anomalies.count("app.gap_before_protocol_known", flow.uid)
             self._ignore()
             return
-        self._http.gap(self._side(direction), length)
+        self._parser.gap(self._side(direction), length)
 
     def on_close(self, flow: Flow) -> None:
-        if self._http is None and not self._ignored:
+        if self._parser is None and not self._ignored:
             self._sniff(final=True)
-        if self._http is not None:
-            self._http.close()
+        if self._parser is not None:
+            self._parser.close()
 
     def _side(self, direction: Direction) -> Side:
         return Side.CLIENT if direction is self._client_direction else Side.SERVER
@@ -83,37 +88,65 @@ class AppLayerHandler:
             held.clear()
 
     def _sniff(self, final: bool = False) -> None:
-        """Decide the protocol from the held bytes once a direction has enough of them."""
+        """Decide the protocol from the held bytes (``sensor.protocols.detect``)."""
+        flow = self._flow
         up, down = self._held[Direction.TO_RESPONDER], self._held[Direction.TO_ORIGINATOR]
+        verdict = detect(bytes(up), bytes(down), final, flow.resp_port, flow.orig_port)
+        if verdict is None:
+            return
+        if verdict.protocol == "http":
+            self._start_http(verdict.client)
+        elif verdict.protocol in ("smtp", "ftp"):
+            self._start_dialogue(verdict.protocol, verdict.client)
+        else:
+            self._ignore()
 
-        def ready(held: bytearray) -> bool:
-            return bool(held) and (final or len(held) >= SNIFF_BYTES or b"\n" in held)
+    def _endpoints(self, client_direction: Direction) -> tuple[tuple[str, int], tuple[str, int]]:
+        flow = self._flow
+        client = (flow.orig_ip, flow.orig_port)
+        server = (flow.resp_ip, flow.resp_port)
+        if client_direction is Direction.TO_ORIGINATOR:
+            self._anomalies.count(f"app.{self.protocol}_roles_swapped", flow.uid)
+            client, server = server, client
+        return client, server
 
-        if ready(up):
-            if _HTTP_REQUEST.match(up):
-                self._start_http(Direction.TO_RESPONDER)
-            elif _HTTP_RESPONSE.match(up) and not (down and not _HTTP_REQUEST.match(down)):
-                self._start_http(Direction.TO_ORIGINATOR)
-            else:
-                self._ignore()
-        elif ready(down):
-            if _HTTP_REQUEST.match(down):
-                self._start_http(Direction.TO_ORIGINATOR)
-            elif _HTTP_RESPONSE.match(down):
-                self._start_http(Direction.TO_RESPONDER)
-            else:
-                self._ignore()  # the server speaks first: SMTP, FTP, ... not parsed here
+    def _start_dialogue(self, protocol: str, client_direction: Direction) -> None:
+        """SMTP or FTP control: a command/reply dialogue parser for the flow."""
+        flow = self._flow
+        self._client_direction = client_direction
+        self.protocol = protocol
+        client, server = self._endpoints(client_direction)
+        if protocol == "smtp":
+            self._parser = SmtpTransfers(
+                uid=flow.uid,
+                vlan=flow.vlan,
+                client=client,
+                server=server,
+                clock=lambda: flow.last,
+                sink=self._sink,
+                anomalies=self._anomalies,
+                max_object_bytes=self._max_object_bytes,
+            )
+        self._replay_held(client_direction)
+
+    def _replay_held(self, client_direction: Direction) -> None:
+        server_direction = (
+            Direction.TO_ORIGINATOR
+            if client_direction is Direction.TO_RESPONDER
+            else Direction.TO_RESPONDER
+        )
+        for direction in (server_direction, client_direction):
+            held = bytes(self._held[direction])
+            self._held[direction].clear()
+            if held and self._parser is not None:
+                self._parser.data(self._side(direction), held)
 
     def _start_http(self, client_direction: Direction) -> None:
         flow = self._flow
         self._client_direction = client_direction
-        client = (flow.orig_ip, flow.orig_port)
-        server = (flow.resp_ip, flow.resp_port)
-        if client_direction is Direction.TO_ORIGINATOR:
-            self._anomalies.count("app.http_roles_swapped", flow.uid)
-            client, server = server, client
         self.protocol = "http"
-        self._http = HttpTransfers(
+        client, server = self._endpoints(client_direction)
+        self._parser = HttpTransfers(
             uid=flow.uid,
             vlan=flow.vlan,
             client=client,
@@ -132,4 +165,4 @@ class AppLayerHandler:
             held = bytes(self._held[direction])
             self._held[direction].clear()
             if held:
-                self._http.data(self._side(direction), held)
+                self._parser.data(self._side(direction), held)

@@ -7,6 +7,11 @@ orientation wrong, the client is the responder: the roles are swapped (``app.htt
 ``app.smtp_roles_swapped``, ...) so uploads are still what the client sent. A stream whose server
 speaks first with a status line (the request was not captured) is HTTP too, its responses unpaired.
 
+FTP data connections are the exception to "content decides": a flow whose endpoint an FTP control
+session announced (``sensor.protocols.ftp.expect``) is that session's data at once, and a flow
+nothing recognised while FTP sessions are open is parked there, bounded, in case its announcement
+was captured after its first bytes.
+
 Streams nobody parses are only counted; their bytes are not kept.
 """
 
@@ -19,6 +24,8 @@ from sensor.anomalies import AnomalyCounter
 from sensor.flows.table import Direction, Flow
 from sensor.objects import TransferObject
 from sensor.protocols.detect import detect
+from sensor.protocols.ftp.expect import DataExpectations, DataSink
+from sensor.protocols.ftp_transfers import FtpTransfers
 from sensor.protocols.http import Side
 from sensor.protocols.http_transfers import HttpTransfers
 from sensor.protocols.smtp_transfers import SmtpTransfers
@@ -40,7 +47,12 @@ class AppLayerHandler:
     """Receives one flow's reassembled streams (a ``FlowHandler``) and emits objects."""
 
     def __init__(
-        self, flow: Flow, sink: ObjectSink, anomalies: AnomalyCounter, max_object_bytes: int
+        self,
+        flow: Flow,
+        sink: ObjectSink,
+        anomalies: AnomalyCounter,
+        max_object_bytes: int,
+        expectations: DataExpectations | None = None,
     ) -> None:
         self._flow = flow
         self._sink = sink
@@ -54,8 +66,16 @@ class AppLayerHandler:
         self._client_direction = Direction.TO_RESPONDER
         self._ignored = False
         self.protocol = ""
+        # FTP data connections: announced ones are claimed at once, unknown ones may be parked
+        self._expectations = expectations
+        self._data: DataSink | None = expectations.claim(flow) if expectations else None
+        if self._data is not None:
+            self.protocol = "ftp-data"
 
     def on_data(self, flow: Flow, direction: Direction, offset: int, data: bytes) -> None:
+        if self._data is not None:
+            self._data.data(direction, data)
+            return
         if self._ignored:
             return
         if self._parser is None:
@@ -65,6 +85,9 @@ class AppLayerHandler:
         self._parser.data(self._side(direction), data)
 
     def on_gap(self, flow: Flow, direction: Direction, offset: int, length: int) -> None:
+        if self._data is not None:
+            self._data.gap(direction, length)
+            return
         if self._ignored:
             return
         if self._parser is None:
@@ -74,9 +97,11 @@ class AppLayerHandler:
         self._parser.gap(self._side(direction), length)
 
     def on_close(self, flow: Flow) -> None:
-        if self._parser is None and not self._ignored:
+        if self._parser is None and self._data is None and not self._ignored:
             self._sniff(final=True)
-        if self._parser is not None:
+        if self._data is not None:
+            self._data.close()
+        elif self._parser is not None:
             self._parser.close()
 
     def _side(self, direction: Direction) -> Side:
@@ -98,6 +123,12 @@ class AppLayerHandler:
             self._start_http(verdict.client)
         elif verdict.protocol in ("smtp", "ftp"):
             self._start_dialogue(verdict.protocol, verdict.client)
+        elif self._expectations is not None and (parked := self._expectations.park(flow)):
+            self._data = parked  # perhaps an FTP data connection announced later
+            for direction, held in self._held.items():
+                if held:
+                    parked.data(direction, bytes(held))
+                held.clear()
         else:
             self._ignore()
 
@@ -126,6 +157,18 @@ class AppLayerHandler:
                 sink=self._sink,
                 anomalies=self._anomalies,
                 max_object_bytes=self._max_object_bytes,
+            )
+        else:
+            self._parser = FtpTransfers(
+                uid=flow.uid,
+                vlan=flow.vlan,
+                client=client,
+                server=server,
+                clock=lambda: flow.last,
+                sink=self._sink,
+                anomalies=self._anomalies,
+                max_object_bytes=self._max_object_bytes,
+                expectations=self._expectations,
             )
         self._replay_held(client_direction)
 

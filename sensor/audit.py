@@ -34,6 +34,7 @@ from sensor.flows.table import Flow, FlowTable
 from sensor.objects import TransferObject, object_record
 from sensor.outputs.alerts import JsonlWriter, build_alert
 from sensor.policy import Jurisdiction
+from sensor.protocols.ftp.expect import DataExpectations
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +75,13 @@ class Audit:
         out_dir: Path,
         on_alert: AlertCallback | None = None,
         extract_objects: bool = False,
+        on_object: Callable[[TransferObject], None] | None = None,
     ):
         self.config = config
         self.out_dir = out_dir
         self.on_alert = on_alert
+        self.on_object = on_object
+        self._expectations: DataExpectations | None = None
         self.anomalies = AnomalyCounter()
         self.counts = AuditCounts()
         self.geoip = CountryDatabase.open(config.geoip.database)
@@ -116,6 +120,7 @@ class Audit:
         self._source = path.name
         log.info("auditing %s", reader.name)
         limits = self.config.limits
+        self._expectations = DataExpectations(self.anomalies)  # FTP data flows, per capture
         table = FlowTable(
             self._new_handler,
             self.anomalies,
@@ -152,11 +157,17 @@ class Audit:
 
     def _new_handler(self, flow: Flow) -> AppLayerHandler:
         return AppLayerHandler(
-            flow, self._on_object, self.anomalies, self.config.limits.max_object_bytes
+            flow,
+            self._on_object,
+            self.anomalies,
+            self.config.limits.max_object_bytes,
+            self._expectations,
         )
 
     def _on_object(self, obj: TransferObject) -> None:
         self.counts.objects += 1
+        if self.on_object is not None:
+            self.on_object(obj)
         self._objects.write(
             object_record(
                 obj,

@@ -48,7 +48,7 @@ MAX_PENDING = 1000  # commands sent ahead of their replies; PIPELINING groups ar
 _TLS_RECORD = re.compile(rb"^\x16\x03[\x00-\x04]")
 _REPLY = re.compile(rb"^(\d{3})([ -]?)(.*)$", re.S)
 _ADDRESS = re.compile(r"^\s*(?:FROM|TO)\s*:\s*(<[^>]*>|\S*)", re.I)
-_RESYNC_COMMAND = re.compile(rb"^(?:MAIL FROM:|RCPT TO:|RSET\r?\n|QUIT\r?\n|HELO |EHLO )", re.I)
+_RESYNC_COMMAND = re.compile(rb"(?:MAIL FROM:|RCPT TO:|RSET\r?\n|QUIT\r?\n|HELO |EHLO )", re.I)
 _COMMAND_LIKE = re.compile(rb"^[A-Za-z]{4}(?: |\r?\n)")
 
 
@@ -75,7 +75,7 @@ class SmtpSession:
         self._rejected = False
         self._pending: deque[str] = deque()
         self._reply_lines: list[bytes] = []
-        self._reply_code = 0
+        self._greeted = False  # the first 220 is the greeting, not an answer to a command
         self.helo = ""
         self.mail_from = ""
         self.rcpt_to: list[str] = []
@@ -327,7 +327,11 @@ class SmtpSession:
 
     def _reply(self, code: int, text: str, events: list[SmtpEvent]) -> None:
         command = ""
-        if self._pending and code != 334:  # 334 continues AUTH; its final reply comes later
+        greeting = not self._greeted and code in (220, 421, 554)
+        self._greeted = True
+        if (
+            self._pending and code != 334 and not greeting
+        ):  # 334 continues AUTH; its final reply comes later
             command = self._pending.popleft()
         events.append(SmtpReply(code, text, command))
         if code in (334, 354):

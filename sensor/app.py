@@ -103,6 +103,8 @@ class AppLayerHandler:
             self._data.close()
         elif self._parser is not None:
             self._parser.close()
+            if getattr(self._parser, "encrypted", False):
+                self.protocol += ",tls"  # STARTTLS / AUTH TLS: the flow record says so
 
     def _side(self, direction: Direction) -> Side:
         return Side.CLIENT if direction is self._client_direction else Side.SERVER

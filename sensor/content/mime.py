@@ -40,7 +40,7 @@ class MimeLimits:
 class MimePart:
     """One leaf: its decoded body and what its headers say about it."""
 
-    path: str  # "1.2": second part of the first part; "" for a single-part message
+    path: str  # "1.2": second part of the first part; "1" for a single-part message's body
     content_type: str  # main type, lower case ("text/plain")
     charset: str
     filename: str
@@ -376,7 +376,7 @@ class _Walker:
             flags.append("unknown_transfer_encoding")
         charset = cparams.get("charset", "")
         part = MimePart(
-            path=path,
+            path=path or "1",  # a single-part message's body is part 1 (as IMAP numbers it)
             content_type=ctype,
             charset=charset,
             filename=dparams.get("filename") or cparams.get("name", ""),

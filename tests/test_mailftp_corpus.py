@@ -112,7 +112,7 @@ def test_smtp_captures(entry: dict[str, Any], tmp_path: Path) -> None:
         if not candidates and (item.keys() & {"mail_from", "rcpt_to", "helo", "subject"}):
             if item.get("tls"):
                 continue  # a STARTTLS session: the mail itself is encrypted
-            missing.append(f"mail {({k: item.get(k) for k in ('mail_from', 'rcpt_to')})}")
+            missing.append(f"mail { ({k: item.get(k) for k in ('mail_from', 'rcpt_to')}) }")
         for attachment in item.get("attachments", []):
             if not any(p.filename == attachment for p in parts):
                 missing.append(f"attachment {attachment}")

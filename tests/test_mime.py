@@ -59,8 +59,12 @@ def _mail() -> bytes:
     msg["Subject"] = "客户资料"
     msg.set_content("正文：身份证号见附件", charset="gb2312")
     msg.add_alternative("<p>正文</p>", subtype="html", charset="utf-8")
-    msg.add_attachment("名字,电话\n".encode("gbk"), maintype="text", subtype="csv", filename="名单.csv")
-    msg.add_attachment(bytes(range(256)), maintype="application", subtype="octet-stream", filename="資料.bin")
+    msg.add_attachment(
+        "名字,电话\n".encode("gbk"), maintype="text", subtype="csv", filename="名单.csv"
+    )
+    msg.add_attachment(
+        bytes(range(256)), maintype="application", subtype="octet-stream", filename="資料.bin"
+    )
     return msg.as_bytes(policy=email.policy.SMTP)
 
 
@@ -82,7 +86,7 @@ def test_nested_message_parts_names_and_text_views() -> None:
 
 def test_raw_gbk_header_bytes_and_encoded_word_filenames() -> None:
     raw = (
-        "Subject: 报表\r\nContent-Type: application/octet-stream; name=\"=?GBK?B?"
+        'Subject: 报表\r\nContent-Type: application/octet-stream; name="=?GBK?B?'
         + base64.b64encode("报表.zip".encode("gbk")).decode()
         + '?="\r\nContent-Transfer-Encoding: base64\r\n\r\nUEsDBA==\r\n'
     ).encode("gbk")
@@ -95,9 +99,7 @@ def _nested(depth: int) -> bytes:
     body = b"Content-Type: text/plain\r\n\r\nleaf\r\n"
     for level in range(depth):
         b = f"b{level}".encode()
-        body = (
-            b"Content-Type: multipart/mixed; boundary=" + b + b"\r\n\r\n--" + b + b"\r\n" + body
-        )
+        body = b"Content-Type: multipart/mixed; boundary=" + b + b"\r\n\r\n--" + b + b"\r\n" + body
         body += b"\r\n--" + b + b"--\r\n"
     return body
 

@@ -30,7 +30,13 @@ UP, DOWN = Direction.TO_RESPONDER, Direction.TO_ORIGINATOR
         # orientation guessed wrong: the originator greets, so the responder is the client
         (b"220 ftp.example FTP server\r\n", b"", False, 50000, Verdict("ftp", DOWN)),
         (b"", b"EHLO x\r\n", False, 25, Verdict("smtp", DOWN)),
-        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(16), b"", False, 25, Verdict("", UP)),
+        (
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(16),
+            b"",
+            False,
+            25,
+            Verdict("", UP),
+        ),
     ],
 )
 def test_detect(up: bytes, down: bytes, final: bool, port: int, expected: Verdict | None) -> None:

@@ -131,7 +131,9 @@ def test_gap_that_eats_the_final_dot_resyncs_on_the_next_command() -> None:
     session = SmtpSession()
     events = session.feed(C, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nSubject: x\r\n\r\nbody")
     events += session.gap(C, 100)
-    events += session.feed(C, b"more body\r\nMAIL FROM:<e@f>\r\nRCPT TO:<g@h>\r\nDATA\r\nok\r\n.\r\n")
+    events += session.feed(
+        C, b"more body\r\nMAIL FROM:<e@f>\r\nRCPT TO:<g@h>\r\nDATA\r\nok\r\n.\r\n"
+    )
     assert _messages(events) == [(b"Subject: x\r\n\r\nbodymore body\r\n", False), (b"ok\r\n", True)]
     assert MessageGap(100) in events
     assert SmtpAnomaly("smtp.gap_resync_on_command") in events

@@ -34,9 +34,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 @contextmanager
 def capture(bpf: str, path: Path) -> Iterator[Path]:
     """Record loopback packets matching ``bpf`` into ``path`` while the block runs."""
+    command = ["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-Z", "root", "-s", "0"]
     proc = subprocess.Popen(
-        ["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-Z", "root", "-s", "0", "-w", str(path)]
-        + bpf.split(),
+        [*command, "-w", str(path), *bpf.split()],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -18,7 +18,6 @@ import shutil
 import smtplib
 import subprocess
 from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
 from typing import Any
 
@@ -99,11 +98,13 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     controller.start()
     mails = _mails()
     try:
-        with capture(f"tcp port {port}", tmp / "smtp.pcap") as pcap:
-            with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
-                client.login("alice", PASSWORD)
-                for mail in mails:
-                    client.send_message(mail)
+        with (
+            capture(f"tcp port {port}", tmp / "smtp.pcap") as pcap,
+            smtplib.SMTP("127.0.0.1", port, timeout=10) as client,
+        ):
+            client.login("alice", PASSWORD)
+            for mail in mails:
+                client.send_message(mail)
     finally:
         controller.stop()
     found: list[TransferObject] = []

@@ -1,13 +1,16 @@
 """tcpdump on the loopback interface for tests that capture real clients and servers.
 
-``capture(filter, path)`` is a context manager: tcpdump runs (as root, packet-buffered) while the
-body talks over loopback, then is stopped by its PID after a short flush. Tests using it skip
-without tcpdump or root.
+``capture(filter, path)`` is a context manager: tcpdump runs (as root, packet-buffered, with a
+large kernel buffer since loopback frames are up to 64 KiB) while the block talks over loopback,
+then is stopped by its PID after a short flush. The yielded ``Capture`` tells how many packets the
+kernel dropped (from tcpdump's own report), so a test can refuse to compare a lossy capture. Tests
+using it skip without tcpdump or root.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -15,12 +18,20 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 CAN_CAPTURE = shutil.which("tcpdump") is not None and os.geteuid() == 0
 needs_capture = pytest.mark.skipif(not CAN_CAPTURE, reason="needs tcpdump and root on loopback")
+BUFFER_KIB = 65536  # loopback bursts of 64 KiB frames overflow tcpdump's default 2 MiB buffer
+
+
+@dataclass
+class Capture:
+    path: Path
+    dropped: int = -1  # packets the kernel dropped, from tcpdump's report; -1 if not reported
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -32,11 +43,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def capture(bpf: str, path: Path) -> Iterator[Path]:
+def capture(bpf: str, path: Path) -> Iterator[Capture]:
     """Record loopback packets matching ``bpf`` into ``path`` while the block runs."""
     command = ["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-Z", "root", "-s", "0"]
     proc = subprocess.Popen(
-        [*command, "-w", str(path), *bpf.split()],
+        [*command, "-B", str(BUFFER_KIB), "-w", str(path), *bpf.split()],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -47,13 +58,17 @@ def capture(bpf: str, path: Path) -> Iterator[Path]:
         line = proc.stderr.readline()
         if not line and proc.poll() is not None:
             pytest.skip("tcpdump could not capture on lo")
+    result = Capture(path)
     try:
-        yield path
+        yield result
     finally:
         time.sleep(0.5)  # let the last packets reach the file
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=10)
+            _, err = proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(timeout=10)
+            _, err = proc.communicate(timeout=10)
+        match = re.search(rb"(\d+) packets? dropped by kernel", err)
+        if match:
+            result.dropped = int(match.group(1))

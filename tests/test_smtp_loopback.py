@@ -99,7 +99,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     mails = _mails()
     try:
         with (
-            capture(f"tcp port {port}", tmp / "smtp.pcap") as pcap,
+            capture(f"tcp port {port}", tmp / "smtp.pcap") as recorded,
             smtplib.SMTP("127.0.0.1", port, timeout=10) as client,
         ):
             client.login("alice", PASSWORD)
@@ -107,6 +107,8 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 client.send_message(mail)
     finally:
         controller.stop()
+    assert recorded.dropped == 0, "tcpdump lost packets: the comparison would be meaningless"
+    pcap = recorded.path
     found: list[TransferObject] = []
     summary = Audit(EgressConfig(), tmp / "case", on_object=found.append).run([pcap])
     return {

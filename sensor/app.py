@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from sensor.anomalies import AnomalyCounter
+from sensor.content.mime import MimeLimits
 from sensor.flows.table import Direction, Flow
 from sensor.objects import TransferObject
 from sensor.protocols.detect import detect
@@ -53,8 +54,10 @@ class AppLayerHandler:
         anomalies: AnomalyCounter,
         max_object_bytes: int,
         expectations: DataExpectations | None = None,
+        mime_limits: MimeLimits | None = None,
     ) -> None:
         self._flow = flow
+        self._mime_limits = mime_limits
         self._sink = sink
         self._anomalies = anomalies
         self._max_object_bytes = max_object_bytes
@@ -159,6 +162,7 @@ class AppLayerHandler:
                 sink=self._sink,
                 anomalies=self._anomalies,
                 max_object_bytes=self._max_object_bytes,
+                mime_limits=self._mime_limits,
             )
         else:
             self._parser = FtpTransfers(

@@ -35,6 +35,7 @@ from sensor.objects import TransferObject, object_record
 from sensor.outputs.alerts import JsonlWriter, build_alert
 from sensor.policy import Jurisdiction
 from sensor.protocols.ftp.expect import DataExpectations
+from sensor.protocols.limits import ftp_data_limits, mime_limits
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class Audit:
         self._source = path.name
         log.info("auditing %s", reader.name)
         limits = self.config.limits
-        self._expectations = DataExpectations(self.anomalies)  # FTP data flows, per capture
+        self._expectations = DataExpectations(self.anomalies, ftp_data_limits(self.config))
         table = FlowTable(
             self._new_handler,
             self.anomalies,
@@ -162,6 +163,7 @@ class Audit:
             self.anomalies,
             self.config.limits.max_object_bytes,
             self._expectations,
+            mime_limits(self.config),
         )
 
     def _on_object(self, obj: TransferObject) -> None:

@@ -129,3 +129,15 @@ def test_fuzz_never_raises(data: bytes, salt: bytes) -> None:
     head = b"Content-Type: multipart/mixed; boundary=x\r\nContent-Transfer-Encoding: base64\r\n\r\n"
     parse_message(head + salt + data)
     parse_message(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300), st.integers(1, 80), st.sampled_from([b"\r\n", b"\n", b" "]))
+def test_base64_round_trip_with_line_breaks(data: bytes, width: int, brk: bytes) -> None:
+    encoded = base64.b64encode(data)
+    wrapped = brk.join(encoded[i : i + width] for i in range(0, len(encoded), width))
+    assert decode_base64(wrapped) == (data, [])
+    # junk outside the alphabet is skipped and reported, the bytes are the same
+    if len(wrapped) > 2:
+        junky = wrapped[:2] + b"*" + wrapped[2:]
+        assert decode_base64(junky) == (data, ["mime.base64_invalid_chars"])

@@ -198,9 +198,8 @@ def decode_base64(data: bytes) -> tuple[bytes, list[str]]:
         problems.append("mime.base64_invalid_chars")
         clean = _B64_NOISE.sub(b"", clean)
     first_pad = clean.find(b"=")
-    if first_pad < 0 or (first_pad >= len(clean) - 2 and len(clean) % 4 == 0):
-        if len(clean) % 4 == 0:  # the common case: one run of whole quanta
-            return binascii.a2b_base64(clean), problems
+    if len(clean) % 4 == 0 and (first_pad < 0 or first_pad >= len(clean) - 2):
+        return binascii.a2b_base64(clean), problems  # one run of whole quanta
     out = bytearray()
     pieces = re.split(rb"=+", clean)
     for i, piece in enumerate(pieces):

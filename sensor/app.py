@@ -18,18 +18,22 @@ Streams nobody parses are only counted; their bytes are not kept.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sensor.anomalies import AnomalyCounter
 from sensor.content.mime import MimeLimits
 from sensor.flows.table import Direction, Flow
+from sensor.names import NameCache
 from sensor.objects import TransferObject
 from sensor.protocols.detect import detect
+from sensor.protocols.dns import DnsNames, DnsTcp
 from sensor.protocols.ftp.expect import DataExpectations, DataSink
 from sensor.protocols.ftp_transfers import FtpTransfers
 from sensor.protocols.http import Side
 from sensor.protocols.http_transfers import HttpTransfers
 from sensor.protocols.smtp_transfers import SmtpTransfers
+from sensor.protocols.tls_meta import TlsMetadata
 
 ObjectSink = Callable[[TransferObject], None]
 
@@ -44,6 +48,16 @@ class _Parser(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    """What the parsers of one capture share across flows."""
+
+    expectations: DataExpectations | None = None  # FTP data connections announced / parked
+    mime_limits: MimeLimits | None = None
+    names: NameCache | None = None  # address -> name, fed by TLS server names
+    dns: DnsNames | None = None  # DNS answers -> names (UDP from the decoder, TCP here)
+
+
 class AppLayerHandler:
     """Receives one flow's reassembled streams (a ``FlowHandler``) and emits objects."""
 
@@ -53,11 +67,14 @@ class AppLayerHandler:
         sink: ObjectSink,
         anomalies: AnomalyCounter,
         max_object_bytes: int,
-        expectations: DataExpectations | None = None,
-        mime_limits: MimeLimits | None = None,
+        context: AppContext | None = None,
     ) -> None:
+        context = context or AppContext()
+        expectations = context.expectations
         self._flow = flow
-        self._mime_limits = mime_limits
+        self._mime_limits = context.mime_limits
+        self._names = context.names
+        self._dns = context.dns
         self._sink = sink
         self._anomalies = anomalies
         self._max_object_bytes = max_object_bytes
@@ -106,7 +123,7 @@ class AppLayerHandler:
             self._data.close()
         elif self._parser is not None:
             self._parser.close()
-            if getattr(self._parser, "encrypted", False):
+            if getattr(self._parser, "encrypted", False) and self.protocol != "tls":
                 self.protocol += ",tls"  # STARTTLS / AUTH TLS: the flow record says so
 
     def _side(self, direction: Direction) -> Side:
@@ -126,6 +143,13 @@ class AppLayerHandler:
             return
         if verdict.protocol == "http":
             self._start_http(verdict.client)
+        elif verdict.protocol == "tls":
+            self._start_tls(verdict.client)
+        elif verdict.protocol == "dns" and self._dns is not None:
+            self._client_direction = verdict.client
+            self.protocol = "dns"
+            self._parser = DnsTcp(self._dns, flow.uid)
+            self._replay_held(verdict.client)
         elif verdict.protocol in ("smtp", "ftp"):
             self._start_dialogue(verdict.protocol, verdict.client)
         elif self._expectations is not None and (parked := self._expectations.park(flow)):
@@ -136,6 +160,26 @@ class AppLayerHandler:
                 held.clear()
         else:
             self._ignore()
+
+    def _start_tls(self, client_direction: Direction) -> None:
+        """TLS: the hellos become flow metadata; nothing after them is read or kept."""
+        self._client_direction = client_direction
+        self.protocol = "tls"
+        _, server = self._endpoints(client_direction)
+        names = self._names
+        self._parser = TlsMetadata(
+            uid=self._flow.uid,
+            server_ip=server[0],
+            anomalies=self._anomalies,
+            observe_name=names.observe if names is not None else None,
+        )
+        self._replay_held(client_direction)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Protocol metadata for the flow record (TLS hellos), {} when there is none."""
+        meta = getattr(self._parser, "metadata", None)
+        return dict(meta) if isinstance(meta, dict) else {}
 
     def _endpoints(self, client_direction: Direction) -> tuple[tuple[str, int], tuple[str, int]]:
         flow = self._flow

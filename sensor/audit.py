@@ -24,16 +24,18 @@ from detectors.catalogue import load_catalogue
 from detectors.engine import DetectionEngine
 from geoip import CountryDatabase
 from sensor.anomalies import AnomalyCounter
-from sensor.app import AppLayerHandler
+from sensor.app import AppContext, AppLayerHandler
 from sensor.capture import open_capture
 from sensor.capture.source import STDIN
 from sensor.config import EgressConfig
 from sensor.decode.decoder import PacketDecoder
 from sensor.flows.records import flow_record
 from sensor.flows.table import Flow, FlowTable
+from sensor.names import NameCache, is_address
 from sensor.objects import TransferObject, object_record
 from sensor.outputs.alerts import JsonlWriter, build_alert
 from sensor.policy import Jurisdiction
+from sensor.protocols.dns import DnsNames
 from sensor.protocols.ftp.expect import DataExpectations
 from sensor.protocols.limits import ftp_data_limits, mime_limits
 
@@ -84,6 +86,8 @@ class Audit:
         self.on_object = on_object
         self._expectations: DataExpectations | None = None
         self.anomalies = AnomalyCounter()
+        self.names = NameCache()  # address -> name (DNS answers, TLS server names), whole run
+        self.dns = DnsNames(self.names, self.anomalies)
         self.counts = AuditCounts()
         self.geoip = CountryDatabase.open(config.geoip.database)
         self.jurisdiction = Jurisdiction(
@@ -130,7 +134,8 @@ class Audit:
             on_flow_end=self._on_flow_end,
         )
         packets = 0
-        decoder = PacketDecoder(self.anomalies)  # per capture: fragments never span two files
+        # per capture: fragments never span two files; UDP DNS answers feed the name cache
+        decoder = PacketDecoder(self.anomalies, on_udp=self.dns.udp)
         try:
             for record in reader:
                 packets += 1
@@ -153,8 +158,13 @@ class Audit:
         )
 
     def _on_flow_end(self, flow: Flow) -> None:
-        service = flow.handler.protocol if isinstance(flow.handler, AppLayerHandler) else ""
-        self._flows.write(flow_record(flow, service, self.config.sensor_id, self._source))
+        handler = flow.handler if isinstance(flow.handler, AppLayerHandler) else None
+        record = flow_record(
+            flow, handler.protocol if handler else "", self.config.sensor_id, self._source
+        )
+        if handler is not None:
+            record.update(handler.metadata)  # e.g. "tls": server name, ALPN, version, JA3
+        self._flows.write(record)
 
     def _new_handler(self, flow: Flow) -> AppLayerHandler:
         return AppLayerHandler(
@@ -162,12 +172,12 @@ class Audit:
             self._on_object,
             self.anomalies,
             self.config.limits.max_object_bytes,
-            self._expectations,
-            mime_limits(self.config),
+            AppContext(self._expectations, mime_limits(self.config), self.names, self.dns),
         )
 
     def _on_object(self, obj: TransferObject) -> None:
         self.counts.objects += 1
+        self._name_destination(obj)
         if self.on_object is not None:
             self.on_object(obj)
         self._objects.write(
@@ -208,6 +218,15 @@ class Audit:
             )
         if self.on_alert is not None:
             self.on_alert(alert)
+
+    def _name_destination(self, obj: TransferObject) -> None:
+        """An object with no host name gets the server's name from DNS/TLS, if one was seen."""
+        if obj.host and not is_address(obj.host):
+            return  # already a name
+        server = obj.flow.dst_ip if obj.direction == "upload" else obj.flow.src_ip
+        entry = self.names.lookup(server)
+        if entry is not None:
+            obj.host = entry.name
 
     def _extract(self, obj: TransferObject) -> str | None:
         """Write the kept body to ``objects/<sha256>`` (once per content); its path, or None."""

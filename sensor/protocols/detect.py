@@ -11,7 +11,9 @@ an answer. Content decides; the port only breaks a tie the content leaves open:
 - a client first line of EHLO/HELO or USER decides alone, so captures missing the greeting (or
   the server half) are still parsed;
 - the side that greets with 220 is the server even when the flow table guessed the orientation
-  wrong (no handshake captured).
+  wrong (no handshake captured);
+- TLS: a handshake record carrying a ClientHello (that side is the client);
+- DNS over TCP: port 53 (its length-prefixed binary messages have nothing to recognise).
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ SNIFF_BYTES = 16  # bytes (or one line) a direction needs before it can decide
 MAX_SNIFF_BYTES = 4096  # held per direction while waiting for the other side; then decide now
 SMTP_PORTS = frozenset({25, 465, 587, 2525})
 FTP_PORTS = frozenset({21})
+DNS_PORT = 53  # DNS over TCP has no banner to recognise: the port decides
 
 _HTTP_REQUEST = re.compile(rb"^\s*[A-Z][A-Z0-9_-]{2,15} \S")
 _HTTP_RESPONSE = re.compile(rb"^HTTP/1\.[01] \d")
 _GREETING = re.compile(rb"^220[ -]")
+_TLS_CLIENT_HELLO = re.compile(rb"^\x16\x03[\x00-\x04]..\x01", re.S)
 _SMTP_CLIENT = re.compile(rb"^(?:EHLO|HELO|LHLO)[ \r\n]", re.I)
 _FTP_CLIENT = re.compile(
     rb"^(?:USER |AUTH (?:TLS|SSL)|FEAT\r?\n|SYST\r?\n|OPTS |PBSZ |CLNT |HOST )", re.I
@@ -39,7 +43,7 @@ _FTP_BANNER = re.compile(rb"FTP", re.I)
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    protocol: str  # "http", "smtp", "ftp", or "" for a stream nobody parses
+    protocol: str  # "http", "smtp", "ftp", "tls", "dns", or "" for a stream nobody parses
     client: Direction  # the direction the client's bytes travel in
 
 
@@ -87,10 +91,16 @@ def _greeting(
 def detect(up: bytes, down: bytes, final: bool, resp_port: int, orig_port: int) -> Verdict | None:
     """Decide from the held bytes (``up``: originator's, ``down``: responder's), or None to wait."""
     to_resp, to_orig = Direction.TO_RESPONDER, Direction.TO_ORIGINATOR
+    if DNS_PORT in (resp_port, orig_port) and (up or down):
+        return Verdict("dns", to_resp if resp_port == DNS_PORT else to_orig)
     if _ready(down, final) and _GREETING.match(down):
         return _greeting(to_orig, down, up, final, resp_port)
     if _ready(up, final) and _GREETING.match(up):
         return _greeting(to_resp, up, down, final, orig_port)
+    if len(up) >= 6 and _TLS_CLIENT_HELLO.match(up):
+        return Verdict("tls", to_resp)
+    if len(down) >= 6 and _TLS_CLIENT_HELLO.match(down):
+        return Verdict("tls", to_orig)
     if _ready(up, final):
         kind = _client_line(up)
         if kind:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from sensor.anomalies import AnomalyCounter
 from sensor.flows.table import Direction, Flow
@@ -34,6 +35,7 @@ from sensor.protocols.ftp import (
     TransferStart,
 )
 from sensor.protocols.ftp.expect import DataExpectations
+from sensor.protocols.tls_meta import TlsMetadata, tls_after_switch
 
 ObjectSink = Callable[[TransferObject], None]
 UPLOAD_VERBS = frozenset({"STOR", "STOU", "APPE"})
@@ -94,6 +96,7 @@ class FtpTransfers:
         expectations: DataExpectations | None = None,
     ) -> None:
         self._uid = uid
+        self._tls: TlsMetadata | None = None  # after AUTH TLS
         self._client_ip = client[0]
         self._server_ip = server[0]
         self._clock = clock
@@ -113,7 +116,15 @@ class FtpTransfers:
         return self.control.encrypted
 
     def data(self, side: Side, data: bytes) -> None:
+        if self._tls is not None:
+            self._tls.data(side, data)
+            return
         self._handle(self.control.feed(side, data))
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """TLS metadata after STARTTLS / AUTH TLS, for the flow record."""
+        return self._tls.metadata if self._tls is not None else {}
 
     def gap(self, side: Side, length: int) -> None:
         self._handle(self.control.gap(side, length))
@@ -210,6 +221,9 @@ class FtpTransfers:
             elif isinstance(event, TransferEnd):
                 self._transfer_end(event)
             elif isinstance(event, FtpEncrypted):
+                self._tls = tls_after_switch(
+                    self._uid, self._server_ip, self._anomalies, self.control.leftover
+                )
                 self.count("ftp.encrypted", event.reason)
             elif isinstance(event, FtpAnomaly):
                 self.count(event.name, event.detail)

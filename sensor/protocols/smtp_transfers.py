@@ -16,6 +16,7 @@ A message cut by the size limit is still split as far as it was kept (parts flag
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sensor.anomalies import AnomalyCounter
 from sensor.content.mime import MimeLimits, MimeMessage, parse_message
@@ -31,6 +32,7 @@ from sensor.protocols.smtp import (
     SmtpEvent,
     SmtpSession,
 )
+from sensor.protocols.tls_meta import TlsMetadata, tls_after_switch
 
 ObjectSink = Callable[[TransferObject], None]
 _MAIL_HEADERS = ("from", "to", "cc", "subject", "date", "reply-to", "message-id")
@@ -53,6 +55,8 @@ class SmtpTransfers:
         mime_limits: MimeLimits | None = None,
     ) -> None:
         self._uid = uid
+        self._server_ip = server[0]
+        self._tls: TlsMetadata | None = None  # after STARTTLS
         self._ctx = FlowContext(uid, "tcp", *client, *server, vlan)
         self._clock = clock
         self._sink = sink
@@ -68,7 +72,15 @@ class SmtpTransfers:
         return self.session.encrypted
 
     def data(self, side: Side, data: bytes) -> None:
+        if self._tls is not None:
+            self._tls.data(side, data)
+            return
         self._handle(self.session.feed(side, data))
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """TLS metadata after STARTTLS / AUTH TLS, for the flow record."""
+        return self._tls.metadata if self._tls is not None else {}
 
     def gap(self, side: Side, length: int) -> None:
         self._handle(self.session.gap(side, length))
@@ -106,6 +118,9 @@ class SmtpTransfers:
                 if message is not None:
                     self._finish(message, event)
             elif isinstance(event, Encrypted):
+                self._tls = tls_after_switch(
+                    self._uid, self._server_ip, self._anomalies, self.session.leftover
+                )
                 self._count("smtp.encrypted", event.reason)
             elif isinstance(event, SmtpAnomaly):
                 self._count(event.name, event.detail)

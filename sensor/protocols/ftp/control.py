@@ -87,6 +87,7 @@ class FtpControl:
         self._stou_waiting = False
         self.user = ""  # the login name; kept for the session, never put in an object
         self.encrypted = False
+        self.leftover: dict[Side, bytes] = {}  # bytes after the switch to TLS, for TLS metadata
 
     def feed(self, side: Side, data: bytes) -> list[FtpEvent]:
         events: list[FtpEvent] = []
@@ -216,6 +217,7 @@ class FtpControl:
 
     def _encrypt(self, reason: str, events: list[FtpEvent]) -> None:
         self.encrypted = True
+        self.leftover = {side: bytes(buf) for side, buf in self._buf.items()}
         for buf in self._buf.values():
             buf.clear()
         events.append(FtpEncrypted(reason))

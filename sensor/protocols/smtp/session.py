@@ -80,6 +80,7 @@ class SmtpSession:
         self.mail_from = ""
         self.rcpt_to: list[str] = []
         self.encrypted = False
+        self.leftover: dict[Side, bytes] = {}  # bytes after the switch to TLS, for TLS metadata
         self.messages = 0
 
     # -- input ----------------------------------------------------------------------------------
@@ -368,6 +369,8 @@ class SmtpSession:
             self._end_message(events, complete=False)
         self.encrypted = True
         self._mode = "encrypted"
+        # bytes already received past the switch are the TLS handshake: hand them on
+        self.leftover = {Side.CLIENT: bytes(self._client), Side.SERVER: bytes(self._server)}
         self._client.clear()
         self._server.clear()
         events.append(Encrypted(reason))

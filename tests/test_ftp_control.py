@@ -16,6 +16,7 @@ from sensor.protocols.ftp import (
     Side,
     TransferEnd,
     TransferStart,
+    UniqueName,
     parse_eprt,
     parse_host_port,
 )
@@ -44,6 +45,7 @@ EXPECTED = [
     TransferEnd("APPE", 226),
     DataOffer("active", "127.0.0.1", 40001),
     TransferStart("STOU", "", 0, "I"),
+    UniqueName("stou.1"),
     TransferEnd("STOU", 226),
 ]
 
@@ -62,7 +64,9 @@ def _interleaved(client_pieces: list[bytes], server_pieces: list[bytes]) -> list
 
 
 def _transfer_events(events: list[FtpEvent]) -> list[FtpEvent]:
-    return [e for e in events if isinstance(e, DataOffer | TransferStart | TransferEnd)]
+    return [
+        e for e in events if isinstance(e, DataOffer | TransferStart | TransferEnd | UniqueName)
+    ]
 
 
 def _sorted_by_kind(events: list[FtpEvent]) -> list[str]:

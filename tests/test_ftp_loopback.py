@@ -154,7 +154,7 @@ def _expected(session: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 ("STOR", "active.bin", "upload", "ftp_active", _digest(ACTIVE)),
                 ("RETR", "客户名单.csv", "download", "ftp_active", _digest(FIRST + APPENDED)),
                 ("RETR", "active.bin", "download", "ftp_active", _digest(ACTIVE[1000:])),
-                ("STOU", "", "upload", "ftp_active", _digest(UNIQUE)),
+                ("STOU", stou[0], "upload", "ftp_active", _digest(UNIQUE)),
                 ("STOR", "v6-passive.txt", "upload", "ftp_passive", _digest(V6_PASSIVE)),
                 ("STOR", "v6-active.txt", "upload", "ftp_active", _digest(V6_ACTIVE)),
             ]

@@ -33,6 +33,7 @@ from sensor.protocols.ftp import (
     Side,
     TransferEnd,
     TransferStart,
+    UniqueName,
 )
 from sensor.protocols.ftp.expect import DataExpectations
 from sensor.protocols.tls_meta import TlsMetadata, tls_after_switch
@@ -220,6 +221,8 @@ class FtpTransfers:
                 self._pair()
             elif isinstance(event, TransferEnd):
                 self._transfer_end(event)
+            elif isinstance(event, UniqueName):
+                self._unique_name(event.path)
             elif isinstance(event, FtpEncrypted):
                 self._tls = tls_after_switch(
                     self._uid, self._server_ip, self._anomalies, self.control.leftover
@@ -227,6 +230,18 @@ class FtpTransfers:
                 self.count("ftp.encrypted", event.reason)
             elif isinstance(event, FtpAnomaly):
                 self.count(event.name, event.detail)
+
+    def _unique_name(self, path: str) -> None:
+        """STOU without a name: the server's choice names the oldest unnamed STOU transfer."""
+        for channel in self._channels:
+            command = channel.command
+            if command is not None and command.verb == "STOU" and not command.path:
+                channel.command = TransferStart("STOU", path, command.rest, command.type)
+                return
+        for i, (start, code) in enumerate(self._commands):
+            if start.verb == "STOU" and not start.path:
+                self._commands[i] = (TransferStart("STOU", path, start.rest, start.type), code)
+                return
 
     def _transfer_end(self, event: TransferEnd) -> None:
         for channel in self._channels:

@@ -20,6 +20,7 @@ from sensor.protocols.ftp.events import (
     Side,
     TransferEnd,
     TransferStart,
+    UniqueName,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Side",
     "TransferEnd",
     "TransferStart",
+    "UniqueName",
     "parse_eprt",
     "parse_host_port",
 ]

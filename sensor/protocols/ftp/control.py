@@ -33,6 +33,7 @@ from sensor.protocols.ftp.events import (
     Side,
     TransferEnd,
     TransferStart,
+    UniqueName,
 )
 
 MAX_LINE = 8 * 1024  # RFC 959 sets no limit; paths are rarely past 1 KiB
@@ -84,7 +85,6 @@ class FtpControl:
         self._greeted = False
         self._rest = 0
         self._type = ""
-        self._stou_waiting = False
         self.user = ""  # the login name; kept for the session, never put in an object
         self.encrypted = False
         self.leftover: dict[Side, bytes] = {}  # bytes after the switch to TLS, for TLS metadata
@@ -161,7 +161,6 @@ class FtpControl:
         elif verb in TRANSFER_VERBS:
             events.append(TransferStart(verb, argument, self._rest, self._type))
             self._rest = 0
-            self._stou_waiting = verb == "STOU" and not argument
 
     @staticmethod
     def _offer(mode: str, offer: tuple[str, int] | None, text: str, events: list[FtpEvent]) -> None:
@@ -212,6 +211,10 @@ class FtpControl:
                 events.append(DataOffer("passive", "", int(match.group(2))))
         elif code == 234 and command in ("AUTH", ""):
             self._encrypt("auth_tls", events)
+        if command == "STOU" and preliminary:
+            named = _STOU_NAME.search(text)
+            if named:
+                events.append(UniqueName(named.group(1)))
         if command in TRANSFER_VERBS and not preliminary:
             events.append(TransferEnd(command, code))
 

@@ -54,6 +54,13 @@ class TransferEnd:
 
 
 @dataclass(frozen=True, slots=True)
+class UniqueName:
+    """The name the server chose for an STOU upload (``150 FILE: name``)."""
+
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
 class FtpEncrypted:
     reason: str
 
@@ -65,5 +72,12 @@ class FtpAnomaly:
 
 
 FtpEvent = (
-    FtpCommand | FtpReply | DataOffer | TransferStart | TransferEnd | FtpEncrypted | FtpAnomaly
+    FtpCommand
+    | FtpReply
+    | DataOffer
+    | TransferStart
+    | TransferEnd
+    | UniqueName
+    | FtpEncrypted
+    | FtpAnomaly
 )

@@ -180,3 +180,13 @@ def test_fuzz_never_crashes(steps: list[tuple[str, bytes]]) -> None:
         else:
             session.feed(side, data)
     session.close()
+
+
+def test_refused_data_without_content_returns_to_commands() -> None:
+    session = SmtpSession()
+    events = session.feed(C, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n")
+    events += session.feed(S, b"220 hi\r\n250 ok\r\n250 ok\r\n554 no valid recipients\r\n")
+    events += session.feed(C, b"MAIL FROM:<a@b>\r\nRCPT TO:<e@f>\r\nDATA\r\nok\r\n.\r\nQUIT\r\n")
+    assert MessageEnd(False, True) in events
+    assert _messages(events)[-1] == (b"ok\r\n", True)
+    assert SmtpCommand("QUIT", "") in events

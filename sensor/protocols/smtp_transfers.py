@@ -126,6 +126,8 @@ class SmtpTransfers:
                 self._count(event.name, event.detail)
 
     def _finish(self, message: TransferObject, end: MessageEnd) -> None:
+        if not message.total_bytes and not message.gap_bytes:
+            return  # DATA refused before any byte was sent: no mail left
         message.complete = end.complete and not message.gap_bytes
         message.encoded_bytes = message.total_bytes
         if end.rejected:

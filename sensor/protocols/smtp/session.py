@@ -68,10 +68,12 @@ class SmtpSession:
         self._mode = "command"  # command | data | bdat | auth | encrypted
         self._discard_line = {Side.CLIENT: False, Side.SERVER: False}
         self._bol = True  # data mode: at the start of a line
+        self._probe = False  # data mode: check the next line for a command (DATA was refused)
         self._bdat_left = 0
         self._bdat_last = False
         self._in_message = False
         self._message_gap = False
+        self._message_bytes = 0
         self._rejected = False
         self._pending: deque[str] = deque()
         self._reply_lines: list[bytes] = []
@@ -252,16 +254,21 @@ class SmtpSession:
         i, n = 0, len(buf)
         while i < n:
             if self._bol:
-                if self._message_gap:  # the gap may have eaten the final dot: watch for commands
+                # after a gap (which may have eaten the final dot) or a refused DATA, a line
+                # that is a transaction command ends the message
+                if self._message_gap or self._probe:
                     if buf.find(b"\n", i) < 0 and n - i < MAX_LINE:
                         break  # decide on whole lines only
                     if _RESYNC_COMMAND.match(buf, i):
-                        events.append(SmtpAnomaly("smtp.gap_resync_on_command"))
+                        if self._message_gap:
+                            events.append(SmtpAnomaly("smtp.gap_resync_on_command"))
                         self._emit_data(out, events)
                         del buf[:i]
                         self._mode = "command"
+                        self._probe = False
                         self._end_message(events, complete=False)
                         return True
+                    self._probe = False  # the client sent the message anyway
                 if buf[i] == 0x2E:  # "." at a line start: the terminator or a stuffed dot
                     if n - i < 3 and bytes(buf[i:]) in (b".", b".\r"):
                         break
@@ -294,9 +301,9 @@ class SmtpSession:
             self._client.clear()
             self._bol = False
 
-    @staticmethod
-    def _emit_data(out: bytearray, events: list[SmtpEvent]) -> None:
+    def _emit_data(self, out: bytearray, events: list[SmtpEvent]) -> None:
         if out:
+            self._message_bytes += len(out)
             events.append(MessageData(bytes(out)))
 
     # -- server ---------------------------------------------------------------------------------
@@ -339,6 +346,8 @@ class SmtpSession:
             return
         if command in ("DATA", "BDAT") and code >= 400:
             self._rejected = True
+            if command == "DATA" and self._mode == "data" and not self._message_bytes:
+                self._probe = True  # refused before any byte: the next line may be a command
         if command == "STARTTLS" and code == 220:
             self._encrypt("starttls", events)
         elif command == "AUTH" and self._mode == "auth":
@@ -353,6 +362,8 @@ class SmtpSession:
     def _start_message(self, method: str, events: list[SmtpEvent]) -> None:
         self._in_message = True
         self._message_gap = False
+        self._message_bytes = 0
+        self._probe = False
         self._rejected = False
         self.messages += 1
         events.append(MessageStart(self.helo, self.mail_from, tuple(self.rcpt_to), method))

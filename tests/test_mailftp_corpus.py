@@ -23,6 +23,7 @@ import pytest
 
 from sensor.audit import Audit
 from sensor.config import EgressConfig
+from sensor.content.mime import parse_message
 from sensor.objects import TransferObject
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "real"
@@ -75,6 +76,11 @@ def _bare(address: str) -> str:
     return address.strip().strip("<>").lower()
 
 
+def _addresses(value: str | list[str]) -> set[str]:
+    text = value if isinstance(value, str) else ", ".join(value)
+    return {a.lower() for a in re.findall(r"[^\s<>\",]+@[^\s<>\",]+", text)}
+
+
 def _check_files(entry: dict[str, Any], objects: list[TransferObject]) -> list[str]:
     exceptions = EXCEPTIONS.get(entry["file"], {})
     missing: list[str] = []
@@ -111,7 +117,17 @@ def test_smtp_captures(entry: dict[str, Any], tmp_path: Path) -> None:
             candidates = [m for m in candidates if m.host == item["helo"]]
         if "subject" in item:
             candidates = [m for m in candidates if m.subject == item["subject"]]
-        if not candidates and (item.keys() & {"mail_from", "rcpt_to", "helo", "subject"}):
+        for header in ("from", "to", "cc"):
+            if header in item:  # header addresses, as the reference tool split them
+                wanted_addresses = _addresses(item[header])
+                candidates = [
+                    m
+                    for m in candidates
+                    if _addresses(parse_message(bytes(m.body)).header(header)) == wanted_addresses
+                ]
+        if not candidates and (
+            item.keys() & {"mail_from", "rcpt_to", "helo", "subject", "from", "to", "cc"}
+        ):
             if item.get("tls"):
                 continue  # a STARTTLS session: the mail itself is encrypted
             missing.append(f"mail { ({k: item.get(k) for k in ('mail_from', 'rcpt_to')}) }")

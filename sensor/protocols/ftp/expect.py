@@ -77,6 +77,7 @@ class ParkedFlow:
         self._events: list[tuple[Direction, bytes | int]] = []
         self.held = 0
         self.closed = False
+        self.limited = False  # the byte limit was hit (counted once)
         self.bound: DataSink | None = None
 
     def data(self, direction: Direction, data: bytes) -> None:
@@ -84,19 +85,29 @@ class ParkedFlow:
             self.bound.data(direction, data)
             return
         room = self._table.room(self, len(data))
-        if room < len(data):
-            self._table.count("ftp.parked_bytes_limit", self.flow.uid)
         if room:
             self._events.append((direction, data[:room]))
             self.held += room
         if room < len(data):
-            self._events.append((direction, len(data) - room))
+            if not self.limited:
+                self.limited = True
+                self._table.count("ftp.parked_bytes_limit", self.flow.uid)
+            self._gap(direction, len(data) - room)
 
     def gap(self, direction: Direction, length: int) -> None:
         if self.bound is not None:
             self.bound.gap(direction, length)
         else:
-            self._events.append((direction, length))
+            self._gap(direction, length)
+
+    def _gap(self, direction: Direction, length: int) -> None:
+        """Consecutive missing bytes of one direction are one entry (the list stays small)."""
+        if self._events:
+            last_direction, last = self._events[-1]
+            if last_direction is direction and isinstance(last, int):
+                self._events[-1] = (direction, last + length)
+                return
+        self._events.append((direction, length))
 
     def close(self) -> None:
         if self.bound is not None:

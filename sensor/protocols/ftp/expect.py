@@ -77,14 +77,15 @@ class ParkedFlow:
         self._events: list[tuple[Direction, bytes | int]] = []
         self.held = 0
         self.closed = False
-        self.limited = False  # the byte limit was hit (counted once)
+        self.limited = False  # the byte limit was hit (counted once); later bytes only counted
+        self._missed: dict[Direction, int] = {}
         self.bound: DataSink | None = None
 
     def data(self, direction: Direction, data: bytes) -> None:
         if self.bound is not None:
             self.bound.data(direction, data)
             return
-        room = self._table.room(self, len(data))
+        room = 0 if self.limited else self._table.room(self, len(data))
         if room:
             self._events.append((direction, data[:room]))
             self.held += room
@@ -92,22 +93,15 @@ class ParkedFlow:
             if not self.limited:
                 self.limited = True
                 self._table.count("ftp.parked_bytes_limit", self.flow.uid)
-            self._gap(direction, len(data) - room)
+            self.gap(direction, len(data) - room)
 
     def gap(self, direction: Direction, length: int) -> None:
         if self.bound is not None:
             self.bound.gap(direction, length)
+        elif self.limited:  # nothing is held after the limit: only how much was missed
+            self._missed[direction] = self._missed.get(direction, 0) + length
         else:
-            self._gap(direction, length)
-
-    def _gap(self, direction: Direction, length: int) -> None:
-        """Consecutive missing bytes of one direction are one entry (the list stays small)."""
-        if self._events:
-            last_direction, last = self._events[-1]
-            if last_direction is direction and isinstance(last, int):
-                self._events[-1] = (direction, last + length)
-                return
-        self._events.append((direction, length))
+            self._events.append((direction, length))
 
     def close(self) -> None:
         if self.bound is not None:
@@ -124,6 +118,8 @@ class ParkedFlow:
             else:
                 sink.gap(direction, item)
         self._events = []
+        for direction, length in self._missed.items():
+            sink.gap(direction, length)
         if self.closed:
             sink.close()
 

@@ -84,7 +84,7 @@ class Audit:
         self.out_dir = out_dir
         self.on_alert = on_alert
         self.on_object = on_object
-        self._expectations: DataExpectations | None = None
+        self._context = AppContext()
         self.anomalies = AnomalyCounter()
         self.names = NameCache()  # address -> name (DNS answers, TLS server names), whole run
         self.dns = DnsNames(self.names, self.anomalies)
@@ -125,7 +125,13 @@ class Audit:
         self._source = path.name
         log.info("auditing %s", reader.name)
         limits = self.config.limits
-        self._expectations = DataExpectations(self.anomalies, ftp_data_limits(self.config))
+        # shared by the flows of this capture: FTP data announcements, MIME bounds, names
+        self._context = AppContext(
+            DataExpectations(self.anomalies, ftp_data_limits(self.config)),
+            mime_limits(self.config),
+            self.names,
+            self.dns,
+        )
         table = FlowTable(
             self._new_handler,
             self.anomalies,
@@ -172,7 +178,7 @@ class Audit:
             self._on_object,
             self.anomalies,
             self.config.limits.max_object_bytes,
-            AppContext(self._expectations, mime_limits(self.config), self.names, self.dns),
+            self._context,
         )
 
     def _on_object(self, obj: TransferObject) -> None:

@@ -88,9 +88,11 @@ def test_data_before_the_announcement_is_parked_within_its_limit() -> None:
     assert anomalies["ftp.data_before_announcement"] == 1
 
 
-def test_nothing_is_parked_without_an_open_ftp_session() -> None:
+def test_nothing_is_parked_without_an_open_ftp_session_or_room() -> None:
     table = DataExpectations(AnomalyCounter())
     assert table.park(_flow("X", ("10.0.0.1", 1234), ("10.0.0.2", 80))) is None
+    _, no_room, _, _ = _session(FtpDataLimits(max_parked_flows=0))
+    assert no_room.park(_flow("X", ("10.0.0.1", 1234), ("10.0.0.2", 80))) is None
 
 
 def test_announcements_expire() -> None:

@@ -171,7 +171,7 @@ class DataExpectations:
 
     def park(self, flow: Flow) -> ParkedFlow | None:
         """Hold an unrecognised flow while FTP control sessions are open; None otherwise."""
-        if self.open_sessions <= 0:
+        if self.open_sessions <= 0 or self.limits.max_parked_flows <= 0:
             return None
         self._expire(flow.last)
         if len(self._parked) >= self.limits.max_parked_flows:

@@ -18,7 +18,7 @@ from sensor.anomalies import AnomalyCounter
 from sensor.audit import Audit
 from sensor.config import EgressConfig
 from sensor.names import NameCache
-from sensor.protocols.dns import DnsError, DnsNames, parse_dns
+from sensor.protocols.dns import DnsError, DnsNames, DnsTcp, parse_dns
 from sensor.protocols.http.events import Side
 from sensor.protocols.tls import ClientHello, TlsSession
 from sensor.protocols.tls.hello import is_grease
@@ -196,3 +196,16 @@ def test_objects_without_a_host_name_are_named_from_dns(tmp_path: Path) -> None:
     Audit(EgressConfig(), tmp_path / "case", on_object=found.append).run([tmp_path / "named.pcap"])
     upload = next(o for o in found if o.direction == "upload")
     assert upload.host == "upload.example.us" and upload.flow.dst_ip == "63.10.20.30"
+
+
+def test_dns_over_tcp_framing_split_anywhere() -> None:
+    answer = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xc6\x33\x64\x09"
+    message = _query("mail.example.cn", answer, 1)
+    stream = len(message).to_bytes(2, "big") + message
+    for cut in range(len(stream) + 1):
+        names = NameCache()
+        tcp = DnsTcp(DnsNames(names, AnomalyCounter()), "F1")
+        tcp.data(Side.SERVER, stream[:cut])
+        tcp.data(Side.SERVER, stream[cut:])
+        entry = names.lookup("198.51.100.9")
+        assert entry is not None and entry.name == "mail.example.cn", cut

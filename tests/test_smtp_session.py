@@ -190,3 +190,11 @@ def test_refused_data_without_content_returns_to_commands() -> None:
     assert MessageEnd(False, True) in events
     assert _messages(events)[-1] == (b"ok\r\n", True)
     assert SmtpCommand("QUIT", "") in events
+
+
+def test_rset_between_bdat_chunks_aborts_the_message() -> None:
+    session = SmtpSession()
+    events = session.feed(C, b"MAIL FROM:<a@b>\r\nBDAT 3\r\nabcRSET\r\nMAIL FROM:<c@d>\r\n")
+    events += session.feed(C, b"BDAT 2 LAST\r\nxy")
+    assert _messages(events) == [(b"abc", False), (b"xy", True)]
+    assert SmtpAnomaly("smtp.bdat_aborted", "RSET") in events

@@ -196,6 +196,9 @@ class SmtpSession:
             events.append(SmtpAnomaly("smtp.pending_overflow", str(MAX_PENDING)))
             self._pending.clear()
         self._pending.append(verb)
+        if verb in ("EHLO", "HELO", "LHLO", "MAIL", "RSET") and self._in_message:
+            events.append(SmtpAnomaly("smtp.bdat_aborted", verb))  # BDAT chunks without LAST
+            self._end_message(events, complete=False)
         if verb in ("EHLO", "HELO", "LHLO"):
             self.helo = argument
             self._reset()

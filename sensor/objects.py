@@ -71,6 +71,7 @@ class TransferObject:
     mail_from: str = ""  # SMTP envelope sender (raw here; masked in every output)
     mail_to: tuple[str, ...] = ()  # SMTP envelope recipients (raw here; masked in outputs)
     subject: str = ""  # decoded Subject of the mail (identifiers masked in outputs)
+    helo: str = ""  # the name the SMTP client gave in HELO/EHLO
     part: str = ""  # MIME part path ("1.2") of a mail part; "" for the whole message
     related_flow: str = ""  # FTP: the control connection that opened this data connection
     _hash: Any = field(default_factory=hashlib.sha256, repr=False)
@@ -199,5 +200,6 @@ def mail_record(obj: TransferObject) -> dict[str, Any]:
         "to": [mask_email(a.strip("<>")) for a in obj.mail_to],
         "to_domains": sorted({a.strip("<>").rpartition("@")[2].lower() for a in obj.mail_to}),
         "subject": public_text(obj.subject),
+        "helo": obj.helo,
         "part": obj.part,
     }

@@ -114,7 +114,7 @@ def test_smtp_captures(entry: dict[str, Any], tmp_path: Path) -> None:
             wanted = sorted(_bare(a) for a in item["rcpt_to"])
             candidates = [m for m in candidates if sorted(map(_bare, m.mail_to)) == wanted]
         if "helo" in item:
-            candidates = [m for m in candidates if m.host == item["helo"]]
+            candidates = [m for m in candidates if m.helo == item["helo"]]
         if "subject" in item:
             candidates = [m for m in candidates if m.subject == item["subject"]]
         for header in ("from", "to", "cc"):

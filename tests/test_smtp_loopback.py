@@ -133,6 +133,7 @@ def test_each_mail_is_what_the_server_received(session: dict[str, Any]) -> None:
         messages[0].mail_from == "<zhang.san@example.cn>" and messages[0].subject == "季度客户名单"
     )
     assert messages[0].mail_to == ("<li.si@example.com>",)
+    assert messages[0].host == "example.com"  # the destination is named by the recipient domain
     assert session["summary"]["anomalies"] == {}
 
 

@@ -108,7 +108,8 @@ class SmtpTransfers:
                     index=-1,
                     timestamp=self._clock(),
                     method=event.method,
-                    host=event.helo,
+                    host=_recipient_domain(event.rcpt_to),
+                    helo=event.helo,
                     content_type="message/rfc822",
                     mail_from=event.mail_from,
                     mail_to=event.rcpt_to,
@@ -151,6 +152,7 @@ class SmtpTransfers:
                 timestamp=message.timestamp,
                 method=message.method,
                 host=message.host,
+                helo=message.helo,
                 content_type=part.content_type
                 + (f"; charset={part.charset}" if part.charset else ""),
                 filename=part.filename,
@@ -176,6 +178,15 @@ class SmtpTransfers:
         obj.index = self._emitted
         self._emitted += 1
         self._sink(obj)
+
+
+def _recipient_domain(recipients: tuple[str, ...]) -> str:
+    """Where the mail goes: the first recipient's domain names the destination."""
+    for address in recipients:
+        domain = address.strip("<> ").rpartition("@")[2].lower()
+        if domain:
+            return domain
+    return ""
 
 
 def _header_view(mime: MimeMessage) -> bytes:

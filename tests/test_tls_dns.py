@@ -84,7 +84,7 @@ def _tls_entries() -> list[dict[str, Any]]:
     if not MANIFEST.exists():
         return []
     entries = json.loads(MANIFEST.read_text())
-    return [e for e in entries if e["expected"].get("tls") and e["file"] not in NOT_YET]
+    return [e for e in entries if "tls" in e.get("protocols", []) and e["file"] not in NOT_YET]
 
 
 @needs_corpus
@@ -93,11 +93,17 @@ def test_tls_metadata_matches_the_corpus(entry: dict[str, Any], tmp_path: Path) 
     Audit(EgressConfig(), tmp_path).run([CORPUS / entry["file"]])
     flows = [json.loads(x) for x in (tmp_path / "flows.jsonl").read_text().splitlines()]
     seen = [f["tls"] for f in flows if "tls" in f]
-    for item in entry["expected"]["tls"]:
+    for item in entry["expected"].get("tls", []):
         if "sni" in item:
             assert item["sni"] in {t.get("server_name") for t in seen}
         if "version" in item and item.get("established"):
             assert item["version"] in {t.get("version") for t in seen}
+        if "subject" in item:  # the server certificate (TLS 1.2 and below)
+            assert item["subject"] in {t.get("subject") for t in seen}
+    chains = {sha for t in seen for sha in t.get("chain_sha256", [])}
+    for item in entry["expected"].get("files", []):
+        if item.get("protocol") == "tls" and item.get("sha256"):  # Zeek's certificate files
+            assert item["sha256"] in chains
     if shutil.which("tshark"):
         out = subprocess.run(
             [

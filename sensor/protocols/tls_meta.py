@@ -15,6 +15,7 @@ from typing import Any
 from sensor.anomalies import AnomalyCounter
 from sensor.protocols.http.events import Side
 from sensor.protocols.tls import ClientHello, ServerHello, TlsAnomaly, TlsEvent, TlsSession
+from sensor.protocols.tls.session import ServerCertificates
 
 NameObserver = Callable[[str, str, str], None]  # (address, name, source)
 
@@ -69,6 +70,14 @@ class TlsMetadata:
                     version=event.version_name,
                     cipher=f"0x{event.cipher:04x}",
                     server_alpn=event.alpn,
+                )
+            elif isinstance(event, ServerCertificates) and event.chain:
+                first = event.chain[0]
+                self.tls.update(
+                    subject=first.subject,
+                    issuer=first.issuer,
+                    certificate_sha256=first.sha256,
+                    chain_sha256=[c.sha256 for c in event.chain],
                 )
             elif isinstance(event, TlsAnomaly):
                 self._anomalies.count(event.name, f"{self._uid}: {event.detail}")

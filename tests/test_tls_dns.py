@@ -215,3 +215,49 @@ def test_dns_over_tcp_framing_split_anywhere() -> None:
         tcp.data(Side.SERVER, stream[cut:])
         entry = names.lookup("198.51.100.9")
         assert entry is not None and entry.name == "mail.example.cn", cut
+
+
+def test_certificate_names_against_an_independent_decoder() -> None:
+    """A certificate made with ``cryptography`` (Chinese UTF-8 and BMPString-free attributes):
+    our DER walk gives the same subject, issuer and hash as cryptography's own parser."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from sensor.protocols.tls.certs import certificate_chain, parse_certificate
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "江苏"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "示例数据有限公司"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "upload.example.cn"),
+        ]
+    )
+    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Example Root CA")])
+    import datetime
+
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(1234567)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    der = cert.public_bytes(serialization.Encoding.DER)
+    message = (len(der) + 3).to_bytes(3, "big") + len(der).to_bytes(3, "big") + der
+    (parsed,) = [parse_certificate(d) for d in certificate_chain(message)]
+    expected_subject = ", ".join(f"{a.rfc4514_attribute_name}={a.value}" for a in subject)
+    assert (
+        parsed.subject
+        == expected_subject
+        == "C=CN, ST=江苏, O=示例数据有限公司, CN=upload.example.cn"
+    )
+    assert parsed.issuer == "CN=Example Root CA"
+    assert parsed.sha256 == cert.fingerprint(hashes.SHA256()).hex()

@@ -261,3 +261,23 @@ def test_certificate_names_against_an_independent_decoder() -> None:
     )
     assert parsed.issuer == "CN=Example Root CA"
     assert parsed.sha256 == cert.fingerprint(hashes.SHA256()).hex()
+
+
+def test_ja4_matches_a_published_fingerprint() -> None:
+    """A browser ClientHello whose JA3 text, JA4 and raw JA4 lists were published together
+    (TLS 1.3, 15 ciphers, 16 extensions, ALPN h2): the same JA4 from the same values."""
+    ja3 = "771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,45-51-16-65037-23-17613-0-11-10-43-65281-35-18-5-13-27,4588-29-23-24,0"
+    version, ciphers, extensions, groups, formats = ja3.split(",")
+    hello = ClientHello(
+        int(version),
+        [int(c) for c in ciphers.split("-")],
+        [int(e) for e in extensions.split("-")],
+        server_name="tls.browserleaks.com",
+        alpn=["h2", "http/1.1"],
+        supported_versions=[0x0A0A, 0x0304, 0x0303],
+        groups=[int(g) for g in groups.split("-")],
+        point_formats=[int(formats)],
+        signature_algorithms=[0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601],
+    )
+    assert hello.ja3_string == ja3 and hello.ja3 == "98487aa16281980e7d1120d399efb6a4"
+    assert hello.ja4 == "t13d1516h2_8daaf6152771_d8a2da3f94cd"

@@ -62,6 +62,7 @@ class TlsMetadata:
                     client_version=event.version,
                     ja3=event.ja3,
                     ja3_string=event.ja3_string,
+                    ja4=event.ja4,
                 )
                 if event.server_name and self._observe_name is not None:
                     self._observe_name(self._server_ip, event.server_name, "tls")

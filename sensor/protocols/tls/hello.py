@@ -1,8 +1,8 @@
 """TLS ClientHello and ServerHello decoders (pure functions over one handshake message's body).
 
 What is read: the legacy version, cipher suites, extensions in order, server name (SNI), ALPN,
-supported_versions, supported groups and EC point formats, from which the JA3 fingerprint is built
-(GREASE values left out, as the JA3 definition says); from the ServerHello the chosen version
+supported_versions, supported groups, EC point formats and signature algorithms, from which the
+JA3 and JA4 fingerprints are built (GREASE values left out, as both definitions say); from the ServerHello the chosen version
 (supported_versions wins over the legacy field in TLS 1.3), cipher and ALPN. A malformed message
 raises ``HelloError`` with a short reason; the session counts it.
 """
@@ -16,7 +16,9 @@ EXT_SERVER_NAME = 0
 EXT_SUPPORTED_GROUPS = 10
 EXT_EC_POINT_FORMATS = 11
 EXT_ALPN = 16
+EXT_SIGNATURE_ALGORITHMS = 13
 EXT_SUPPORTED_VERSIONS = 43
+JA4_VERSIONS = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3"}
 VERSION_NAMES = {
     0x0300: "SSLv3",
     0x0301: "TLSv10",
@@ -68,6 +70,7 @@ class ClientHello:
     supported_versions: list[int] = field(default_factory=list)
     groups: list[int] = field(default_factory=list)
     point_formats: list[int] = field(default_factory=list)
+    signature_algorithms: list[int] = field(default_factory=list)
 
     @property
     def version(self) -> str:
@@ -94,6 +97,41 @@ class ClientHello:
     @property
     def ja3(self) -> str:
         return hashlib.md5(self.ja3_string.encode(), usedforsecurity=False).hexdigest()
+
+    @property
+    def ja4(self) -> str:
+        """FoxIO JA4 (TCP): version, SNI, counts and ALPN; sorted ciphers; sorted extensions
+        (without SNI and ALPN) and signature algorithms in wire order, each hash cut to 12."""
+        ciphers = [c for c in self.ciphers if not is_grease(c)]
+        extensions = [e for e in self.extensions if not is_grease(e)]
+        offered = [v for v in self.supported_versions if not is_grease(v)]
+        version = JA4_VERSIONS.get(max(offered) if offered else self.legacy_version, "00")
+        sni = "d" if EXT_SERVER_NAME in extensions else "i"
+        head = f"t{version}{sni}{min(len(ciphers), 99):02d}{min(len(extensions), 99):02d}"
+        head += _ja4_alpn(self.alpn[0] if self.alpn else "")
+        cipher_part = _ja4_hash(",".join(f"{c:04x}" for c in sorted(ciphers)))
+        listed = sorted(e for e in extensions if e not in (EXT_SERVER_NAME, EXT_ALPN))
+        ext_text = ",".join(f"{e:04x}" for e in listed)
+        algorithms = [a for a in self.signature_algorithms if not is_grease(a)]
+        if algorithms:
+            ext_text += "_" + ",".join(f"{a:04x}" for a in algorithms)
+        ext_part = _ja4_hash(ext_text) if listed else "000000000000"
+        return f"{head}_{cipher_part}_{ext_part}"
+
+
+def _ja4_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12] if text else "000000000000"
+
+
+def _ja4_alpn(value: str) -> str:
+    """First and last character of the first ALPN value; hex digits when not alphanumeric."""
+    if not value:
+        return "00"
+    first, last = value[0], value[-1]
+    if first.isascii() and first.isalnum() and last.isascii() and last.isalnum():
+        return first + last
+    raw = value.encode("latin-1", "replace").hex()
+    return raw[0] + raw[-1]
 
 
 @dataclass(slots=True)
@@ -157,6 +195,8 @@ def parse_client_hello(body: bytes) -> ClientHello:
             hello.groups = _u16_list(_Reader(data).vector(2))
         elif kind == EXT_EC_POINT_FORMATS and data:
             hello.point_formats = list(_Reader(data).vector(1))
+        elif kind == EXT_SIGNATURE_ALGORITHMS and data:
+            hello.signature_algorithms = _u16_list(_Reader(data).vector(2))
     return hello
 
 

@@ -1,9 +1,10 @@
 """Address -> name cache: which name a destination address was reached by.
 
-Fed by DNS answers (A/AAAA, and the CNAME chain that led to them), TLS server names and HTTP Host
-headers; read when an alert or object record wants to name its destination. Bounded (least
-recently written entries dropped past ``max_entries``); the last name seen for an address wins,
-DNS over TLS/HTTP since it is what the resolver answered.
+Fed by DNS answers (A/AAAA, and the CNAME chain that led to them), TLS server names, HTTP Host
+headers and mail recipient domains; read when an alert or object record wants to name its
+destination. Bounded (least recently written entries dropped past ``max_entries``). A name from a
+stronger source is not replaced by a weaker one (DNS > TLS, HTTP > SMTP: a mail server is named
+by a recipient domain only when nothing better is known); otherwise the last name seen wins.
 """
 
 from __future__ import annotations

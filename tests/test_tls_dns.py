@@ -197,11 +197,25 @@ def test_objects_without_a_host_name_are_named_from_dns(tmp_path: Path) -> None:
     post = b"POST /sink HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello"
     frames = [Frame(1_699_999_999_000_000, bytes(answer), "dns answer")]
     frames += tcp_session(post, b"HTTP/1.0 200 OK\r\n\r\n", server_port=8080)
+    # a request with Host teaches the cache the name of another server, used for the next one
+    hosted = post.replace(b"HTTP/1.0\r\n", b"HTTP/1.0\r\nHost: files.example.hk\r\n")
+    for n, body in enumerate((hosted, post)):
+        frames += tcp_session(
+            body,
+            b"HTTP/1.0 200 OK\r\n\r\n",
+            server_ip="219.76.10.20",
+            client_port=50010 + n,
+            start_time=1_700_000_100.0 + n * 10,
+        )
     write_pcap(tmp_path / "named.pcap", frames)
     found: list[Any] = []
     Audit(EgressConfig(), tmp_path / "case", on_object=found.append).run([tmp_path / "named.pcap"])
-    upload = next(o for o in found if o.direction == "upload")
-    assert upload.host == "upload.example.us" and upload.flow.dst_ip == "63.10.20.30"
+    uploads = [o for o in found if o.direction == "upload"]
+    assert [(o.flow.dst_ip, o.host) for o in uploads] == [
+        ("63.10.20.30", "upload.example.us"),
+        ("219.76.10.20", "files.example.hk"),
+        ("219.76.10.20", "files.example.hk"),
+    ]
 
 
 def test_dns_over_tcp_framing_split_anywhere() -> None:

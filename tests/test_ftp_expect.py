@@ -114,3 +114,13 @@ def test_data_without_a_command_is_kept_and_flagged() -> None:
     (obj,) = found
     assert obj.direction == "upload" and "ftp_command_unknown" in obj.flags
     assert anomalies["ftp.data_without_command"] == 1
+
+
+def test_expectation_table_is_bounded_oldest_first() -> None:
+    ftp, table, _, anomalies = _session(FtpDataLimits(max_expectations=2))
+    for port in (7001, 7002, 7003):
+        ftp.data(Side.CLIENT, b"EPSV\r\n")
+        ftp.data(Side.SERVER, b"229 Entering Extended Passive Mode (|||%d|)\r\n" % port)
+    assert anomalies["ftp.expectations_full"] == 1
+    assert table.claim(_flow("old", (CLIENT[0], 1), (SERVER[0], 7001))) is None
+    assert table.claim(_flow("new", (CLIENT[0], 2), (SERVER[0], 7003))) is not None

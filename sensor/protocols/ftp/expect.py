@@ -130,7 +130,8 @@ class DataExpectations:
     def __init__(self, anomalies: AnomalyCounter, limits: FtpDataLimits | None = None) -> None:
         self._anomalies = anomalies
         self.limits = limits or FtpDataLimits()
-        self._expected: OrderedDict[int, _Expectation] = OrderedDict()
+        self._expected: OrderedDict[int, _Expectation] = OrderedDict()  # oldest first
+        self._by_port: dict[int, list[int]] = {}  # announced port -> keys, so claims are O(1)
         self._parked: OrderedDict[str, ParkedFlow] = OrderedDict()
         self._parked_bytes = 0
         self._key = 0
@@ -152,22 +153,32 @@ class DataExpectations:
         self._expire(now)
         if len(self._expected) >= self.limits.max_expectations:
             self.count("ftp.expectations_full", str(self.limits.max_expectations))
-            self._expected.popitem(last=False)
+            self._drop(next(iter(self._expected)))
         self._key += 1
         self._expected[self._key] = _Expectation(
             hosts, port, owner, mode, now + self.limits.expect_seconds
         )
+        self._by_port.setdefault(port, []).append(self._key)
 
     def claim(self, flow: Flow) -> DataSink | None:
         """The data channel for a new flow that was announced, or None."""
         if not self._expected:
             return None
         self._expire(flow.start)
-        for key, expected in self._expected.items():
-            if _matches(flow, expected.hosts, expected.port):
-                del self._expected[key]
-                return expected.owner.open_channel(flow, expected.mode)
+        for port in (flow.resp_port, flow.orig_port):
+            for key in self._by_port.get(port, ()):
+                expected = self._expected[key]
+                if _matches(flow, expected.hosts, expected.port):
+                    self._drop(key)
+                    return expected.owner.open_channel(flow, expected.mode)
         return None
+
+    def _drop(self, key: int) -> None:
+        expected = self._expected.pop(key)
+        keys = self._by_port[expected.port]
+        keys.remove(key)
+        if not keys:
+            del self._by_port[expected.port]
 
     def park(self, flow: Flow) -> ParkedFlow | None:
         """Hold an unrecognised flow while FTP control sessions are open; None otherwise."""
@@ -202,7 +213,7 @@ class DataExpectations:
             key, expected = next(iter(self._expected.items()))
             if expected.deadline >= now:
                 break
-            del self._expected[key]
+            self._drop(key)
         horizon = now - self.limits.expect_seconds
         for uid, parked in list(self._parked.items()):
             if parked.closed and parked.flow.last < horizon:

@@ -40,7 +40,8 @@ UP, DOWN = Direction.TO_RESPONDER, Direction.TO_ORIGINATOR
         (b"", b"EHLO x\r\n", False, 25, Verdict("smtp", DOWN)),
         # a TLS ClientHello on any port; a handshake record that is no ClientHello is nothing
         (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", b"", False, 25, Verdict("tls", UP)),
-        (b"\x16\x03\x01\x52\x00\x02" + bytes(16), b"", False, 443, Verdict("", UP)),
+        (b"\x16\x03\x01 not a hello\r\n", b"", False, 443, Verdict("", UP)),
+        (b"", b"\x16\x03\x03\x00\x5a\x02" + bytes(16), False, 443, Verdict("tls", UP)),
         # TLS application data captured mid-stream (no handshake seen): still TLS
         (b"", b"\x17\x03\x03\x00\x50" + bytes(16), False, 443, Verdict("tls", UP)),
         (b"", b"\x00\x1d\x12\x34\x01\x00", False, 53, Verdict("dns", UP)),

@@ -12,8 +12,9 @@ an answer. Content decides; the port only breaks a tie the content leaves open:
   the server half) are still parsed;
 - the side that greets with 220 is the server even when the flow table guessed the orientation
   wrong (no handshake captured);
-- TLS: a handshake record carrying a ClientHello (that side is the client), or any TLS record
-  from either side (a flow captured after its handshake: encrypted, nothing to read);
+- TLS: a handshake record carrying a ClientHello (that side is the client), or a ServerHello,
+  change_cipher_spec, alert or application_data record from either side (a flow captured after
+  its ClientHello: encrypted);
 - DNS over TCP: port 53 (its length-prefixed binary messages have nothing to recognise).
 """
 
@@ -34,9 +35,11 @@ _HTTP_REQUEST = re.compile(rb"^\s*[A-Z][A-Z0-9_-]{2,15} \S")
 _HTTP_RESPONSE = re.compile(rb"^HTTP/1\.[01] \d")
 _GREETING = re.compile(rb"^220[ -]")
 _TLS_CLIENT_HELLO = re.compile(rb"^\x16\x03[\x00-\x04]..\x01", re.S)
-# any TLS record (change_cipher_spec, alert, handshake, application_data) of a legal length:
-# a flow captured after its handshake is still known to be encrypted
-_TLS_RECORD = re.compile(rb"^[\x14-\x17]\x03[\x00-\x04](?:[\x00-\x47].)", re.S)
+# a change_cipher_spec, alert or application_data record of a legal length, or a ServerHello: a
+# flow captured after (or without) its ClientHello is still known to be encrypted
+_TLS_RECORD = re.compile(
+    rb"^(?:[\x14\x15\x17]\x03[\x00-\x04][\x00-\x47]|\x16\x03[\x00-\x04]..\x02)", re.S
+)
 _SMTP_CLIENT = re.compile(rb"^(?:EHLO|HELO|LHLO)[ \r\n]", re.I)
 _FTP_CLIENT = re.compile(
     rb"^(?:USER |AUTH (?:TLS|SSL)|FEAT\r?\n|SYST\r?\n|OPTS |PBSZ |CLNT |HOST )", re.I
@@ -105,8 +108,10 @@ def detect(up: bytes, down: bytes, final: bool, resp_port: int, orig_port: int) 
         return Verdict("tls", to_resp)
     if len(down) >= 6 and _TLS_CLIENT_HELLO.match(down):
         return Verdict("tls", to_orig)
-    if _TLS_RECORD.match(up) or _TLS_RECORD.match(down):
-        return Verdict("tls", to_resp)  # mid-stream: no hello to read, but encrypted
+    if _TLS_RECORD.match(up):  # no ClientHello captured, but encrypted
+        return Verdict("tls", to_orig if up[5:6] == b"\x02" else to_resp)  # ServerHello: server
+    if _TLS_RECORD.match(down):
+        return Verdict("tls", to_resp)
     if _ready(up, final):
         kind = _client_line(up)
         if kind:

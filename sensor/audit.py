@@ -27,7 +27,7 @@ from detectors.catalogue import load_catalogue
 from detectors.engine import DetectionEngine
 from geoip import CountryDatabase
 from sensor.anomalies import AnomalyCounter
-from sensor.app import AppLayerHandler
+from sensor.app import AppContext, AppLayerHandler
 from sensor.capture import open_capture
 from sensor.capture.source import STDIN
 from sensor.compliance.accounting import Accounting
@@ -38,6 +38,7 @@ from sensor.decode.decoder import PacketDecoder
 from sensor.flows.records import flow_record
 from sensor.flows.table import Flow, FlowTable
 from sensor.inspection import inspect_object
+from sensor.names import NameCache, is_address
 from sensor.objects import TransferObject, object_record
 from sensor.outputs.alert_evidence import AlertEvidence
 from sensor.outputs.alerts import JsonlWriter, build_alert
@@ -46,6 +47,9 @@ from sensor.outputs.evidence import EvidenceStore, load_key
 from sensor.outputs.report import write_report
 from sensor.outputs.sinks import FanOut, RecordSink
 from sensor.policy import Jurisdiction
+from sensor.protocols.dns import DnsNames
+from sensor.protocols.ftp.expect import DataExpectations
+from sensor.protocols.limits import ftp_data_limits, mime_limits
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +114,16 @@ class Audit:
         sinks: Sequence[RecordSink] = (),
         on_progress: ProgressCallback | None = None,
         ledger: Path | None = None,
+        on_object: Callable[[TransferObject], None] | None = None,
     ):
         self.config = config
         self.out_dir = out_dir
         self.on_alert = on_alert
+        self.on_object = on_object
+        self._context = AppContext()
         self.anomalies = AnomalyCounter()
+        self.names = NameCache()  # address -> name (DNS answers, TLS server names), whole run
+        self.dns = DnsNames(self.names, self.anomalies)
         self.counts = AuditCounts()
         self.geoip = CountryDatabase.open(config.geoip.database)
         where = config.jurisdiction
@@ -221,6 +230,13 @@ class Audit:
         self._source = path.name
         log.info("auditing %s", reader.name)
         limits = self.config.limits
+        # shared by the flows of this capture: FTP data announcements, MIME bounds, names
+        self._context = AppContext(
+            DataExpectations(self.anomalies, ftp_data_limits(self.config)),
+            mime_limits(self.config),
+            self.names,
+            self.dns,
+        )
         table = FlowTable(
             self._new_handler,
             self.anomalies,
@@ -235,6 +251,7 @@ class Audit:
             reassemble_fragments=fragments.reassemble,
             fragment_timeout=fragments.timeout_seconds,
             max_fragment_bytes=fragments.max_bytes,
+            on_udp=self.dns.udp,  # UDP DNS answers feed the name cache
         )
         try:
             for record in reader:
@@ -265,21 +282,32 @@ class Audit:
         )
 
     def _on_flow_end(self, flow: Flow) -> None:
-        service = flow.handler.protocol if isinstance(flow.handler, AppLayerHandler) else ""
-        record = flow_record(flow, service, self.config.sensor_id, self._source)
+        handler = flow.handler if isinstance(flow.handler, AppLayerHandler) else None
+        record = flow_record(
+            flow, handler.protocol if handler else "", self.config.sensor_id, self._source
+        )
+        if handler is not None:
+            record.update(handler.metadata)  # e.g. "tls": server name, ALPN, version, JA3
         self._flows.write(record)
         self.sinks.write(record)
         self.evidence.flow_ended(flow)
 
     def _new_handler(self, flow: Flow) -> AppLayerHandler:
         return AppLayerHandler(
-            flow, self._on_object, self.anomalies, self.config.limits.max_object_bytes
+            flow,
+            self._on_object,
+            self.anomalies,
+            self.config.limits.max_object_bytes,
+            self._context,
         )
 
     def _on_object(self, obj: TransferObject) -> None:
         self.counts.objects += 1
         inspection = inspect_object(self.engine, obj, self.extraction_limits)
         findings = inspection.findings
+        self._name_destination(obj)
+        if self.on_object is not None:
+            self.on_object(obj)
         self._objects.write(
             object_record(
                 obj,
@@ -327,6 +355,17 @@ class Audit:
             self.counts.by_destination[where] = (
                 self.counts.by_destination.get(where, 0) + findings.distinct_individuals
             )
+
+    def _name_destination(self, obj: TransferObject) -> None:
+        """An object with no host name gets the server's name from DNS/TLS, if one was seen;
+        a named one (HTTP Host, mail recipient domain) teaches the cache its server's name."""
+        server = obj.flow.dst_ip if obj.direction == "upload" else obj.flow.src_ip
+        if obj.host and not is_address(obj.host):
+            self.names.observe(server, obj.host.split(":", 1)[0], obj.protocol)
+            return
+        entry = self.names.lookup(server)
+        if entry is not None:
+            obj.host = entry.name
 
     def _extract(self, obj: TransferObject) -> str | None:
         """Write the kept body to ``objects/<sha256>`` (once per content); its path, or None."""

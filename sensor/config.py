@@ -136,6 +136,24 @@ class LimitsConfig(BaseModel):
     fragments: FragmentsConfig = Field(default_factory=FragmentsConfig)
 
 
+class MailFtpConfig(BaseModel):
+    """Bounds of the SMTP/MIME and FTP parsers (each counted as an anomaly when hit)."""
+
+    model_config = _STRICT
+    mime_max_depth: int = Field(10, ge=1, le=100, description="MIME nesting levels split")
+    mime_max_parts: int = Field(500, ge=1, description="MIME leaves per mail; rest kept as one")
+    mime_max_head_bytes: int = Field(256 << 10, ge=1024, description="one MIME header block")
+    ftp_expect_seconds: float = Field(
+        120.0, gt=0, description="capture seconds an announced FTP data port waits"
+    )
+    ftp_max_expectations: int = Field(10_000, ge=1, description="announced data ports kept")
+    ftp_max_parked_flows: int = Field(
+        1000, ge=0, description="unknown flows held in case an FTP announcement follows"
+    )
+    ftp_max_parked_bytes_per_flow: int = Field(4 << 20, ge=0, description="bytes held per flow")
+    ftp_max_parked_bytes_total: int = Field(64 << 20, ge=0, description="bytes held in all")
+
+
 class OutputConfig(BaseModel):
     model_config = _STRICT
     masked_samples_per_identifier: int = Field(3, ge=0, le=10)
@@ -175,6 +193,7 @@ class EgressConfig(BaseModel):
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     compliance: ComplianceConfig = Field(default_factory=ComplianceConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    mail_ftp: MailFtpConfig = Field(default_factory=MailFtpConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

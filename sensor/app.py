@@ -21,6 +21,8 @@ from sensor.flows.table import Direction, Flow
 from sensor.objects import TransferObject
 from sensor.protocols.http import Side
 from sensor.protocols.http_transfers import HttpTransfers
+from sensor.protocols.smb import SmbTransfers
+from sensor.protocols.smb.records import smb_client_is_originator
 
 _HTTP_REQUEST = re.compile(rb"^\s*[A-Z][A-Z0-9_-]{2,15} \S")
 _HTTP_RESPONSE = re.compile(rb"^HTTP/1\.[01] \d")
@@ -45,7 +47,7 @@ class AppLayerHandler:
             Direction.TO_RESPONDER: bytearray(),
             Direction.TO_ORIGINATOR: bytearray(),
         }
-        self._http: HttpTransfers | None = None
+        self._http: HttpTransfers | SmbTransfers | None = None
         self._client_direction = Direction.TO_RESPONDER
         self._ignored = False
         self.protocol = ""
@@ -85,6 +87,10 @@ class AppLayerHandler:
     def _sniff(self, final: bool = False) -> None:
         """Decide the protocol from the held bytes once a direction has enough of them."""
         up, down = self._held[Direction.TO_RESPONDER], self._held[Direction.TO_ORIGINATOR]
+        smb = smb_client_is_originator(up, down)  # NetBIOS + SMB header, any port
+        if smb is not None:
+            self._start_smb(Direction.TO_RESPONDER if smb else Direction.TO_ORIGINATOR)
+            return
 
         def ready(held: bytearray) -> bool:
             return bool(held) and (final or len(held) >= SNIFF_BYTES or b"\n" in held)
@@ -129,6 +135,27 @@ class AppLayerHandler:
             else Direction.TO_RESPONDER
         )
         for direction in (client_direction, server_direction):
+            held = bytes(self._held[direction])
+            self._held[direction].clear()
+            if held:
+                self._http.data(self._side(direction), held)
+
+    def _start_smb(self, client_direction: Direction) -> None:
+        flow, self._client_direction, self.protocol = self._flow, client_direction, "smb"
+        ends = [(flow.orig_ip, flow.orig_port), (flow.resp_ip, flow.resp_port)]
+        if client_direction is Direction.TO_ORIGINATOR:
+            ends.reverse()
+        self._http = SmbTransfers(
+            uid=flow.uid,
+            vlan=flow.vlan,
+            client=ends[0],
+            server=ends[1],
+            clock=lambda: flow.last,
+            sink=self._sink,
+            anomalies=self._anomalies,
+            max_object_bytes=self._max_object_bytes,
+        )
+        for direction in sorted(self._held, key=lambda d: d is not client_direction):
             held = bytes(self._held[direction])
             self._held[direction].clear()
             if held:

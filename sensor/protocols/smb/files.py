@@ -70,6 +70,9 @@ class SmbFiles:
     def opened(self, key: bytes, name: str, size: int | None, alias: bytes = b"") -> None:
         self._names[key] = (name, size)
         for side in (Side.CLIENT, Side.SERVER):
+            known = self._files.get((key, side))
+            if known is not None:  # written before the CREATE response was seen
+                known.name, known.declared = name, size
             early = self._files.pop((alias, side), None) if alias else None
             if early is not None:
                 early.name = name

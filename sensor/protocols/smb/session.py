@@ -31,8 +31,8 @@ MAX_PENDING = 2048
 # Open files and tree connects per connection: beyond these the oldest is forgotten.
 MAX_OPEN_FILES = 4096
 MAX_TREES = 1024
-# A hole over this many bytes at the start of a message hides the headers it needs.
-HEADER_ZONE = r.SMB2_HEADER + 64
+# A hole in a PDU's header or fixed-size body hides what it needs (SMB2 fixed bodies <= 88 bytes).
+HEADER_ZONE = r.SMB2_HEADER + 88
 MAX_COMPOUND = 128  # PDUs in one message; NextCommand >= 64 already bounds it by size
 RESYNC_TAIL = 16  # bytes kept while probing, so a header split across segments is still seen
 
@@ -277,7 +277,10 @@ class SmbSession:
                     end = pos + header.next_command
             pdu = msg[pos:end]
             pdu_holes = [(a - pos, b - pos) for a, b in holes if a < end and b > pos]
-            if _overlaps(pdu_holes, 0, min(len(pdu), HEADER_ZONE)):
+            zone = r.SMB2_HEADER + 2
+            if not _overlaps(pdu_holes, 0, zone):  # header and fixed body must be there
+                zone += max(0, (r.smb2_body_size(pdu) & 0xFFFE) - 2)
+            if _overlaps(pdu_holes, 0, min(len(pdu), zone, HEADER_ZONE)):
                 self._anomaly("smb.header_in_gap", str(header.command))
             elif header.command > r.MAX_SMB2_COMMAND:
                 self._anomaly("smb.unknown_command", str(header.command))
@@ -439,7 +442,7 @@ class SmbSession:
         for alias in [k for k, v in self._files.items() if v is info]:
             del self._files[alias]
         if info is not None:
-            self._events.append(FileClosed(key, info.name, info.size))
+            self._events.append(FileClosed(info.key, info.name, info.size))
         else:
             self._events.append(FileClosed(key, "", None))
 

@@ -23,7 +23,6 @@ import random
 import socket
 import sys
 import time
-from pathlib import Path
 
 from bench.traffic.people import SyntheticPeople
 

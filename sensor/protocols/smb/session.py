@@ -34,6 +34,11 @@ MAX_TREES = 1024
 # A hole in a PDU's header or fixed-size body hides what it needs (SMB2 fixed bodies <= 88 bytes).
 HEADER_ZONE = r.SMB2_HEADER + 88
 MAX_COMPOUND = 128  # PDUs in one message; NextCommand >= 64 already bounds it by size
+# Responses seen before their request (the client's stream was held back behind a hole, or the
+# capture reordered the directions) wait this long for it; past either bound the oldest is
+# dropped and counted as ``smb.response_without_request``.
+MAX_PARKED_RESPONSES = 256
+MAX_PARKED_BYTES = 16 * 1024 * 1024
 RESYNC_TAIL = 16  # bytes kept while probing, so a header split across segments is still seen
 
 
@@ -124,6 +129,9 @@ class SmbSession:
         self._trees: OrderedDict[int, tuple[str, bool]] = OrderedDict()
         self._files: OrderedDict[bytes, _Open] = OrderedDict()
         self._events: list[SmbEvent] = []
+        self._parked: OrderedDict[int, tuple[r.Smb2Header, memoryview, list[tuple[int, int]]]]
+        self._parked = OrderedDict()
+        self._parked_bytes = 0
         self.dialect = ""
         self.user = ""  # NTLMSSP user name, kept for the session only, never written out
         self.domain = ""
@@ -162,6 +170,9 @@ class SmbSession:
         for side, stream in self._streams.items():
             if not stream.lost and len(stream.buf) > stream.pos:
                 self._anomaly("smb.truncated_message", side.name.lower())
+        for header, _, _ in self._parked.values():
+            self._anomaly("smb.response_without_request", str(header.command))
+        self._parked.clear()
         for key, info in list(self._files.items()):
             self._events.append(FileClosed(key, info.name, info.size))
         self._files.clear()
@@ -300,6 +311,20 @@ class SmbSession:
         if len(self._pending) > MAX_PENDING:
             self._pending.popitem(last=False)
             self._anomaly("smb.too_many_pending")
+        if len(key) == 1 and key[0] in self._parked:  # its response came first
+            header, pdu, holes = self._parked.pop(key[0])
+            self._parked_bytes -= len(pdu)
+            self._smb2_response(header, pdu, holes)
+
+    def _park(self, header: r.Smb2Header, pdu: memoryview, holes: list[tuple[int, int]]) -> None:
+        self._parked[header.message_id] = (header, pdu, holes)
+        self._parked_bytes += len(pdu)
+        while self._parked and (
+            len(self._parked) > MAX_PARKED_RESPONSES or self._parked_bytes > MAX_PARKED_BYTES
+        ):
+            old, old_pdu, _ = self._parked.popitem(last=False)[1]
+            self._parked_bytes -= len(old_pdu)
+            self._anomaly("smb.response_without_request", str(old.command))
 
     def _file_key(self, header: r.Smb2Header, file_id: bytes, create_mid: int | None) -> bytes:
         if file_id == r.RELATED_FILE_ID and header.related and create_mid is not None:
@@ -373,8 +398,8 @@ class SmbSession:
                 self.dialect = r.DIALECTS.get(dialect, f"0x{dialect:04x}")
             return
         if not requests:
-            if command == r.READ and header.status == 0:
-                self._anomaly("smb.response_without_request", "read")
+            if command in (r.TREE_CONNECT, r.CREATE, r.READ, r.CLOSE):
+                self._park(header, pdu, holes)
             return
         request = requests[0]
         if request.command != command:

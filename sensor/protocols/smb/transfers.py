@@ -45,6 +45,7 @@ class SmbTransfers:
         self._sink = sink
         self._anomalies = anomalies
         self._emitted = 0
+        self._failed = False
         self.session = SmbSession()
         limits = limits or SmbLimits(max_file_bytes=max_object_bytes)
         self.files = SmbFiles(
@@ -60,15 +61,29 @@ class SmbTransfers:
         return self.session.encrypted
 
     def data(self, side: Side, data: bytes) -> None:
-        self._handle(self.session.feed(side, data))
+        if not self._failed:
+            self._guard(lambda: self.session.feed(side, data))
 
     def gap(self, side: Side, length: int) -> None:
-        self._handle(self.session.gap(side, length))
+        if not self._failed:
+            self._guard(lambda: self.session.gap(side, length))
 
     def close(self) -> None:
-        self._handle(self.session.close())
+        if not self._failed:
+            self._guard(self.session.close)
         for obj in self.files.finish_all():
             self._emit(obj)
+
+    def _guard(self, step: Callable[[], list[SmbEvent]]) -> None:
+        """A parser bug stops parsing this flow (counted), never the audit; files seen so far
+        are still emitted when the flow ends."""
+        try:
+            events = step()
+        except Exception as exc:  # the anomaly names it; the audit goes on
+            self._failed = True
+            self._count("smb.parser_error", f"{type(exc).__name__}: {exc}"[:200])
+            return
+        self._handle(events)
 
     def _count(self, name: str, detail: str = "") -> None:
         self._anomalies.count(name, f"{self._uid}: {detail}" if detail else self._uid)

@@ -39,6 +39,9 @@ pytestmark = pytest.mark.skipif(
     reason="needs tcpdump and root to capture on loopback",
 )
 REPO = Path(__file__).resolve().parents[1]
+# -B: a 64 MiB buffer, so 60 KB loopback frames are not dropped; --immediate-mode: all written
+TCPDUMP = ["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-B", "65536", "-Z", "root", "-s", "0"]
+TSHARK = ["tshark", "-2", "-R", "smb2", "-q", "-r"]
 HOME, ABROAD = "10.0.0.5", "8.8.8.8"  # internal network / US in the bundled GeoIP database
 
 
@@ -53,8 +56,7 @@ class Capture:
 
 def _tcpdump(port: int, path: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        ["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-B", "65536", "-Z", "root", "-s", "0"]
-        + ["-w", str(path), f"tcp port {port}"],
+        [*TCPDUMP, "-w", str(path), f"tcp port {port}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -138,8 +140,7 @@ def _tshark_files(pcap: Path, port: int, out: Path) -> list[bytes]:
     are reused across opens, so the SMB1 connection is compared with the server's files only)."""
     out.mkdir()
     subprocess.run(
-        ["tshark", "-r", str(pcap), "-d", f"tcp.port=={port},nbss", "-2", "-R", "smb2", "-q"]
-        + ["--export-objects", f"smb,{out}"],
+        [*TSHARK, str(pcap), "-d", f"tcp.port=={port},nbss", "--export-objects", f"smb,{out}"],
         capture_output=True,
         timeout=120,
         check=True,

@@ -75,6 +75,8 @@ class AppLayerHandler:
             self._sniff(final=True)
         if self._http is not None:
             self._http.close()
+            if isinstance(self._http, SmbTransfers) and self._http.encrypted:
+                self.protocol = "smb,encrypted"  # SMB3 transform headers: the flow record says so
 
     def _side(self, direction: Direction) -> Side:
         return Side.CLIENT if direction is self._client_direction else Side.SERVER

@@ -1,0 +1,133 @@
+"""SMB objects rebuilt from the shared real-capture corpus against Suricata, Zeek and tshark.
+
+Every capture whose manifest lists an SMB protocol runs through ``Audit``; each file Suricata or
+Zeek reports (sha256, file name, size, direction) must be among our objects, and every non-empty
+file ``tshark --export-objects smb`` writes must be one of our objects by sha256. ``EXCEPTIONS``
+names what we do not reproduce and why. The corpus lives outside the repository
+(``../shared/corpus/real``); the tests skip without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sensor.audit import Audit
+from sensor.config import EgressConfig
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "real"
+MANIFEST = CORPUS / "manifest.json"
+
+_PIPE = "a named pipe (DCE/RPC over IPC$), which tshark exports as a file and we do not"
+_MULTICHANNEL = (
+    "SMB3 multichannel: the file's reads travel over several TCP connections sharing one file "
+    "id; tshark merges them, we rebuild per connection (this one has holes, flagged)"
+)
+# capture -> {tshark file name: why it is not among our objects}
+TSHARK_EXCEPTIONS: dict[str, dict[str, str]] = {
+    "zeek/smb2-write-pdf.pcap": {"%5csrvsvc": _PIPE},
+    "zeek/smb2-read-nonzero-reserved.pcap": {"%5csrvsvc": _PIPE},
+    "zeek/smb3-multichannel-many-files.pcap": {
+        "%5c12splwow64.exe": _MULTICHANNEL,
+        "%5c14twain_32.pdf": _MULTICHANNEL,
+    },
+}
+
+
+def _manifest() -> list[dict[str, Any]]:
+    if not MANIFEST.exists():
+        return []
+    entries: list[dict[str, Any]] = json.loads(MANIFEST.read_text())
+    return [e for e in entries if any(p.startswith("smb") for p in e.get("protocols", []))]
+
+
+ENTRIES = _manifest()
+pytestmark = pytest.mark.skipif(not ENTRIES, reason="shared corpus not present")
+_cache: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def _audit(name: str, tmp_root: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """objects.jsonl records and summary.json of one capture (one audit per capture)."""
+    if name not in _cache:
+        out = tmp_root / name.replace("/", "_")
+        Audit(EgressConfig(), out).run([CORPUS / name])
+        objects = [
+            json.loads(x)["object"] for x in (out / "objects.jsonl").read_text().split("\n") if x
+        ]
+        _cache[name] = (objects, json.loads((out / "summary.json").read_text()))
+    return _cache[name]
+
+
+@pytest.fixture(scope="module")
+def tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("smbcorpus")
+
+
+def _matches(expected: dict[str, Any], obj: dict[str, Any]) -> bool:
+    if "sha256" in expected and obj["sha256"] != expected["sha256"]:
+        return False
+    if "size" in expected and obj["size"] != expected["size"]:
+        return False
+    if "filename" in expected:
+        wanted = expected["filename"].lstrip("\\")
+        if not (obj["filename"] == wanted or obj["filename"].endswith("\\" + wanted)):
+            return False
+    direction = {"orig->resp": "upload", "resp->orig": "download"}.get(expected.get("direction"))
+    return direction is None or obj["direction"] == direction
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e["file"])
+def test_reference_files_are_reproduced(entry: dict[str, Any], tmp_root: Path) -> None:
+    objects, _ = _audit(entry["file"], tmp_root)
+    expected = [
+        f
+        for f in entry.get("expected", {}).get("files", [])
+        if f.get("protocol", "smb") == "smb" and ({"sha256", "size", "filename"} & set(f))
+    ]
+    for item in expected:
+        assert any(_matches(item, obj) for obj in objects), (item, objects)
+    for obj in objects:
+        assert obj["size"] <= 64 * 1024 * 1024
+
+
+def test_encrypted_smb3_session_is_marked(tmp_root: Path) -> None:
+    name = "zeek/smb3-encrypted-share.pcap"
+    if name not in {e["file"] for e in ENTRIES}:
+        pytest.skip("capture not in this corpus")
+    objects, summary = _audit(name, tmp_root)
+    assert objects == []  # everything after the tree connect is encrypted
+    assert summary["anomalies"]["smb.encrypted_session"]["count"] == 1
+
+
+def test_real_captures_raise_no_parser_errors(tmp_root: Path) -> None:
+    for entry in ENTRIES:
+        _, summary = _audit(entry["file"], tmp_root)
+        bad = {k for k in summary.get("anomalies", {}) if k.startswith("smb.parser_error")}
+        assert not bad, entry["file"]
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark")
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e["file"])
+def test_tshark_export_objects_are_ours(
+    entry: dict[str, Any], tmp_root: Path, tmp_path: Path
+) -> None:
+    name = entry["file"]
+    objects, _ = _audit(name, tmp_root)
+    ours = {o["sha256"] for o in objects}
+    subprocess.run(
+        ["tshark", "-r", str(CORPUS / name), "-q", "--export-objects", f"smb,{tmp_path}"],
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    excepted = TSHARK_EXCEPTIONS.get(name, {})
+    for path in tmp_path.iterdir():
+        if not path.stat().st_size or path.name in excepted:
+            continue
+        assert hashlib.sha256(path.read_bytes()).hexdigest() in ours, (name, path.name)

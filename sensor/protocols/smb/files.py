@@ -38,7 +38,7 @@ class _File:
     name: str
     side: Side
     first_seen: float
-    pieces: dict[int, bytes] = field(default_factory=dict)
+    pieces: dict[int, bytes | memoryview] = field(default_factory=dict)
     held: int = 0
     truncated: bool = False
     declared: int | None = None
@@ -78,7 +78,9 @@ class SmbFiles:
                 early.name = name
                 self._files[(key, side)] = early
 
-    def data(self, side: Side, key: bytes, name: str, offset: int, data: bytes) -> None:
+    def data(
+        self, side: Side, key: bytes, name: str, offset: int, data: bytes | memoryview
+    ) -> None:
         if offset < 0 or offset + len(data) > MAX_SANE_OFFSET:
             self._count("smb.impossible_offset", f"{offset}+{len(data)}")
             return
@@ -126,16 +128,21 @@ class SmbFiles:
 
     def _finish(self, file: _File) -> TransferObject:
         extent = max((off + len(data) for off, data in file.pieces.items()), default=0)
-        content = bytearray(extent)
-        spans = []
-        for offset, data in file.pieces.items():
-            content[offset : offset + len(data)] = data
-            spans.append((offset, offset + len(data)))
-        covered, reach = 0, 0
-        for start, end in sorted(spans):
+        spans = sorted((offset, offset + len(data)) for offset, data in file.pieces.items())
+        covered, reach, tiled = 0, 0, True
+        for start, end in spans:
+            tiled = tiled and start == reach  # pieces meet end to end: no hole, no overlap
             if end > reach:
                 covered += end - max(start, reach)
                 reach = end
+        content: bytes
+        if tiled:
+            content = b"".join(file.pieces[start] for start, _ in spans)
+        else:
+            filled = bytearray(extent)
+            for offset, data in file.pieces.items():  # arrival order: later pieces win
+                filled[offset : offset + len(data)] = data
+            content = bytes(filled)
         self.held -= file.held
         upload = file.side is Side.CLIENT
         obj = TransferObject(
@@ -148,7 +155,7 @@ class SmbFiles:
             filename=file.name,
             declared_length=file.declared if not upload else None,
         )
-        obj.append(bytes(content), self._limits.max_file_bytes)
+        obj.append(content, self._limits.max_file_bytes)
         obj.truncated = obj.truncated or file.truncated
         obj.gap_bytes = extent - covered
         if obj.gap_bytes:

@@ -48,7 +48,7 @@ class FileData:
     key: bytes
     name: str
     offset: int
-    data: bytes
+    data: bytes | memoryview  # a view into the (immutable) message bytes: no copy per piece
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,8 +496,7 @@ class SmbSession:
         key = info.key if info is not None else key
         end = data_offset + length
         for a, b in _present(holes, data_offset, end):
-            piece = bytes(pdu[a:b])
-            self._events.append(FileData(side, key, name, offset + a - data_offset, piece))
+            self._events.append(FileData(side, key, name, offset + a - data_offset, pdu[a:b]))
 
     # -- SMB1 ----------------------------------------------------------------------------------
 

@@ -136,7 +136,7 @@ def test_tshark_export_objects_are_ours(
 def _streams(path: Path) -> list[tuple[bool, bytes]]:
     """TCP payloads of a one-connection capture in capture order, retransmissions dropped;
     True marks the client (the side talking to port 445 or 139)."""
-    from scapy.layers.inet import TCP
+    from scapy.layers.inet import IP, TCP
     from scapy.utils import PcapReader
 
     next_seq: dict[bool, int] = {}
@@ -147,13 +147,60 @@ def _streams(path: Path) -> list[tuple[bool, bytes]]:
                 continue
             tcp = packet[TCP]
             client = tcp.dport in (445, 139)
-            seq, payload = tcp.seq, bytes(tcp.payload)
+            size = packet[IP].len - packet[IP].ihl * 4 - tcp.dataofs * 4  # no Ethernet padding
+            seq, payload = tcp.seq, bytes(tcp.payload)[:size]
+            if not payload:
+                continue
             expected = next_seq.get(client, seq)
             if seq != expected:
                 continue  # a retransmission (or a hole): these small captures have none
             next_seq[client] = seq + len(payload)
             out.append((client, payload))
     return out
+
+
+def _transfers(name: str, bytewise: bool = False) -> tuple[Any, list[Any]]:
+    from sensor.anomalies import AnomalyCounter
+    from sensor.objects import TransferObject
+    from sensor.protocols.http.events import Side
+    from sensor.protocols.smb import SmbTransfers
+
+    if not (CORPUS / name).exists():
+        pytest.skip("capture not in this corpus")
+    objects: list[TransferObject] = []
+    smb = SmbTransfers(
+        uid="F1", vlan=(), client=("a", 1), server=("b", 445), clock=lambda: 0.0,
+        sink=objects.append, anomalies=AnomalyCounter(), max_object_bytes=1 << 24,
+    )  # fmt: skip
+    for client, payload in _streams(CORPUS / name):
+        side = Side.CLIENT if client else Side.SERVER
+        pieces = [payload[i : i + 1] for i in range(len(payload))] if bytewise else [payload]
+        for piece in pieces:
+            smb.data(side, piece)
+    smb.close()
+    return smb, objects
+
+
+@pytest.mark.parametrize(
+    ("name", "dialect", "user", "shares", "encrypted"),
+    [
+        # Suricata smb2-02: dialect, NTLMSSP user/domain, the disk share and the IPC$ pipe
+        ("zeek/smb2-write-pdf.pcap", "2.02", ("CONTOSO", "Administrator"),
+         ["\\\\10.0.0.12\\IPC$", "\\\\10.0.0.12\\smb2"], False),
+        # Suricata smb3-01 / Zeek smb_mapping.log: 3.00, both tree connects, then encrypted
+        ("zeek/smb3-encrypted-share.pcap", "3.0", None,
+         ["\\\\10.160.65.202\\IPC$", "\\\\WS2016\\encrypted"], True),
+    ],
+)  # fmt: skip
+def test_session_metadata_matches_the_reference(
+    name: str, dialect: str, user: tuple[str, str] | None, shares: list[str], encrypted: bool
+) -> None:
+    smb, _ = _transfers(name)
+    assert smb.session.dialect == dialect
+    if user is not None:
+        assert (smb.session.domain, smb.session.user) == user
+    assert sorted(smb.session.shares) == sorted(shares)
+    assert smb.encrypted is encrypted
 
 
 @pytest.mark.parametrize(
@@ -166,27 +213,9 @@ def _streams(path: Path) -> list[tuple[bool, bytes]]:
 )
 def test_real_streams_one_byte_at_a_time(name: str) -> None:
     """Real SMB1 and SMB2 messages fed one byte at a time give the same objects as whole."""
-    from sensor.anomalies import AnomalyCounter
-    from sensor.objects import TransferObject
-    from sensor.protocols.http.events import Side
-    from sensor.protocols.smb import SmbTransfers
-
-    if not (CORPUS / name).exists():
-        pytest.skip("capture not in this corpus")
-    streams = _streams(CORPUS / name)
 
     def run(bytewise: bool) -> list[tuple[str, str, str]]:
-        objects: list[TransferObject] = []
-        smb = SmbTransfers(
-            uid="F1", vlan=(), client=("a", 1), server=("b", 445), clock=lambda: 0.0,
-            sink=objects.append, anomalies=AnomalyCounter(), max_object_bytes=1 << 24,
-        )  # fmt: skip
-        for client, payload in streams:
-            side = Side.CLIENT if client else Side.SERVER
-            pieces = [payload[i : i + 1] for i in range(len(payload))] if bytewise else [payload]
-            for piece in pieces:
-                smb.data(side, piece)
-        smb.close()
+        _, objects = _transfers(name, bytewise)
         return [(o.direction, o.filename, o.sha256) for o in objects]
 
     whole = run(False)

@@ -220,3 +220,24 @@ def test_real_streams_one_byte_at_a_time(name: str) -> None:
 
     whole = run(False)
     assert whole and run(True) == whole
+
+
+def test_real_compound_create_setinfo_close() -> None:
+    """Zeek's smb2-multiple-pdus: CREATE + SET_INFO + CLOSE (related) in one message and their
+    three responses in one message: the file is opened by name and closed through the related id."""
+    from sensor.protocols.http.events import Side
+    from sensor.protocols.smb.session import FileClosed, FileOpened, SmbEvent, SmbSession
+
+    name = "zeek/smb2-multiple-pdus-compound.pcap"
+    if not (CORPUS / name).exists():
+        pytest.skip("capture not in this corpus")
+    session, events = SmbSession(), list[SmbEvent]()
+    for client, payload in _streams(CORPUS / name):
+        events += session.feed(Side.CLIENT if client else Side.SERVER, payload)
+    events += session.close()
+    assert session.messages == 2
+    opened = [e for e in events if isinstance(e, FileOpened)]
+    closed = [e for e in events if isinstance(e, FileClosed)]
+    assert [(e.name, e.size) for e in opened] == [("testfile.txt", 12)]
+    assert [e.key for e in closed] == [opened[0].key]
+    assert len(events) == 2  # nothing else: no anomaly

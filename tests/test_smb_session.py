@@ -275,3 +275,16 @@ def test_named_pipes_are_not_files() -> None:
 def test_detection(up: bytes, down: bytes, expected: bool | None) -> None:
     assert smb_client_is_originator(up, down) is expected
     assert looks_like_smb(up or down) is (expected is not None)
+
+
+def test_flow_ending_inside_a_write_keeps_what_arrived() -> None:
+    smb, objects, anomalies = transfers()
+    smb.data(C, b.nbss(b.create_request(1, "cut.csv")))
+    smb.data(S, b.nbss(b.create_response(1, FID)))
+    write = b.nbss(b.write_request(2, FID, 0, CONTENT))
+    smb.data(C, write[:-30])  # the capture ends 30 bytes short
+    smb.close()
+    assert anomalies["smb.truncated_message"] == 1
+    (upload,) = objects
+    assert upload.filename == "cut.csv" and upload.gap_bytes == 30 and not upload.complete
+    assert bytes(upload.body) == CONTENT[:-30] + bytes(30)

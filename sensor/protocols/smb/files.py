@@ -42,6 +42,7 @@ class _File:
     held: int = 0
     truncated: bool = False
     declared: int | None = None
+    reach: int = 0  # end of the furthest bytes known to exist, captured or not
 
 
 Count = Callable[[str, str], None]
@@ -78,17 +79,28 @@ class SmbFiles:
                 early.name = name
                 self._files[(key, side)] = early
 
+    def _file(self, side: Side, key: bytes, name: str) -> _File:
+        file = self._files.get((key, side))
+        if file is None:
+            known, size = self._names.get(key, (name, None))
+            file = _File(known or name, side, self._clock(), declared=size)
+            self._files[(key, side)] = file
+        return file
+
+    def missing(self, side: Side, key: bytes, name: str, offset: int, length: int) -> None:
+        """Bytes the file has but the capture lost: they count as a hole even at its end."""
+        if offset < 0 or offset + length > MAX_SANE_OFFSET:
+            return
+        file = self._file(side, key, name)
+        file.reach = max(file.reach, min(offset + length, self._limits.max_file_bytes))
+
     def data(
         self, side: Side, key: bytes, name: str, offset: int, data: bytes | memoryview
     ) -> None:
         if offset < 0 or offset + len(data) > MAX_SANE_OFFSET:
             self._count("smb.impossible_offset", f"{offset}+{len(data)}")
             return
-        file = self._files.get((key, side))
-        if file is None:
-            known, size = self._names.get(key, (name, None))
-            file = _File(known or name, side, self._clock(), declared=size)
-            self._files[(key, side)] = file
+        file = self._file(side, key, name)
         limit = self._limits.max_file_bytes
         if offset + len(data) > limit:
             if not file.truncated:
@@ -127,7 +139,8 @@ class SmbFiles:
         return [self._finish(file) for file in files]
 
     def _finish(self, file: _File) -> TransferObject:
-        extent = max((off + len(data) for off, data in file.pieces.items()), default=0)
+        extent = max((off + len(data) for off, data in file.pieces.items()), default=file.reach)
+        extent = max(extent, file.reach)
         spans = sorted((offset, offset + len(data)) for offset, data in file.pieces.items())
         covered, reach, tiled = 0, 0, True
         for start, end in spans:
@@ -136,7 +149,7 @@ class SmbFiles:
                 covered += end - max(start, reach)
                 reach = end
         content: bytes
-        if tiled:
+        if tiled and reach == extent:
             content = b"".join(file.pieces[start] for start, _ in spans)
         else:
             filled = bytearray(extent)

@@ -52,6 +52,17 @@ class FileData:
 
 
 @dataclass(frozen=True, slots=True)
+class FileGap:
+    """Bytes of a WRITE or READ that were never captured (a gap inside the message)."""
+
+    side: Side
+    key: bytes
+    name: str
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
 class FileOpened:
     key: bytes
     name: str  # share path and file name, ``\\\\server\\share\\dir\\file``
@@ -72,7 +83,7 @@ class SmbAnomaly:
     detail: str = ""
 
 
-SmbEvent = FileData | FileOpened | FileClosed | SmbAnomaly
+SmbEvent = FileData | FileGap | FileOpened | FileClosed | SmbAnomaly
 
 
 @dataclass(slots=True)
@@ -168,8 +179,12 @@ class SmbSession:
     def close(self) -> list[SmbEvent]:
         """The connection ended: every file still open is closed."""
         for side, stream in self._streams.items():
-            if not stream.lost and len(stream.buf) > stream.pos:
-                self._anomaly("smb.truncated_message", side.name.lower())
+            held = len(stream.buf) - stream.pos
+            if stream.lost or not held:
+                continue
+            self._anomaly("smb.truncated_message", side.name.lower())
+            if stream.need is not None:  # parse what arrived, the missing tail as a hole
+                self._events = self.gap(side, stream.need - held)  # gap() hands back all
         for header, _, _ in self._parked.values():
             self._anomaly("smb.response_without_request", str(header.command))
         self._parked.clear()
@@ -494,9 +509,18 @@ class SmbSession:
             return  # named pipe traffic (DCE/RPC), not a file
         name = info.name if info is not None else ""
         key = info.key if info is not None else key
-        end = data_offset + length
+        end, cursor = data_offset + length, data_offset
         for a, b in _present(holes, data_offset, end):
+            if a > cursor:
+                self._events.append(
+                    FileGap(side, key, name, offset + cursor - data_offset, a - cursor)
+                )
             self._events.append(FileData(side, key, name, offset + a - data_offset, pdu[a:b]))
+            cursor = b
+        if cursor < end:
+            self._events.append(
+                FileGap(side, key, name, offset + cursor - data_offset, end - cursor)
+            )
 
     # -- SMB1 ----------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from sensor.protocols.smb.files import SmbFiles, SmbLimits
 from sensor.protocols.smb.session import (
     FileClosed,
     FileData,
+    FileGap,
     FileOpened,
     SmbAnomaly,
     SmbEvent,
@@ -99,6 +100,8 @@ class SmbTransfers:
         for event in events:
             if isinstance(event, FileData):
                 self.files.data(event.side, event.key, event.name, event.offset, event.data)
+            elif isinstance(event, FileGap):
+                self.files.missing(event.side, event.key, event.name, event.offset, event.length)
             elif isinstance(event, FileOpened):
                 self.files.opened(event.key, event.name, event.size, event.alias)
             elif isinstance(event, FileClosed):

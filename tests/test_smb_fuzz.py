@@ -3,6 +3,7 @@ overwritten, random cuts and gaps, and plain noise, never raise; objects stay wi
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -94,3 +95,34 @@ def test_noise_and_fragments_never_raise(
     stream: list[tuple[Side, bytes]], cuts: list[int], gap_at: int, gap_len: int
 ) -> None:
     _run(stream, cuts, gap_at, gap_len)
+
+
+def _real_smb1() -> list[tuple[Side, bytes]]:
+    """The SMB1 messages of a real smbclient upload (WRITE_ANDX, NT_CREATE_ANDX, AndX chains)."""
+    from tests.test_smb_corpus import CORPUS, _streams
+
+    path = CORPUS / "suricata/smb1-eicar-write.pcap"
+    if not path.exists():
+        return []
+    return [(Side.CLIENT if c else Side.SERVER, p) for c, p in _streams(path)]
+
+
+_SMB1 = _real_smb1()
+
+
+@pytest.mark.skipif(not _SMB1, reason="shared corpus not present")
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=8),
+    cuts=_cuts,
+    gap_at=st.integers(-1, 40),
+    gap_len=st.integers(1, 3000),
+)
+def test_mutated_real_smb1_never_raises(
+    flips: list[tuple[int, int]], cuts: list[int], gap_at: int, gap_len: int
+) -> None:
+    messages = [(side, bytearray(data)) for side, data in _SMB1]
+    for pos, value in flips:
+        data = messages[pos % len(messages)][1]
+        data[(pos // len(messages)) % len(data)] = value
+    _run([(side, bytes(data)) for side, data in messages], cuts, gap_at, gap_len)

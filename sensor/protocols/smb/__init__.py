@@ -3,8 +3,9 @@
 - ``records``: pure decoders over ``memoryview`` slices (NetBIOS framing, SMB2/3 header and the
   NEGOTIATE, SESSION_SETUP, TREE_CONNECT, CREATE, READ, WRITE and CLOSE bodies, the SMB3
   transform header, SMB1 NT_CREATE_ANDX, WRITE_ANDX, READ_ANDX and CLOSE);
+- ``framing``: NetBIOS session framing of one direction, gaps as holes, resynchronisation;
 - ``session``: one connection's state (message id -> request, tree id -> share, file id ->
-  name), framing, compounds, gaps and resynchronisation; emits file events and anomalies;
+  name), compounds and AndX chains; emits file events and anomalies;
 - ``files``: file content rebuilt by offset, bounded, into one ``TransferObject`` per file and
   direction;
 - ``transfers``: the glue the application-layer dispatcher talks to.

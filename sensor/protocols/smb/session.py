@@ -1,16 +1,12 @@
 """One SMB connection's state, Sans-IO: bytes and gaps in, file events out.
 
-``SmbSession.feed(side, data)`` frames each direction into NetBIOS session messages, splits SMB2
-compounds on NextCommand and walks SMB1 AndX chains, and keeps what later messages need: the
-request waiting for each message id, the share behind each tree id and the name behind each file
-id. It returns ``FileData`` (bytes a WRITE request or READ response carried, with their file
-offset), ``FileClosed`` and ``SmbAnomaly`` events; ``sensor.protocols.smb.files`` rebuilds files
-from them.
-
-Gaps: a gap inside a message whose length is known is zero-filled and remembered as a hole, so
-framing stays in step and the file data around the hole is still used; a gap that swallows a
-message boundary loses sync, and parsing resumes at the next byte pattern that looks like a
-NetBIOS header followed by an SMB header (``smb.gap_resync``).
+``SmbSession.feed(side, data)`` frames each direction (``framing.NbssFramer``: NetBIOS messages,
+holes from gaps, resynchronisation), splits SMB2 compounds on NextCommand and walks SMB1 AndX
+chains, and keeps what later messages need: the request waiting for each message id, the share
+behind each tree id and the name behind each file id. It returns ``FileOpened``, ``FileData``
+(bytes a WRITE request or READ response carried, with their file offset), ``FileGap`` (bytes of
+one that were never captured), ``FileClosed`` and ``SmbAnomaly`` events;
+``sensor.protocols.smb.files`` rebuilds files from them.
 
 Encrypted sessions (SMB3 transform header) are marked ``encrypted`` and their messages only
 counted. Anomaly names are listed in docs/protocols-smb.md.
@@ -19,13 +15,12 @@ counted. Anomaly names are listed in docs/protocols-smb.md.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sensor.protocols.http.events import Side
 from sensor.protocols.smb import records as r
+from sensor.protocols.smb.framing import FramerOutput, NbssFramer
 
-# NBSS lengths are 24-bit, so a message is at most 16 MiB; SMB 3 multi-credit writes reach 8 MiB.
-MAX_MESSAGE_BYTES = r.NBSS_HEADER + 0xFFFFFF
 # Requests waiting for a response: clients keep a few hundred credits outstanding at most.
 MAX_PENDING = 2048
 # Open files and tree connects per connection: beyond these the oldest is forgotten.
@@ -39,7 +34,6 @@ MAX_COMPOUND = 128  # PDUs in one message; NextCommand >= 64 already bounds it b
 # dropped and counted as ``smb.response_without_request``.
 MAX_PARKED_RESPONSES = 256
 MAX_PARKED_BYTES = 16 * 1024 * 1024
-RESYNC_TAIL = 16  # bytes kept while probing, so a header split across segments is still seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +81,6 @@ SmbEvent = FileData | FileGap | FileOpened | FileClosed | SmbAnomaly
 
 
 @dataclass(slots=True)
-class _Stream:
-    buf: bytearray = field(default_factory=bytearray)
-    pos: int = 0
-    need: int | None = None  # total bytes of the message at ``pos`` (NBSS header included)
-    holes: list[tuple[int, int]] = field(default_factory=list)  # relative to ``pos``
-    lost: bool = False
-
-
-@dataclass(slots=True)
 class _Open:
     key: bytes
     name: str
@@ -135,7 +120,7 @@ class SmbSession:
     """SMB state of one TCP connection; see the module docstring."""
 
     def __init__(self) -> None:
-        self._streams = {Side.CLIENT: _Stream(), Side.SERVER: _Stream()}
+        self._framers = {Side.CLIENT: NbssFramer(), Side.SERVER: NbssFramer()}
         self._pending: OrderedDict[tuple[int, ...], list[_Pending]] = OrderedDict()
         self._trees: OrderedDict[int, tuple[str, bool]] = OrderedDict()
         self._files: OrderedDict[bytes, _Open] = OrderedDict()
@@ -154,37 +139,17 @@ class SmbSession:
     # -- public Sans-IO interface --------------------------------------------------------------
 
     def feed(self, side: Side, data: bytes) -> list[SmbEvent]:
-        stream = self._streams[side]
-        stream.buf += data
-        if stream.lost:
-            self._probe(stream)
-        self._frames(side, stream)
+        self._frames(side, self._framers[side].feed(data))
         return self._take()
 
     def gap(self, side: Side, length: int) -> list[SmbEvent]:
-        stream = self._streams[side]
-        if stream.lost or length <= 0:
-            return self._take()
-        held = len(stream.buf) - stream.pos
-        if stream.need is not None and held >= r.NBSS_HEADER:
-            fill = min(length, stream.need - held)
-            stream.holes.append((held, held + fill))
-            stream.buf += bytes(fill)
-            length -= fill
-            self._frames(side, stream)
-        if length > 0:
-            self._lose(stream, "smb.gap_lost_sync")
+        self._frames(side, self._framers[side].gap(length))
         return self._take()
 
     def close(self) -> list[SmbEvent]:
         """The connection ended: every file still open is closed."""
-        for side, stream in self._streams.items():
-            held = len(stream.buf) - stream.pos
-            if stream.lost or not held:
-                continue
-            self._anomaly("smb.truncated_message", side.name.lower())
-            if stream.need is not None:  # parse what arrived, the missing tail as a hole
-                self._events = self.gap(side, stream.need - held)  # gap() hands back all
+        for side, framer in self._framers.items():
+            self._frames(side, framer.finish())
         for header, _, _ in self._parked.values():
             self._anomaly("smb.response_without_request", str(header.command))
         self._parked.clear()
@@ -193,7 +158,7 @@ class SmbSession:
         self._files.clear()
         return self._take()
 
-    # -- framing -------------------------------------------------------------------------------
+    # -- messages ------------------------------------------------------------------------------
 
     def _take(self) -> list[SmbEvent]:
         events, self._events = self._events, []
@@ -202,68 +167,12 @@ class SmbSession:
     def _anomaly(self, name: str, detail: str = "") -> None:
         self._events.append(SmbAnomaly(name, detail))
 
-    def _lose(self, stream: _Stream, name: str) -> None:
-        self._anomaly(name)
-        stream.buf.clear()
-        stream.pos = 0
-        stream.need = None
-        stream.holes = []
-        stream.lost = True
-
-    def _probe(self, stream: _Stream) -> None:
-        """Find the next plausible NetBIOS + SMB header in the bytes after a lost gap."""
-        buf = stream.buf
-        search = 0
-        while True:
-            at = buf.find(b"SMB", search)
-            if at < 0:
-                break
-            start = at - 5
-            search = at + 1
-            if start < 0 or buf[start] != 0 or buf[at - 1] not in (0xFE, 0xFF, 0xFD, 0xFC):
-                continue
-            length = r.nbss_length(buf[start : start + 4]) or 0
-            if length < r.SMB1_HEADER:
-                continue
-            if buf[at - 1] == 0xFE and len(buf) >= start + 4 + 6 and r.u16(buf, start + 8) != 64:
-                continue
-            del buf[:start]
-            stream.lost = False
-            self._anomaly("smb.gap_resync")
-            return
-        keep = buf[-RESYNC_TAIL:]
-        buf.clear()
-        buf += keep
-
-    def _frames(self, side: Side, stream: _Stream) -> None:
-        buf = stream.buf
-        while not stream.lost:
-            held = len(buf) - stream.pos
-            if stream.need is None:
-                if held < r.NBSS_HEADER:
-                    break
-                length = r.nbss_length(buf[stream.pos : stream.pos + 4])
-                if length is None:
-                    rest = bytes(buf[stream.pos + 1 :])
-                    self._lose(stream, "smb.bad_nbss_header")
-                    buf += rest
-                    self._probe(stream)
-                    continue
-                stream.need = r.NBSS_HEADER + length
-            if held < stream.need:
-                break
-            start = stream.pos + r.NBSS_HEADER
-            end = stream.pos + stream.need
-            holes = [(a - r.NBSS_HEADER, b - r.NBSS_HEADER) for a, b in stream.holes]
-            msg = memoryview(bytes(memoryview(buf)[start:end]))
-            stream.pos = end
-            stream.need = None
-            stream.holes = []
-            if msg:  # keep-alives are empty
-                self._message(side, msg, holes)
-        if stream.pos and (stream.pos > len(buf) // 2 or stream.pos == len(buf)):
-            del buf[: stream.pos]
-            stream.pos = 0
+    def _frames(self, side: Side, output: FramerOutput) -> None:
+        for item in output:
+            if isinstance(item, str):
+                self._anomaly(item, side.name.lower())
+            else:
+                self._message(side, item.payload, item.holes)
 
     def _message(self, side: Side, msg: memoryview, holes: list[tuple[int, int]]) -> None:
         self.messages += 1

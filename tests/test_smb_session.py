@@ -288,3 +288,19 @@ def test_flow_ending_inside_a_write_keeps_what_arrived() -> None:
     (upload,) = objects
     assert upload.filename == "cut.csv" and upload.gap_bytes == 30 and not upload.complete
     assert bytes(upload.body) == CONTENT[:-30] + bytes(30)
+
+
+def test_framer_keepalives_bad_headers_and_resync() -> None:
+    from sensor.protocols.smb.framing import Frame, NbssFramer
+
+    msg = b.nbss(b.close_request(1, FID))
+    framer = NbssFramer()
+    out = framer.feed(b"\x85\x00\x00\x00" + msg)  # keep-alive, then a message
+    assert [type(x) for x in out] == [Frame] and bytes(out[0].payload) == msg[4:]
+    out = framer.feed(b"\x42garbage" + msg)  # not a session message type: resync on the next
+    assert out[:2] == ["smb.bad_nbss_header", "smb.gap_resync"]
+    assert isinstance(out[2], Frame) and bytes(out[2].payload) == msg[4:]
+    out = framer.feed(msg[:10]) + framer.gap(len(msg) - 10) + framer.feed(msg)
+    assert isinstance(out[0], Frame) and out[0].holes == [(6, len(msg) - 4)]
+    assert isinstance(out[1], Frame) and out[1].holes == []
+    assert framer.feed(msg[:-1]) == [] and framer.finish()[0] == "smb.truncated_message"

@@ -304,3 +304,18 @@ def test_framer_keepalives_bad_headers_and_resync() -> None:
     assert isinstance(out[0], Frame) and out[0].holes == [(6, len(msg) - 4)]
     assert isinstance(out[1], Frame) and out[1].holes == []
     assert framer.feed(msg[:-1]) == [] and framer.finish()[0] == "smb.truncated_message"
+
+
+def test_port_139_session_request_then_smb() -> None:
+    """NetBIOS over TCP (port 139): a session request and its positive response come first."""
+
+    def name(text: str) -> bytes:  # first-level encoding (RFC 1001 14.1): 32 letters
+        raw = text.ljust(15).encode()[:15] + b"\x20"
+        return (
+            b"\x20" + bytes(c for ch in raw for c in (0x41 + (ch >> 4), 0x41 + (ch & 15))) + b"\x00"
+        )
+
+    request = b"\x81\x00\x00\x44" + name("FILESERVER") + name("LAPTOP")
+    assert smb_client_is_originator(request, b"") is True
+    messages = [(C, request), (S, b"\x82\x00\x00\x00"), *conversation()]
+    check_conversation(*feed_all(messages))

@@ -125,9 +125,10 @@ class NbssFramer:
                 break
             start, end = self.pos + r.NBSS_HEADER, self.pos + self.need
             holes = [(a - r.NBSS_HEADER, b - r.NBSS_HEADER) for a, b in self.holes]
+            kind = buf[self.pos]
             payload = memoryview(bytes(memoryview(buf)[start:end]))
             self.pos, self.need, self.holes = end, None, []
-            if payload:  # keep-alives are empty
+            if payload and kind == r.SESSION_MESSAGE:  # not session requests, keep-alives...
                 out.append(Frame(payload, holes))
         if self.pos and (self.pos > len(buf) // 2 or self.pos == len(buf)):
             del buf[: self.pos]

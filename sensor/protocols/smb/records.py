@@ -90,20 +90,30 @@ def within(total: int, offset: int, length: int) -> bool:
 # -- NetBIOS session service ----------------------------------------------------------------------
 
 
-def nbss_length(buf: Buf) -> int | None:
-    """Length of the NetBIOS session message starting ``buf``; ``None`` for a non-message type.
+SESSION_MESSAGE = 0x00
+SESSION_REQUEST = 0x81  # port 139: the client names the server before any SMB
+# RFC 1002 session service packet types: message, request, positive / negative response,
+# retarget, keep-alive. Only session messages carry SMB.
+NBSS_TYPES = frozenset({SESSION_MESSAGE, SESSION_REQUEST, 0x82, 0x83, 0x84, 0x85})
 
-    Direct TCP (port 445) uses a zero type byte and a 24-bit length; port 139's session
-    message type is the same byte, so both parse alike. Keep-alives (0x85) carry no payload.
-    """
-    if buf[0] not in (0x00, 0x85):
+
+def nbss_length(buf: Buf) -> int | None:
+    """Length of the NetBIOS session service packet starting ``buf``; ``None`` for an unknown
+    type. Direct TCP (port 445) uses type 0 and a 24-bit length; port 139 the same type with a
+    17-bit length (the flags byte holds the top bit), so both parse alike."""
+    if buf[0] not in NBSS_TYPES:
         return None
     return (buf[1] << 16) | (buf[2] << 8) | buf[3]
 
 
 def looks_like_smb(buf: Buf) -> bool:
-    """A NetBIOS session message carrying an SMB header starts ``buf`` (protocol detection)."""
-    if len(buf) < NBSS_HEADER + 4 or buf[0] != 0:
+    """``buf`` starts with a NetBIOS session message carrying an SMB header, or with a port-139
+    session request (68 bytes: two 34-byte encoded NetBIOS names), for protocol detection."""
+    if len(buf) < NBSS_HEADER + 4:
+        return False
+    if buf[0] == SESSION_REQUEST:
+        return nbss_length(buf) == 68 and buf[NBSS_HEADER] == 0x20
+    if buf[0] != SESSION_MESSAGE:
         return False
     return bytes(buf[NBSS_HEADER : NBSS_HEADER + 4]) in MAGICS and (nbss_length(buf) or 0) >= 32
 

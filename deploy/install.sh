@@ -23,10 +23,17 @@ if [ "$want_test" = 1 ]; then
   # tshark: the tests' protocol oracle; tcpdump/tcpreplay: capture tooling;
   # tor-geoipdb: the source of the bundled GeoIP database, used as the lookup oracle;
   # chromium/chromium-driver: headless browser that opens the audit report (selenium);
-  # fonts-wqy-microhei: a small CJK font so the report renders its Chinese in that browser.
-  for pkg in tshark tcpdump tcpreplay tor-geoipdb chromium chromium-driver fonts-wqy-microhei; do
+  # fonts-wqy-microhei: a CJK font (the report in that browser, the PDFs of the extraction tests);
+  # samba/smbclient: a real SMB 3.1.1 server and client (tests/test_smb_samba.py runs its own
+  # smbd on 127.0.0.1; the package's services are kept from starting, see below).
+  for pkg in tshark tcpdump tcpreplay tor-geoipdb chromium chromium-driver fonts-wqy-microhei samba smbclient; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || apt_packages+=("$pkg")
   done
+fi
+if [[ " ${apt_packages[*]} " == *" samba "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+  # installing samba must not start smbd/nmbd on every interface: deny service starts meanwhile
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d; command -v systemctl >/dev/null && systemctl disable smbd nmbd samba-ad-dc >/dev/null 2>&1; true' EXIT
 fi
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   echo "egress: installing Debian packages: ${apt_packages[*]}"

@@ -32,6 +32,8 @@ from sensor.protocols.ftp.expect import DataExpectations, DataSink
 from sensor.protocols.ftp_transfers import FtpTransfers
 from sensor.protocols.http import Side
 from sensor.protocols.http_transfers import HttpTransfers
+from sensor.protocols.smb import SmbTransfers
+from sensor.protocols.smb.records import smb_client_is_originator
 from sensor.protocols.smtp_transfers import SmtpTransfers
 from sensor.protocols.tls_meta import TlsMetadata
 
@@ -123,7 +125,9 @@ class AppLayerHandler:
             self._data.close()
         elif self._parser is not None:
             self._parser.close()
-            if getattr(self._parser, "encrypted", False) and self.protocol != "tls":
+            if isinstance(self._parser, SmbTransfers) and self._parser.encrypted:
+                self.protocol = "smb,encrypted"  # SMB3 transform headers: the flow record says so
+            elif getattr(self._parser, "encrypted", False) and self.protocol != "tls":
                 self.protocol += ",tls"  # STARTTLS / AUTH TLS: the flow record says so
 
     def _side(self, direction: Direction) -> Side:
@@ -138,6 +142,10 @@ class AppLayerHandler:
         """Decide the protocol from the held bytes (``sensor.protocols.detect``)."""
         flow = self._flow
         up, down = self._held[Direction.TO_RESPONDER], self._held[Direction.TO_ORIGINATOR]
+        smb = smb_client_is_originator(up, down)  # NetBIOS + SMB header, any port
+        if smb is not None:
+            self._start_smb(Direction.TO_RESPONDER if smb else Direction.TO_ORIGINATOR)
+            return
         verdict = detect(bytes(up), bytes(down), final, flow.resp_port, flow.orig_port)
         if verdict is None:
             return
@@ -232,6 +240,26 @@ class AppLayerHandler:
             held = bytes(self._held[direction])
             self._held[direction].clear()
             if held and self._parser is not None:
+                self._parser.data(self._side(direction), held)
+
+    def _start_smb(self, client_direction: Direction) -> None:
+        flow = self._flow
+        self._client_direction, self.protocol = client_direction, "smb"
+        client, server = self._endpoints(client_direction)
+        self._parser = SmbTransfers(
+            uid=flow.uid,
+            vlan=flow.vlan,
+            client=client,
+            server=server,
+            clock=lambda: flow.last,
+            sink=self._sink,
+            anomalies=self._anomalies,
+            max_object_bytes=self._max_object_bytes,
+        )
+        for direction in sorted(self._held, key=lambda d: d is not client_direction):
+            held = bytes(self._held[direction])  # the client's requests first
+            self._held[direction].clear()
+            if held:
                 self._parser.data(self._side(direction), held)
 
     def _start_http(self, client_direction: Direction) -> None:

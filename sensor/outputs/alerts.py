@@ -94,6 +94,7 @@ def build_alert(
             "index": obj.index,
             "http": {"request": {"method": obj.method}},
             "url": {"full": obj.url},
+            "file": {"name": obj.filename},  # upload/attachment name; SMB: \\server\share\path
             "content_type": obj.content_type,
             "size": len(body),
             "declared_size": obj.declared_length,

@@ -13,6 +13,7 @@ from kafka import KafkaProducer
 from sensor.outputs.schemas import schema_errors
 from tests.cli import run_egress
 from tests.kafka_broker import TansuBroker
+from tests.test_case_privacy import _raw_identifiers
 from tests.test_kafka_output import read_topic
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sensor" / "data" / "sample-http-upload.pcap"
@@ -63,6 +64,9 @@ def test_audit_streams_alerts_and_flows(kafka_broker: TansuBroker, tmp_path: Pat
         for message, record in zip(messages, streamed, strict=True):
             assert message.key == b"tail-test"  # no processor configured: the sensor id
             assert schema_errors(record) == []
+        # what went over the wire holds no raw identifier of the sample's people
+        wire = b"".join(m.value for m in messages).decode("utf-8")
+        assert not [raw for raw in _raw_identifiers() if raw in wire or raw.lower() in wire]
 
 
 def produce_alerts(bootstrap: str, topic: str, count: int) -> list[dict[str, Any]]:

@@ -265,14 +265,11 @@ def build_from_tor(
     """Build an MMDB from tor's geoip files; ``out`` ending in ``.xz`` is xz-compressed.
 
     ``source`` names the data in the metadata; by default the owning Debian package and version.
-    The output is written to a temporary file and renamed, so a failed build leaves no half file.
     """
     started = time.monotonic()
     lines4, lines6 = _read_lines(geoip4), _read_lines(geoip6)
     try:
-        ranges4 = list(parse_geoip4(lines4))
-        ranges6 = list(parse_geoip6(lines6))
-        by_country = group_by_country([*ranges4, *ranges6])
+        ranges = [*parse_geoip4(lines4), *parse_geoip6(lines6)]
     except ValueError as exc:
         raise GeoIPError(f"{geoip4} / {geoip6}: {exc}") from None
     if source is None:
@@ -281,8 +278,34 @@ def build_from_tor(
             f"{owner[0]} {owner[1]}" if owner else f"tor geoip files {geoip4.name}, {geoip6.name}"
         )
     source_date = parse_source_date(lines4) or parse_source_date(lines6)
-    description = describe(source, source_date)
+    return build_from_ranges(
+        ranges,
+        out,
+        source=source,
+        description=describe(source, source_date),
+        source_date=source_date,
+        started=started,
+    )
 
+
+def build_from_ranges(
+    ranges: Sequence[TorRange],
+    out: Path,
+    *,
+    source: str,
+    description: str,
+    source_date: str | None = None,
+    started: float | None = None,
+) -> BuildReport:
+    """Build an MMDB from parsed ranges of any source (tor, RIR statistics, DB-IP, IP2Location).
+
+    The output is written to a temporary file and renamed, so a failed build leaves no half file.
+    """
+    started = time.monotonic() if started is None else started
+    try:
+        by_country = group_by_country(ranges)
+    except ValueError as exc:
+        raise GeoIPError(f"{source}: {exc}") from None
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
@@ -291,7 +314,7 @@ def build_from_tor(
         try:
             cidrs = write_mmdb(by_country, tmp, description)
         except ValueError as exc:
-            raise GeoIPError(f"{geoip4} / {geoip6}: {exc}") from None
+            raise GeoIPError(f"{source}: {exc}") from None
         if out.suffix == ".xz":
             raw = tmp.read_bytes()
             tmp.write_bytes(lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME))
@@ -301,9 +324,9 @@ def build_from_tor(
         tmp.unlink(missing_ok=True)
     return BuildReport(
         out=out,
-        ranges4=len(ranges4),
-        ranges6=len(ranges6),
-        skipped=sum(r.country == _UNKNOWN for r in (*ranges4, *ranges6)),
+        ranges4=sum(r.version == 4 for r in ranges),
+        ranges6=sum(r.version == 6 for r in ranges),
+        skipped=sum(r.country == _UNKNOWN for r in ranges),
         cidrs=cidrs,
         countries=len(by_country),
         source=source,

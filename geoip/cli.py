@@ -14,6 +14,7 @@ import click
 
 from geoip.builder import DEBIAN_GEOIP4, DEBIAN_GEOIP6, build_from_tor
 from geoip.reader import CountryDatabase, bundled_path
+from geoip.sources import build_from_files
 
 _DB_OPTION = click.option(
     "--db",
@@ -82,16 +83,55 @@ def info(db: Path | None, as_json: bool) -> None:
     help="tor's IPv6 geoip file (IPV6LOW,IPV6HIGH,CC).",
 )
 @click.option(
+    "--rir",
+    "rir_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Build from RIR delegated statistics instead (repeat for all five registries).",
+)
+@click.option(
+    "--dbip",
+    "dbip_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Build from a DB-IP Lite country CSV instead (CC BY 4.0).",
+)
+@click.option(
+    "--ip2location",
+    "ip2location_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Build from IP2Location LITE DB1 CSVs instead (IPv4 and/or the IPV6 edition).",
+)
+@click.option(
+    "--source-date", help="Date of the data for the metadata (the CSVs carry none), e.g. 2026-11."
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Output MMDB; .xz is compressed. Default: the bundled geoip/data/country.mmdb.xz.",
 )
-def build(geoip4: Path, geoip6: Path, out: Path | None) -> None:
-    """Rebuild the country database from tor-geoipdb (a few minutes; needs egress[geoip-build])."""
+def build(
+    geoip4: Path,
+    geoip6: Path,
+    rir_files: tuple[Path, ...],
+    dbip_file: Path | None,
+    ip2location_files: tuple[Path, ...],
+    source_date: str | None,
+    out: Path | None,
+) -> None:
+    """Rebuild the country database: from tor-geoipdb by default (a few minutes; needs
+    egress[geoip-build]), or from RIR statistics, DB-IP Lite or IP2Location LITE files."""
     target = out or bundled_path()
-    click.echo(f"building {target} from {geoip4} and {geoip6} ...", err=True)
-    report = build_from_tor(geoip4, geoip6, target)
+    chosen = sum(bool(x) for x in (rir_files, dbip_file, ip2location_files))
+    if chosen > 1:
+        raise click.UsageError("choose one source: --rir, --dbip or --ip2location")
+    if chosen:
+        click.echo(f"building {target} ...", err=True)
+        report = build_from_files(rir_files, dbip_file, ip2location_files, target, source_date)
+    else:
+        click.echo(f"building {target} from {geoip4} and {geoip6} ...", err=True)
+        report = build_from_tor(geoip4, geoip6, target)
     click.echo(f"wrote {report.out} ({report.size_bytes} bytes) in {report.seconds:.0f} s")
     click.echo(
         f"ranges: {report.ranges4} IPv4 + {report.ranges6} IPv6 ({report.skipped} unplaced '??')"

@@ -49,6 +49,7 @@ from sensor.outputs.sinks import FanOut, RecordSink
 from sensor.policy import Jurisdiction
 from sensor.protocols.dns import DnsNames
 from sensor.protocols.ftp.expect import DataExpectations
+from sensor.protocols.http_ranges import RangeStitcher
 from sensor.protocols.limits import ftp_data_limits, mime_limits
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ class Audit:
             self.specs, config.output.masked_samples_per_identifier, identity_key
         )
         self.extraction_limits = ExtractionLimits(**config.limits.extraction.model_dump())
+        self.ranges = RangeStitcher(self._on_object, config.limits.max_object_bytes, self.anomalies)
         self.inputs: list[dict[str, Any]] = []
         self._source = ""
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -264,6 +266,7 @@ class Audit:
                     table.process(segment)
             decoder.finish()  # datagrams still missing fragments are counted, not forgotten
             table.flush()
+            self.ranges.flush()  # ranged downloads of this capture, holes and all
         finally:
             reader.close()
         for alert in self.evidence.release(path):
@@ -303,6 +306,11 @@ class Audit:
 
     def _on_object(self, obj: TransferObject) -> None:
         self.counts.objects += 1
+        if self.ranges.take(obj):  # a piece of a ranged download: inspected once stitched
+            self._objects.write(
+                object_record(obj, sensor_id=self.config.sensor_id, source=self._source)
+            )
+            return
         inspection = inspect_object(self.engine, obj, self.extraction_limits)
         findings = inspection.findings
         self._name_destination(obj)

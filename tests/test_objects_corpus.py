@@ -28,7 +28,6 @@ from sensor.config import EgressConfig
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "real"
 MANIFEST = CORPUS / "manifest.json"
 
-_DECAP = "needs decapsulation the decoder lacks yet"
 
 # capture -> {expected sha256, size, or host+URI of a transaction: why we do not reproduce it}
 EXCEPTIONS: dict[str, dict[str | int, str]] = {
@@ -40,12 +39,6 @@ EXCEPTIONS: dict[str, dict[str | int, str]] = {
     "suricata/http-gap-simple.pcap": {
         14: "Suricata counts 2 bytes the HTTP/1.0 server sent past Content-Length: 12 before "
         "closing; we keep the 12 declared bytes (the gapped 70-byte file does match)",
-    },
-    "zeek/http-vxlan.pcap": {"eu.httpbin.org/image/svg": _DECAP + " (VXLAN)"},
-    "zeek/http-nflog-linktype.pcap": {"www.example.net/": _DECAP + " (NFLOG link type)"},
-    "zeek/teredo-http-dns.pcap": {
-        "ipv6.google.com/": _DECAP + " (Teredo: IPv6 in UDP)",
-        "ipv6.google.com/search?hl=en&q=Wireshark+!&btnG=Google+Search": _DECAP + " (Teredo)",
     },
 }
 

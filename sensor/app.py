@@ -8,7 +8,8 @@ from the responder: the roles are swapped (``app.http_roles_swapped``) so upload
 the HTTP client sent. A stream whose server speaks first with a status line (the request was not
 captured) is HTTP too, its responses unpaired.
 
-Streams nobody parses are only counted; their bytes are not kept.
+Streams nobody parses are only counted; their bytes are not kept: the handler tells the flow
+(``Flow.discard_payload``) so the reassembler stops copying them.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class AppLayerHandler:
         self._ignored = True
         for held in self._held.values():
             held.clear()
+        self._flow.discard_payload()
 
     def _sniff(self, final: bool = False) -> None:
         """Decide the protocol from the held bytes once a direction has enough of them."""

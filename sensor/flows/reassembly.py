@@ -13,6 +13,13 @@ Policies (documented in docs/architecture.md):
 * Out-of-order segments wait in a buffer bounded by ``max_buffered_bytes``. When the buffer is full,
   the hole before the earliest waiting segment is declared a gap and delivery continues.
 * Holes never get stitched over: they are delivered as ``StreamGap(offset, length)``.
+
+When the application layer no longer needs a direction's bytes (a stream it does not parse, TLS
+after the ClientHello), ``discard()`` switches the direction to counting: ``skip(seq, length)``
+then tracks sequence numbers, retransmissions, buffered lengths and gaps exactly as ``segment``
+would (the flow record's delivered and missed bytes do not change) without keeping or copying any
+payload. Retransmitted bytes can no longer be compared, so ``tcp.overlap_different_data`` is not
+counted for discarded directions.
 """
 
 from __future__ import annotations
@@ -58,6 +65,71 @@ class StreamReassembler:
         self.bytes_delivered = 0
         self.bytes_missing = 0
         self.retransmitted_bytes = 0
+        self._lengths: dict[int, int] | None = None  # counting mode: offset -> buffered length
+
+    @property
+    def discarding(self) -> bool:
+        """True once the payload is no longer needed and only counted."""
+        return self._lengths is not None
+
+    def discard(self) -> None:
+        """Stop keeping bytes: buffered segments become lengths, later ones go to ``skip``."""
+        if self._lengths is None:
+            self._lengths = {offset: len(p) for offset, p in self._pending.items()}
+            self._pending = {}
+            self._delivered_tail = b""
+
+    def skip(self, seq: int, length: int) -> None:
+        """``segment`` for a discarded direction: the same accounting from a length, no bytes."""
+        lengths = self._lengths
+        if lengths is None or length <= 0:
+            return
+        if self._next_seq is None:
+            self._next_seq = seq
+        diff = (seq - self._next_seq) % _SEQ_MOD
+        if diff >= _HALF:
+            diff -= _SEQ_MOD
+        offset = self._next_offset + diff
+        if offset > self._next_offset:
+            existing = lengths.get(offset)
+            if existing is not None:
+                if existing >= length:
+                    self.retransmitted_bytes += length
+                    return
+                self._pending_bytes -= existing
+            lengths[offset] = length
+            self._pending_bytes += length
+            while self._pending_bytes > self.max_buffered_bytes and lengths:
+                self.anomalies.count("tcp.reassembly_buffer_full")
+                self._gap(min(lengths) - self._next_offset, None)  # > 0: drained otherwise
+                self._count_drain()
+            return
+        already = self._next_offset - offset
+        if already > 0:
+            self.retransmitted_bytes += min(already, length)
+        if length > already:
+            self._count_deliver(length - already)
+            self._count_drain()
+
+    def _count_deliver(self, length: int) -> None:
+        self._next_offset += length
+        self._next_seq = ((self._next_seq or 0) + length) % _SEQ_MOD
+        self.bytes_delivered += length
+
+    def _count_drain(self) -> None:
+        lengths = self._lengths
+        assert lengths is not None
+        while lengths:
+            first = min(lengths)
+            if first > self._next_offset:
+                return
+            length = lengths.pop(first)
+            self._pending_bytes -= length
+            already = self._next_offset - first
+            if already > 0:
+                self.retransmitted_bytes += min(already, length)
+            if length > already:
+                self._count_deliver(length - already)
 
     def syn(self, seq: int) -> None:
         """The SYN fixes the initial sequence number; data starts one after it."""
@@ -87,6 +159,13 @@ class StreamReassembler:
     def close(self) -> list[StreamEvent]:
         """End of stream: deliver everything still buffered, with gaps for the holes."""
         events: list[StreamEvent] = []
+        if self._lengths is not None:
+            while self._lengths:
+                first = min(self._lengths)
+                if first > self._next_offset:
+                    self._gap(first - self._next_offset, None)
+                self._count_drain()
+            return events
         while self._pending:
             first = min(self._pending)
             if first > self._next_offset:
@@ -122,8 +201,9 @@ class StreamReassembler:
         self.bytes_delivered += len(data)
         self._delivered_tail = (self._delivered_tail + data)[-65536:]
 
-    def _gap(self, length: int, events: list[StreamEvent]) -> None:
-        events.append(StreamGap(self._next_offset, length))
+    def _gap(self, length: int, events: list[StreamEvent] | None) -> None:
+        if events is not None:
+            events.append(StreamGap(self._next_offset, length))
         self._next_offset += length
         self._next_seq = ((self._next_seq or 0) + length) % _SEQ_MOD
         self.bytes_missing += length

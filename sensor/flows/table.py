@@ -70,9 +70,16 @@ class Flow:
     )
     close_reason: str = ""
     handler: FlowHandler | None = field(default=None, repr=False)
+    key: FlowKey | None = field(default=None, repr=False)  # the table entry, for batch updates
 
     def side(self, direction: Direction) -> FlowSide:
         return self.to_responder if direction is Direction.TO_RESPONDER else self.to_originator
+
+    def discard_payload(self, direction: Direction | None = None) -> None:
+        """The application layer's signal that it no longer needs a direction's bytes (both
+        directions when ``direction`` is None): from now on they are counted, not copied."""
+        for d in (direction,) if direction is not None else tuple(Direction):
+            self.side(d).stream.discard()
 
 
 class FlowHandler(Protocol):
@@ -119,7 +126,7 @@ class FlowTable:
     def __len__(self) -> int:
         return len(self._flows)
 
-    def process(self, seg: TcpSegment) -> None:
+    def process(self, seg: TcpSegment) -> Flow:
         """Account one segment to its flow and deliver any stream data it completes."""
         self._expire(seg.timestamp)
         a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
@@ -151,13 +158,48 @@ class FlowTable:
             flow.saw_syn = True
             side.stream.syn(seg.seq)
         if seg.payload:
-            self._dispatch(flow, direction, side.stream.segment(seg.seq, seg.payload))
+            if side.stream.discarding:
+                side.stream.skip(seg.seq, len(seg.payload))
+            else:
+                self._dispatch(flow, direction, side.stream.segment(seg.seq, seg.payload))
         if seg.flags & TCP_RST:
             self._closing(key, flow, "rst", seg.timestamp)
         elif seg.flags & TCP_FIN:
             side.fin = True
             if flow.to_responder.fin and flow.to_originator.fin:
                 self._closing(key, flow, "fin", seg.timestamp)
+        return flow
+
+    # -- for the batch path (sensor.decode.batch), which accounts some segments in bulk ---------
+
+    def lookup(
+        self, src: str, sport: int, dst: str, dport: int, vlan: tuple[int, ...]
+    ) -> Flow | None:
+        """The open flow a tunnel-less segment with these fields would join, if it exists now."""
+        a, b = (src, sport), (dst, dport)
+        low, high = min(a, b), max(a, b)
+        key: FlowKey = (low[0], low[1], high[0], high[1], vlan, ())
+        return self._flows.get(self._vlan_alias.get(key, key))
+
+    def earliest_idle_expiry(self) -> float:
+        """Capture time at which the least recently active flow would time out (inf if none)."""
+        for flow in self._flows.values():
+            return flow.last + self._idle_timeout
+        return float("inf")
+
+    @property
+    def max_flows(self) -> int:
+        return self._max_flows
+
+    def advance(self, now: float) -> None:
+        """Run the expiry a segment at capture time ``now`` would run."""
+        self._expire(now)
+
+    def touch(self, flows: list[Flow]) -> None:
+        """Mark ``flows`` active in this order (most recent last), as their segments would."""
+        for flow in flows:
+            if flow.key is not None and self._flows.get(flow.key) is flow:
+                self._flows.move_to_end(flow.key)
 
     def flush(self) -> None:
         """End of input: close every flow still open."""
@@ -226,6 +268,7 @@ class FlowTable:
             to_responder=FlowSide(StreamReassembler(self._anomalies, self._max_buffered)),
             to_originator=FlowSide(StreamReassembler(self._anomalies, self._max_buffered)),
         )
+        flow.key = key
         flow.handler = self._factory(flow)
         self._flows[key] = flow
         self._key_by_tuple[key[:4]] = key

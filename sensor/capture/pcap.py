@@ -34,7 +34,7 @@ MAGICS = {
 }
 
 
-BLOCK_BYTES = 8 << 20  # batch decoding reads this much at a time; far above MAX_SANE_CAPLEN
+BLOCK_BYTES = 4 << 20  # batch decoding reads this much at a time; far above MAX_SANE_CAPLEN
 
 
 @dataclass(frozen=True, slots=True)

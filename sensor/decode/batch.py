@@ -309,14 +309,26 @@ class BatchRunner:
             & (h.v6[fast] == h.v6[firsts])
         )
         flags = h.flags[fast]
-        control = (flags & _CONTROL) != 0
         inverse = inverse.ravel()
-        bad = np.bincount(inverse, weights=(control | ~exact), minlength=len(unique)) > 0
+        # A SYN may end the flow at once (a reused 5-tuple): such groups stay per packet. A FIN or
+        # RST only starts the close linger; records before it can be bulk if the block is shorter
+        # than the linger, so the flow cannot end inside the block.
+        short = times[-1] - times[0] < table.close_linger
+        stopper = (flags & (TCP_FIN | TCP_RST)) != 0 if short else (flags & _CONTROL) != 0
+        bad = ((flags & TCP_SYN) != 0) | ~exact
+        bad = np.bincount(inverse, weights=bad, minlength=len(unique)) > 0
         order = np.argsort(inverse, kind="stable")  # record order kept inside each group
         bounds = np.concatenate(([0], np.cumsum(np.bincount(inverse, minlength=len(unique)))))
+        stops = stopper[order]
         groups: list[_Group] = []
         for g in np.nonzero(~bad)[0].tolist():
-            rows = order[bounds[g] : bounds[g + 1]]
+            lo, hi = int(bounds[g]), int(bounds[g + 1])
+            cut = np.flatnonzero(stops[lo:hi])
+            if len(cut):
+                hi = lo + int(cut[0])
+                if hi == lo:
+                    continue
+            rows = order[lo:hi]
             group = self._group(h, fast[rows], same[rows])
             if group is not None:
                 bulk[group.indices] = True

@@ -191,6 +191,10 @@ class FlowTable:
     def max_flows(self) -> int:
         return self._max_flows
 
+    @property
+    def close_linger(self) -> float:
+        return self._close_linger
+
     def advance(self, now: float) -> None:
         """Run the expiry a segment at capture time ``now`` would run."""
         self._expire(now)

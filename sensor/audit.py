@@ -96,7 +96,9 @@ class Audit:
         self._flows = JsonlWriter(out_dir / "flows.jsonl", flush_each=False)
         self._objects = JsonlWriter(out_dir / "objects.jsonl", flush_each=False)
         self._extract_dir = out_dir / "objects" if extract_objects else None
-        self.batch = True  # the numpy hot path (sensor.decode.batch) where the capture allows it
+        # Block size of the numpy hot path (sensor.decode.batch) where the capture allows it;
+        # 0 keeps the per-packet path (same results, slower).
+        self.batch = batch.BLOCK_BYTES
 
     def run(self, captures: Iterable[Path]) -> dict[str, Any]:
         """Audit every capture in order; returns the summary that is also written to disk."""
@@ -129,7 +131,7 @@ class Audit:
         decoder = PacketDecoder(self.anomalies)  # per capture: fragments never span two files
         try:
             if self.batch and batch.supports(reader):  # numpy hot path, same results
-                stats = batch.BatchRunner(decoder, table).run(reader)
+                stats = batch.BatchRunner(decoder, table, self.batch).run(reader)
                 packets = stats.records
                 self.counts.tcp_segments += stats.segments
             else:

@@ -64,7 +64,9 @@ def ip_packet(src: str, dst: str, proto: int, transport: bytes, ip_id: int, ttl:
     """An IPv4 (DF set) or IPv6 header followed by ``transport`` (its checksum already set)."""
     s, d = ip_bytes(src), ip_bytes(dst)
     if len(s) == 4:
-        header = _IPV4.pack(0x45, 0, 20 + len(transport), ip_id & 0xFFFF, 0x4000, ttl, proto, 0, s, d)
+        header = _IPV4.pack(
+            0x45, 0, 20 + len(transport), ip_id & 0xFFFF, 0x4000, ttl, proto, 0, s, d
+        )
         header = header[:10] + struct.pack("!H", checksum(header)) + header[12:]
         return header + transport
     return _IPV6.pack(6 << 28, len(transport), proto, ttl, s, d) + transport

@@ -36,9 +36,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.traffic.frames import ACK, FIN, PROTO_TCP, PROTO_UDP, PSH, RST, SYN
+from bench.traffic.frames import (
+    ACK,
+    FIN,
+    PROTO_TCP,
+    PROTO_UDP,
+    PSH,
+    RST,
+    SYN,
+    tcp_segment,
+    udp_datagram,
+)
 from bench.traffic.frames import frame as build_frame
-from bench.traffic.frames import tcp_segment, udp_datagram
 from bench.traffic.people import Person, SyntheticPeople
 from bench.traffic.sample import CN_SERVER, HK_SERVER, US_SERVER
 from bench.traffic.tcp_session import LINKTYPE_ETHERNET, PCAP_MAGIC_US, split_segments
@@ -377,7 +386,10 @@ class MixGenerator:
             (True, b"TYPE I\r\n"),
             (False, b"200 Type set to I\r\n"),
             (True, b"PASV\r\n"),
-            (False, f"227 Entering Passive Mode ({data_port // 256},{data_port % 256})\r\n".encode()),
+            (
+                False,
+                f"227 Entering Passive Mode ({data_port // 256},{data_port % 256})\r\n".encode(),
+            ),
             (True, b"STOR customers.csv\r\n"),
             (False, b"150 Opening data connection\r\n"),
         ):
@@ -509,7 +521,9 @@ def write_mix(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.traffic.mix", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.traffic.mix", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("out", type=Path, help="pcap file to write")
     parser.add_argument("--size", default="100M", help="target size, e.g. 300M, 1G (default 100M)")
     parser.add_argument("--seed", type=int, default=1)

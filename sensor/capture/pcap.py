@@ -125,7 +125,8 @@ class PcapReader:
             chunk = source.read(block_bytes)
             buf = carry + chunk if carry else chunk
             at_end = len(chunk) < block_bytes
-            n, pos, starts, stop = len(buf), 0, [], False
+            n, pos, stop = len(buf), 0, False
+            starts: list[int] = []
             while pos + RECORD_HEADER_LEN <= n:
                 caplen = unpack_from(buf, pos)[2]
                 if caplen > MAX_SANE_CAPLEN:
@@ -164,7 +165,9 @@ class PcapReader:
         left = len(buf) - pos
         where = f"{self.name}: record {index} at byte {base + pos}"
         if 0 < left < RECORD_HEADER_LEN:
-            self.anomalies.count("capture.truncated_record_header", f"{where}: {left} of 16 header bytes")
+            self.anomalies.count(
+                "capture.truncated_record_header", f"{where}: {left} of 16 header bytes"
+            )
         elif left:
             caplen = self._record_header.unpack_from(buf, pos)[2]
             if self.snaplen and caplen > self.snaplen:

@@ -35,13 +35,15 @@ from typing import TypeGuard
 import numpy as np
 import numpy.typing as npt
 
-from sensor.capture.pcap import PcapReader
+from sensor.capture.pcap import BLOCK_BYTES, PcapReader
 from sensor.capture.record import CaptureRecord
 from sensor.decode.decoder import PacketDecoder
 from sensor.decode.ip import address
 from sensor.decode.link import LINKTYPE_ETHERNET
 from sensor.decode.packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpSegment
 from sensor.flows.table import Flow, FlowTable
+
+__all__ = ["BLOCK_BYTES", "BatchRunner", "BatchStats", "supports"]
 
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
@@ -91,7 +93,7 @@ class _Headers:
         # Padded so that reads for records too short for the fast path stay inside the array.
         a = np.frombuffer(block + bytes(_PAD), dtype=np.uint8)
         n = len(starts)
-        words = np.dtype(np.uint32).newbyteorder(order)
+        words = np.dtype(np.uint32).newbyteorder("<" if order == "<" else ">")
         head = a[starts[:, None] + np.arange(16)].copy().view(words).reshape(n, 4).astype(np.int64)
         self.timestamps = head[:, 0] + head[:, 1] / divisor
         caplen = head[:, 2]
@@ -161,14 +163,18 @@ class _Headers:
             a = self.src_hi * m0 ^ self.src_lo * m1 ^ self.sport.astype(np.uint64) * m2
             b = self.dst_hi * m0 ^ self.dst_lo * m1 ^ self.dport.astype(np.uint64) * m2
             v = (self.vlan1 + 2).astype(np.uint64) * m3 + (self.vlan2 + 2).astype(np.uint64)
-            return (a ^ b) + v * m1 + self.v6.astype(np.uint64)
+            hashed: U64 = (a ^ b) + v * m1 + self.v6.astype(np.uint64)
+            return hashed
 
 
 class BatchRunner:
     """Feeds one capture's records to a decoder and flow table, in blocks (see module doc)."""
 
-    def __init__(self, decoder: PacketDecoder, table: FlowTable) -> None:
+    def __init__(
+        self, decoder: PacketDecoder, table: FlowTable, block_bytes: int = BLOCK_BYTES
+    ) -> None:
         self.decoder = decoder
+        self.block_bytes = block_bytes
         self.table = table
         self.stats = BatchStats()
         self._v4_text: dict[bytes, str] = {}
@@ -177,7 +183,7 @@ class BatchRunner:
         self._ordered = True  # timestamps never went backwards so far: activity order = time order
 
     def run(self, reader: PcapReader) -> BatchStats:
-        for block in reader.blocks():
+        for block in reader.blocks(self.block_bytes):
             self._block(reader, block.data, block.starts, block.first_index)
         return self.stats
 
@@ -202,6 +208,7 @@ class BatchRunner:
         caplen_end = (starts + 16).tolist()
         decoder, table, stats = self.decoder, self.table, self.stats
         for i in np.nonzero(~bulk)[0].tolist():
+            seg: TcpSegment | None
             if fast[i] and monotonic:
                 seg = self._segment(h, data, i, ts_list[i], first + i)
                 stats.per_packet += 1

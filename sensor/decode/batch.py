@@ -43,7 +43,7 @@ from sensor.decode.link import LINKTYPE_ETHERNET
 from sensor.decode.packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpSegment
 from sensor.flows.table import Flow, FlowTable
 
-__all__ = ["BLOCK_BYTES", "BatchRunner", "BatchStats", "supports"]
+__all__ = ["BLOCK_BYTES", "BatchRunner", "BatchStats", "BlockHeaders", "supports"]
 
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
@@ -86,7 +86,7 @@ def _be32(a: U8, at: I64) -> I64:
     return (_be16(a, at) << 16) | _be16(a, at + 2)
 
 
-class _Headers:
+class BlockHeaders:
     """Header fields of the fast-path TCP records of one block, as arrays (record order)."""
 
     def __init__(self, block: bytes, starts: I64, order: str, divisor: int) -> None:
@@ -191,7 +191,7 @@ class BatchRunner:
 
     def _block(self, reader: PcapReader, data: bytes, start_list: list[int], first: int) -> None:
         starts = np.asarray(start_list, dtype=np.int64)
-        h = _Headers(data, starts, reader.byte_order, reader.ts_divisor)
+        h = BlockHeaders(data, starts, reader.byte_order, reader.ts_divisor)
         n = len(starts)
         self.stats.records += n
         times = h.timestamps
@@ -242,7 +242,7 @@ class BatchRunner:
             table.touch([flow for _, flow in order])
             table.advance(ts_list[-1])
 
-    def _segment(self, h: _Headers, data: bytes, i: int, ts: float, index: int) -> TcpSegment:
+    def _segment(self, h: BlockHeaders, data: bytes, i: int, ts: float, index: int) -> TcpSegment:
         if h.v6[i]:
             src, dst = self._text(h.src16[i], True), self._text(h.dst16[i], True)
         else:
@@ -279,7 +279,7 @@ class BatchRunner:
 
     # -- bulk accounting --------------------------------------------------------------------
 
-    def _plan_bulk(self, h: _Headers, n: int) -> tuple[npt.NDArray[np.bool_], list[_Group]]:
+    def _plan_bulk(self, h: BlockHeaders, n: int) -> tuple[npt.NDArray[np.bool_], list[_Group]]:
         """Which fast-path records of the block can be accounted in bulk, grouped by flow."""
         table = self.table
         bulk = np.zeros(n, bool)
@@ -343,7 +343,7 @@ class BatchRunner:
         return bulk, groups
 
     def _group(
-        self, h: _Headers, members: I64, same_as_first: npt.NDArray[np.bool_]
+        self, h: BlockHeaders, members: I64, same_as_first: npt.NDArray[np.bool_]
     ) -> _Group | None:
         """A flow's records in the block, if they can be accounted in bulk (see module doc)."""
         i = int(members[0])
@@ -379,7 +379,7 @@ class BatchRunner:
 
     def _apply_bulk(
         self,
-        h: _Headers,
+        h: BlockHeaders,
         groups: list[_Group],
         touched: dict[int, tuple[int, Flow]],
         ts_list: list[float],

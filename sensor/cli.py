@@ -18,6 +18,7 @@ from geoip.cli import geoip_group
 from geoip.reader import GeoIPError
 from sensor import __version__
 from sensor.audit import Audit, bundled_sample
+from sensor.bench_cli import bench_command
 from sensor.capture import expand_inputs
 from sensor.config import EgressConfig, dump_config, load_config
 from sensor.errors import EgressError
@@ -117,6 +118,7 @@ def config_show(obj: _Context) -> None:
 cli.add_command(geoip_group, name="geoip")
 cli.add_command(signatures_group, name="signatures")
 cli.add_command(scan_command, name="scan")
+cli.add_command(bench_command, name="bench")
 
 
 def main() -> None:

@@ -36,6 +36,8 @@ from bench import flowstress, peers
 from bench.machine import describe
 from bench.measure import Figure, Run, loadavg, rate, repeat, run_process, timed
 from bench.traffic.mix import parse_size, write_mix
+from detectors.catalogue import load_catalogue
+from detectors.engine import DetectionEngine
 
 QUICK = {"size": "3M", "flows": 3000, "dense_people": 2000, "scapy": 300, "pyshark": 30}
 
@@ -153,7 +155,7 @@ class Suite:
     def dense(self) -> dict[str, Any]:
         people = self.args.dense_people
         data = dense_suite.dense_csv(people)
-        engine = dense_suite.DetectionEngine(dense_suite.load_catalogue((), frozenset()))
+        engine = DetectionEngine(load_catalogue((), frozenset()))
         figure = repeat(
             "dense", self.runs, lambda: timed(lambda: dense_suite.run_dense(data, people, engine))
         )

@@ -203,33 +203,21 @@ class BatchRunner:
             bulk, groups = self._plan_bulk(h, n)
         self._last_time = max(self._last_time, float(times.max()))
         touched: dict[int, tuple[int, Flow]] = {}
-        fast = h.fast
         ts_list = times.tolist()
-        caplen_end = (starts + 16).tolist()
+        todo = np.flatnonzero(~bulk)
+        is_fast = h.fast[todo] & monotonic
+        segments = iter(self._segments(h, data, todo[is_fast], ts_list, first))
         decoder, table, stats = self.decoder, self.table, self.stats
-        for i in np.nonzero(~bulk)[0].tolist():
+        for i, quick in zip(todo.tolist(), is_fast.tolist(), strict=True):
             seg: TcpSegment | None
-            if fast[i] and monotonic:
-                seg = self._segment(h, data, i, ts_list[i], first + i)
+            if quick:
+                seg = next(segments)
                 stats.per_packet += 1
             else:
-                length = int.from_bytes(
-                    data[start_list[i] + 8 : start_list[i] + 12],
-                    "little" if reader.byte_order == "<" else "big",
-                )
-                wire = int.from_bytes(
-                    data[start_list[i] + 12 : start_list[i] + 16],
-                    "little" if reader.byte_order == "<" else "big",
-                )
-                record = CaptureRecord(
-                    first + i,
-                    ts_list[i],
-                    LINKTYPE_ETHERNET,
-                    data[caplen_end[i] : caplen_end[i] + length],
-                    wire,
-                )
                 stats.fallback += 1
-                seg = decoder.decode(record)
+                seg = decoder.decode(
+                    self._record(reader, data, start_list[i], ts_list[i], first + i)
+                )
                 if seg is None:
                     continue
             stats.segments += 1
@@ -242,39 +230,69 @@ class BatchRunner:
             table.touch([flow for _, flow in order])
             table.advance(ts_list[-1])
 
-    def _segment(self, h: BlockHeaders, data: bytes, i: int, ts: float, index: int) -> TcpSegment:
-        if h.v6[i]:
-            src, dst = self._text(h.src16[i], True), self._text(h.dst16[i], True)
-        else:
-            src, dst = self._text(h.src16[i], False), self._text(h.dst16[i], False)
-        tags = int(h.tags[i])
-        vlan: tuple[int, ...] = ()
-        if tags:
-            vlan = (int(h.vlan1[i]),) if tags == 1 else (int(h.vlan1[i]), int(h.vlan2[i]))
-        p = int(h.payload_start[i])
-        return TcpSegment(
-            ts,
-            src,
-            dst,
-            int(h.sport[i]),
-            int(h.dport[i]),
-            int(h.seq[i]),
-            int(h.ack[i]),
-            int(h.flags[i]),
-            data[p : p + int(h.payload_len[i])],
-            vlan,
-            index,
-        )
+    @staticmethod
+    def _record(reader: PcapReader, data: bytes, at: int, ts: float, index: int) -> CaptureRecord:
+        """The record at ``at`` as the per-packet reader would have produced it."""
+        order = "little" if reader.byte_order == "<" else "big"
+        length = int.from_bytes(data[at + 8 : at + 12], order)
+        wire = int.from_bytes(data[at + 12 : at + 16], order)
+        return CaptureRecord(index, ts, LINKTYPE_ETHERNET, data[at + 16 : at + 16 + length], wire)
 
-    def _text(self, raw16: U8, v6: bool) -> str:
-        raw = raw16.tobytes() if v6 else raw16[12:].tobytes()
+    def _segments(
+        self, h: BlockHeaders, data: bytes, rows: I64, ts_list: list[float], first: int
+    ) -> list[TcpSegment]:
+        """``TcpSegment`` values for fast-path records ``rows``: fields pulled out of the arrays
+        a column at a time (``tolist``), not a numpy scalar at a time."""
+        v6 = h.v6[rows].tolist()
+        src16, dst16 = h.src16[rows].tobytes(), h.dst16[rows].tobytes()
+        text = self._text
+        vlans = [
+            () if t == 0 else (a,) if t == 1 else (a, b)
+            for t, a, b in zip(
+                h.tags[rows].tolist(), h.vlan1[rows].tolist(), h.vlan2[rows].tolist(), strict=True
+            )
+        ]
+        out: list[TcpSegment] = []
+        for k, (i, sport, dport, seq, ack, flags, p, n) in enumerate(
+            zip(
+                rows.tolist(),
+                h.sport[rows].tolist(),
+                h.dport[rows].tolist(),
+                h.seq[rows].tolist(),
+                h.ack[rows].tolist(),
+                h.flags[rows].tolist(),
+                h.payload_start[rows].tolist(),
+                h.payload_len[rows].tolist(),
+                strict=True,
+            )
+        ):
+            at = 16 * k
+            out.append(
+                TcpSegment(
+                    ts_list[i],
+                    text(src16[at : at + 16], v6[k]),
+                    text(dst16[at : at + 16], v6[k]),
+                    sport,
+                    dport,
+                    seq,
+                    ack,
+                    flags,
+                    data[p : p + n],
+                    vlans[k],
+                    first + i,
+                )
+            )
+        return out
+
+    def _text(self, raw16: bytes, v6: bool) -> str:
+        """Text form of a 16-byte address slot (IPv4 in its last four bytes), cached."""
         cache = self._v6_text if v6 else self._v4_text
-        text = cache.get(raw)
+        text = cache.get(raw16)
         if text is None:
             if len(cache) >= MAX_ADDRESS_CACHE:
                 cache.clear()
-            text = socket.inet_ntop(socket.AF_INET, raw) if not v6 else address(raw)
-            cache[raw] = text
+            text = address(raw16) if v6 else socket.inet_ntop(socket.AF_INET, raw16[12:])
+            cache[raw16] = text
         return text
 
     # -- bulk accounting --------------------------------------------------------------------
@@ -348,7 +366,7 @@ class BatchRunner:
         """A flow's records in the block, if they can be accounted in bulk (see module doc)."""
         i = int(members[0])
         v6 = bool(h.v6[i])
-        src, dst = self._text(h.src16[i], v6), self._text(h.dst16[i], v6)
+        src, dst = self._text(h.src16[i].tobytes(), v6), self._text(h.dst16[i].tobytes(), v6)
         sport, dport = int(h.sport[i]), int(h.dport[i])
         tags = int(h.tags[i])
         vlan: tuple[int, ...] = ()

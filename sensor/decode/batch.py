@@ -233,9 +233,9 @@ class BatchRunner:
     @staticmethod
     def _record(reader: PcapReader, data: bytes, at: int, ts: float, index: int) -> CaptureRecord:
         """The record at ``at`` as the per-packet reader would have produced it."""
-        order = "little" if reader.byte_order == "<" else "big"
-        length = int.from_bytes(data[at + 8 : at + 12], order)
-        wire = int.from_bytes(data[at + 12 : at + 16], order)
+        big = reader.byte_order != "<"
+        length = int.from_bytes(data[at + 8 : at + 12], "big" if big else "little")
+        wire = int.from_bytes(data[at + 12 : at + 16], "big" if big else "little")
         return CaptureRecord(index, ts, LINKTYPE_ETHERNET, data[at + 16 : at + 16 + length], wire)
 
     def _segments(

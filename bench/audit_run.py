@@ -39,12 +39,13 @@ def main(argv: list[str] | None = None) -> int:
 
         timers = StageTimers()
         timers.install(audit)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     summary = audit.run([args.capture])
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     result = {
         "setup_seconds": setup,
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "counts": summary["counts"],
         "bytes": summary["inputs"][0]["bytes_read"],
         "evicted": summary["anomalies"].get("flows.evicted", {}).get("count", 0),

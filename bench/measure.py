@@ -26,10 +26,11 @@ def loadavg() -> float:
 
 @dataclass
 class Run:
-    seconds: float
+    seconds: float  # wall clock
     max_rss_mb: float = 0.0
     load: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    cpu_seconds: float = 0.0  # user + system CPU time: less disturbed by other load than wall
 
 
 @dataclass
@@ -44,6 +45,10 @@ class Figure:
         return statistics.median(r.seconds for r in self.runs)
 
     @property
+    def cpu_seconds(self) -> float:
+        return statistics.median(r.cpu_seconds for r in self.runs)
+
+    @property
     def max_rss_mb(self) -> float:
         return statistics.median(r.max_rss_mb for r in self.runs)
 
@@ -55,6 +60,7 @@ class Figure:
         return {
             "name": self.name,
             "median_seconds": round(self.seconds, 4),
+            "median_cpu_seconds": round(self.cpu_seconds, 4),
             "median_max_rss_mb": round(self.max_rss_mb, 1),
             "median_load": round(self.load, 2),
             "runs": [asdict(r) for r in self.runs],
@@ -79,7 +85,8 @@ def run_process(cmd: Sequence[str], out: Path | None = None, cwd: Path | None = 
             sink.close()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {stderr.strip()[-500:]}")
-    return Run(seconds, usage.ru_maxrss / 1024, max(load, loadavg()))
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, usage.ru_maxrss / 1024, max(load, loadavg()), cpu_seconds=cpu)
 
 
 def repeat(name: str, runs: int, once: Callable[[], Run]) -> Figure:
@@ -89,10 +96,11 @@ def repeat(name: str, runs: int, once: Callable[[], Run]) -> Figure:
 def timed(fn: Callable[[], Any]) -> Run:
     """Time an in-process call; its return value (a dict, if any) goes to ``extra``."""
     load = loadavg()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = fn()
-    seconds = time.perf_counter() - start
-    return Run(seconds, 0.0, max(load, loadavg()), result if isinstance(result, dict) else {})
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    extra = result if isinstance(result, dict) else {}
+    return Run(seconds, 0.0, max(load, loadavg()), extra, cpu_seconds=cpu)
 
 
 def rate(nbytes: int, seconds: float) -> float:

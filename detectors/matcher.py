@@ -212,7 +212,7 @@ class Matcher:
         """Whether matches are collected in C (see the module docstring)."""
         return self._native is not None
 
-    def _matches(self, data: bytes) -> IntArray:
+    def matches(self, data: bytes) -> IntArray:
         """(expression id, from, to) rows of every match in the padded buffer."""
         if self._native is not None:
             raw = self._native.scan(PAD + data + PAD)
@@ -233,7 +233,7 @@ class Matcher:
         buf = np.frombuffer(data, dtype=np.uint8)
         if (self._db is None and self._native is None) or not data:
             return ScanResult(buf, {})
-        table = self._matches(data)
+        table = self.matches(data)
         if not table.size:
             return ScanResult(buf, {})
         order = np.argsort(table[:, 0], kind="stable")

@@ -12,7 +12,8 @@ session announced (``sensor.protocols.ftp.expect``) is that session's data at on
 nothing recognised while FTP sessions are open is parked there, bounded, in case its announcement
 was captured after its first bytes.
 
-Streams nobody parses are only counted; their bytes are not kept.
+Streams nobody parses are only counted; their bytes are not kept: the handler tells the flow
+(``Flow.discard_payload``) so the reassembler stops copying them.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ class AppLayerHandler:
         self._ignored = True
         for held in self._held.values():
             held.clear()
+        self._flow.discard_payload()
 
     def _sniff(self, final: bool = False) -> None:
         """Decide the protocol from the held bytes (``sensor.protocols.detect``)."""

@@ -18,6 +18,7 @@ from geoip.cli import geoip_group
 from geoip.reader import GeoIPError
 from sensor import __version__
 from sensor.audit import Audit, bundled_sample, case_files
+from sensor.bench_cli import bench_command
 from sensor.capture import expand_inputs
 from sensor.compliance.cli import register as register_compliance
 from sensor.config import EgressConfig, dump_config, load_config
@@ -154,6 +155,7 @@ cli.add_command(verify_log_command, name="verify-log")
 cli.add_command(report_command, name="report")
 cli.add_command(evidence_group, name="evidence")
 register_compliance(cli)
+cli.add_command(bench_command, name="bench")
 
 
 def main() -> None:

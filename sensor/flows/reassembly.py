@@ -17,6 +17,16 @@ Policies (documented in docs/architecture.md):
   moment the packet is seen: they become a gap as soon as the stream reaches them, without waiting
   for a retransmission that a header-only capture will never hold. At most ``MAX_HOLES`` such
   holes wait out of order; past that the earliest is delivered as a gap.
+* Sequence numbers are placed relative to the furthest byte seen, so a capture that keeps one
+  packet per gigabyte (each jump under 2**31) still counts every wrap of the sequence space; the
+  FIN's sequence number closes the stream with a gap for data sent but never captured.
+
+When the application layer no longer needs a direction's bytes (a stream it does not parse, TLS
+after the ClientHello), ``discard()`` switches the direction to counting: ``skip(seq, length)``
+then does exactly what ``segment`` would (offsets, retransmissions, buffering, gaps; the flow
+record's delivered and missed bytes do not change) with lengths in place of bytes, so no payload
+is kept or copied and no data event is produced. Retransmitted bytes can no longer be compared, so
+``tcp.overlap_different_data`` is not counted for discarded directions.
 """
 
 from __future__ import annotations
@@ -28,6 +38,12 @@ from sensor.anomalies import AnomalyCounter
 MAX_HOLES = 4096  # snapped-payload holes waiting out of order (no bytes held, but bounded anyway)
 _SEQ_MOD = 1 << 32
 _HALF = 1 << 31
+# Delivered bytes kept to compare retransmissions with: a retransmission reaching further back
+# than this is not checked. The buffer grows to twice this before it is trimmed, so keeping it
+# costs O(1) per delivered byte instead of a 64 KiB copy per segment.
+TAIL_BYTES = 65_536
+
+Piece = bytes | int  # payload kept, or only its length once the direction is discarded
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +65,10 @@ class StreamGap:
 StreamEvent = StreamData | StreamGap
 
 
+def _size(piece: Piece) -> int:
+    return piece if isinstance(piece, int) else len(piece)
+
+
 class StreamReassembler:
     """Reassembles one direction; see the module docstring for the policies."""
 
@@ -57,19 +77,29 @@ class StreamReassembler:
         self.max_buffered_bytes = max_buffered_bytes
         self._next_seq: int | None = None  # raw 32-bit sequence number of the next expected byte
         self._next_offset = 0  # stream offset of the next expected byte
-        self._pending: dict[int, bytes] = {}  # stream offset -> out-of-order payload
+        self._pending: dict[int, Piece] = {}  # stream offset -> out-of-order payload (or length)
         self._pending_bytes = 0
         self._holes: dict[int, int] = {}  # stream offset -> length of snapped payload
         self._end_offset: int | None = None  # where the FIN says the stream ends
-        # The furthest byte seen (raw sequence number and stream offset). New segments are placed
-        # relative to it, not to the next expected byte, so a capture that holds one packet per
-        # gigabyte (each jump under 2**31) still counts every wrap of the sequence space.
-        self._top_seq = 0
-        self._top_offset = -1
-        self._delivered_tail = b""  # last bytes delivered, to compare retransmissions against
+        self._top_seq = 0  # the furthest byte seen: raw sequence number ...
+        self._top_offset = -1  # ... and stream offset
+        self._delivered_tail = bytearray()  # last bytes delivered (TAIL_BYTES to 2x TAIL_BYTES)
+        self._discarding = False
         self.bytes_delivered = 0
         self.bytes_missing = 0
         self.retransmitted_bytes = 0
+
+    @property
+    def discarding(self) -> bool:
+        """True once the payload is no longer needed and only counted."""
+        return self._discarding
+
+    def discard(self) -> None:
+        """Stop keeping bytes: buffered segments become lengths, later ones go to ``skip``."""
+        if not self._discarding:
+            self._discarding = True
+            self._pending = {offset: _size(p) for offset, p in self._pending.items()}
+            self._delivered_tail = bytearray()
 
     def syn(self, seq: int) -> None:
         """The SYN fixes the initial sequence number; data starts one after it."""
@@ -79,27 +109,14 @@ class StreamReassembler:
     def segment(self, seq: int, payload: bytes, snapped: int = 0) -> list[StreamEvent]:
         """Accept one segment's payload (and the length of any payload the capture cut off);
         return the events it made deliverable, in order."""
-        if not payload and not snapped:
-            return []
-        if self._next_seq is None:  # handshake not seen: pick the stream up mid-way
-            self._next_seq = seq
-        offset = self._offset_of(seq)
-        end = offset + len(payload) + snapped
-        if end > self._top_offset:
-            self._top_offset, self._top_seq = end, (seq + len(payload) + snapped) % _SEQ_MOD
-        events: list[StreamEvent] = []
-        if not payload:
-            pass
-        elif offset <= self._next_offset:
-            fresh = self._trim_delivered(offset, payload)
-            if fresh:
-                self._deliver(fresh, events)
-                self._drain(events)
-        else:
-            self._buffer(offset, payload, events)
-        if snapped:
-            self._hole(offset + len(payload), snapped, events)
-        return events
+        if self._discarding:
+            return self.skip(seq, len(payload), snapped)
+        return self._accept(seq, payload, len(payload), snapped)
+
+    def skip(self, seq: int, length: int, snapped: int = 0) -> list[StreamEvent]:
+        """``segment`` for a discarded direction: the same accounting from a length, no bytes;
+        the events are gaps only."""
+        return self._accept(seq, length, length, snapped)
 
     def fin(self, seq: int) -> None:
         """The FIN's sequence number: the stream ends there, whatever the capture missed."""
@@ -128,6 +145,29 @@ class StreamReassembler:
 
     # -- internals --------------------------------------------------------------------------
 
+    def _accept(self, seq: int, piece: Piece, length: int, snapped: int) -> list[StreamEvent]:
+        if not length and not snapped:
+            return []
+        if self._next_seq is None:  # handshake not seen: pick the stream up mid-way
+            self._next_seq = seq
+        offset = self._offset_of(seq)
+        end = offset + length + snapped
+        if end > self._top_offset:
+            self._top_offset, self._top_seq = end, (seq + length + snapped) % _SEQ_MOD
+        events: list[StreamEvent] = []
+        if not length:
+            pass
+        elif offset <= self._next_offset:
+            fresh = self._trim_delivered(offset, piece)
+            if _size(fresh):
+                self._deliver(fresh, events)
+                self._drain(events)
+        else:
+            self._buffer(offset, piece, events)
+        if snapped:
+            self._hole(offset + length, snapped, events)
+        return events
+
     def _offset_of(self, seq: int) -> int:
         """Stream offset of a raw sequence number, within 2**31 of the furthest byte seen."""
         if self._top_offset < self._next_offset:  # nothing seen beyond what was delivered
@@ -137,34 +177,41 @@ class StreamReassembler:
             diff -= _SEQ_MOD
         return self._top_offset + diff
 
-    def _trim_delivered(self, offset: int, payload: bytes) -> bytes:
-        """Drop the part of ``payload`` that was already delivered, checking it still matches."""
+    def _trim_delivered(self, offset: int, piece: Piece) -> Piece:
+        """Drop the part of ``piece`` that was already delivered, checking it still matches."""
         already = self._next_offset - offset
         if already <= 0:
-            return payload
-        overlap = min(already, len(payload))
+            return piece
+        size = _size(piece)
+        overlap = min(already, size)
         self.retransmitted_bytes += overlap
+        if isinstance(piece, int):
+            return max(piece - already, 0)
         tail = self._delivered_tail
-        if already <= len(tail):
+        if already <= min(len(tail), TAIL_BYTES):
             start = len(tail) - already
-            if tail[start : start + overlap] != payload[:overlap]:
+            if tail[start : start + overlap] != piece[:overlap]:
                 self.anomalies.count("tcp.overlap_different_data", f"stream offset {offset}")
-        return payload[already:]
+        return piece[already:]
 
-    def _deliver(self, data: bytes, events: list[StreamEvent]) -> None:
-        events.append(StreamData(self._next_offset, data))
-        self._next_offset += len(data)
-        self._next_seq = (self._next_seq or 0) + len(data)
-        self._next_seq %= _SEQ_MOD
-        self.bytes_delivered += len(data)
-        self._delivered_tail = (self._delivered_tail + data)[-65536:]
+    def _deliver(self, piece: Piece, events: list[StreamEvent]) -> None:
+        size = _size(piece)
+        if isinstance(piece, bytes):
+            events.append(StreamData(self._next_offset, piece))
+            tail = self._delivered_tail
+            tail += piece
+            if len(tail) > 2 * TAIL_BYTES:
+                del tail[:-TAIL_BYTES]
+        self._next_offset += size
+        self._next_seq = ((self._next_seq or 0) + size) % _SEQ_MOD
+        self.bytes_delivered += size
 
     def _gap(self, length: int, events: list[StreamEvent]) -> None:
         events.append(StreamGap(self._next_offset, length))
         self._next_offset += length
         self._next_seq = ((self._next_seq or 0) + length) % _SEQ_MOD
         self.bytes_missing += length
-        self._delivered_tail = b""  # what follows a gap cannot be compared with what preceded it
+        self._delivered_tail = bytearray()  # what follows a gap cannot be compared with before
 
     def _hole(self, offset: int, length: int, events: list[StreamEvent]) -> None:
         """``length`` bytes at ``offset`` were on the wire but not in the capture."""
@@ -187,17 +234,18 @@ class StreamReassembler:
     def _first_waiting(self) -> int:
         return min(min(self._pending, default=1 << 62), min(self._holes, default=1 << 62))
 
-    def _buffer(self, offset: int, payload: bytes, events: list[StreamEvent]) -> None:
+    def _buffer(self, offset: int, piece: Piece, events: list[StreamEvent]) -> None:
         existing = self._pending.get(offset)
         if existing is not None:
-            if existing[: len(payload)] != payload[: len(existing)]:
+            both = isinstance(existing, bytes) and isinstance(piece, bytes)
+            if both and existing[: _size(piece)] != piece[: _size(existing)]:  # type: ignore[index]
                 self.anomalies.count("tcp.overlap_different_data", f"stream offset {offset}")
-            if len(existing) >= len(payload):
-                self.retransmitted_bytes += len(payload)
+            if _size(existing) >= _size(piece):
+                self.retransmitted_bytes += _size(piece)
                 return
-            self._pending_bytes -= len(existing)
-        self._pending[offset] = payload
-        self._pending_bytes += len(payload)
+            self._pending_bytes -= _size(existing)
+        self._pending[offset] = piece
+        self._pending_bytes += _size(piece)
         while self._pending_bytes > self.max_buffered_bytes and self._pending:
             self.anomalies.count("tcp.reassembly_buffer_full")
             first = min(self._pending)
@@ -216,8 +264,8 @@ class StreamReassembler:
                 if end > self._next_offset:
                     self._gap(end - self._next_offset, events)
                 continue
-            payload = self._pending.pop(first)
-            self._pending_bytes -= len(payload)
-            fresh = self._trim_delivered(first, payload)
-            if fresh:
+            piece = self._pending.pop(first)
+            self._pending_bytes -= _size(piece)
+            fresh = self._trim_delivered(first, piece)
+            if _size(fresh):
                 self._deliver(fresh, events)

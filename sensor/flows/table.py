@@ -71,9 +71,16 @@ class Flow:
     history: str = ""
     close_reason: str = ""
     handler: FlowHandler | None = field(default=None, repr=False)
+    key: FlowKey | None = field(default=None, repr=False)  # the table entry, for batch updates
 
     def side(self, direction: Direction) -> FlowSide:
         return self.to_responder if direction is Direction.TO_RESPONDER else self.to_originator
+
+    def discard_payload(self, direction: Direction | None = None) -> None:
+        """The application layer's signal that it no longer needs a direction's bytes (both
+        directions when ``direction`` is None): from now on they are counted, not copied."""
+        for d in (direction,) if direction is not None else tuple(Direction):
+            self.side(d).stream.discard()
 
 
 class FlowHandler(Protocol):
@@ -126,7 +133,7 @@ class FlowTable:
     def __len__(self) -> int:
         return len(self._flows)
 
-    def process(self, seg: TcpSegment) -> None:
+    def process(self, seg: TcpSegment) -> Flow:
         """Account one segment to its flow and deliver any stream data it completes."""
         self._expire(seg.timestamp)
         a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
@@ -157,13 +164,10 @@ class FlowTable:
         if seg.flags & TCP_SYN:
             flow.saw_syn = True
             side.stream.syn(seg.seq)
-        if seg.payload or seg.snapped:
+        if seg.payload or seg.snapped:  # a discarded direction is counted, not copied
             retransmitted = side.stream.retransmitted_bytes
             events = side.stream.segment(seg.seq, seg.payload, seg.snapped)
-            if side.stream.retransmitted_bytes > retransmitted:
-                self._note_letter(flow, direction, "T")
-            if any(isinstance(e, StreamGap) for e in events):
-                self._note_letter(flow, direction, "G")
+            self.note_stream(flow, direction, retransmitted, events)
             self._dispatch(flow, direction, events)
         if seg.flags & TCP_RST:
             self._closing(key, flow, "rst", seg.timestamp)
@@ -172,6 +176,42 @@ class FlowTable:
             side.stream.fin(seg.seq + len(seg.payload) + seg.snapped)
             if flow.to_responder.fin and flow.to_originator.fin:
                 self._closing(key, flow, "fin", seg.timestamp)
+        return flow
+
+    # -- for the batch path (sensor.decode.batch), which accounts some segments in bulk ---------
+
+    def lookup(
+        self, src: str, sport: int, dst: str, dport: int, vlan: tuple[int, ...]
+    ) -> Flow | None:
+        """The open flow a tunnel-less segment with these fields would join, if it exists now."""
+        a, b = (src, sport), (dst, dport)
+        low, high = min(a, b), max(a, b)
+        key: FlowKey = (low[0], low[1], high[0], high[1], vlan, ())
+        return self._flows.get(self._vlan_alias.get(key, key))
+
+    def earliest_idle_expiry(self) -> float:
+        """Capture time at which the least recently active flow would time out (inf if none)."""
+        for flow in self._flows.values():
+            return flow.last + self._idle_timeout
+        return float("inf")
+
+    @property
+    def max_flows(self) -> int:
+        return self._max_flows
+
+    @property
+    def close_linger(self) -> float:
+        return self._close_linger
+
+    def advance(self, now: float) -> None:
+        """Run the expiry a segment at capture time ``now`` would run."""
+        self._expire(now)
+
+    def touch(self, flows: list[Flow]) -> None:
+        """Mark ``flows`` active in this order (most recent last), as their segments would."""
+        for flow in flows:
+            if flow.key is not None and self._flows.get(flow.key) is flow:
+                self._flows.move_to_end(flow.key)
 
     def flush(self) -> None:
         """End of input: close every flow still open."""
@@ -242,6 +282,7 @@ class FlowTable:
         )
         if not sender_is_orig:
             flow.history = "^"
+        flow.key = key
         flow.handler = self._factory(flow)
         self._flows[key] = flow
         self._key_by_tuple[_without_vlan(key)] = key
@@ -270,6 +311,16 @@ class FlowTable:
             data_letter = "D" if direction is Direction.TO_RESPONDER else "d"
             if data_letter not in flow.history:
                 flow.history += data_letter
+
+    def note_stream(
+        self, flow: Flow, direction: Direction, retransmitted_before: int, events: list[StreamEvent]
+    ) -> None:
+        """History letters for what the reassembler just did: ``T`` retransmission, ``G`` gap
+        (the batch path calls this after bulk ``skip`` too, so both paths write the same history)."""
+        if flow.side(direction).stream.retransmitted_bytes > retransmitted_before:
+            self._note_letter(flow, direction, "T")
+        if any(isinstance(e, StreamGap) for e in events):
+            self._note_letter(flow, direction, "G")
 
     @staticmethod
     def _note_letter(flow: Flow, direction: Direction, letter: str) -> None:

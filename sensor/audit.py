@@ -26,6 +26,7 @@ from geoip import CountryDatabase
 from sensor.anomalies import AnomalyCounter
 from sensor.app import AppLayerHandler
 from sensor.capture import open_capture
+from sensor.capture.record import CaptureRecord
 from sensor.capture.source import STDIN
 from sensor.config import EgressConfig
 from sensor.content.extract import ExtractionLimits
@@ -93,6 +94,7 @@ class Audit:
         self.extraction_limits = ExtractionLimits(**config.limits.extraction.model_dump())
         self.inputs: list[dict[str, Any]] = []
         self._source = ""
+        self.table: FlowTable | None = None
         out_dir.mkdir(parents=True, exist_ok=True)
         self._alerts = JsonlWriter(out_dir / "alerts.jsonl")
         self._flows = JsonlWriter(out_dir / "flows.jsonl", flush_each=False)
@@ -116,31 +118,11 @@ class Audit:
 
     def _audit_one(self, path: Path) -> None:
         reader = open_capture(path, self.anomalies)
-        self._source = path.name
         log.info("auditing %s", reader.name)
-        limits = self.config.limits
-        table = FlowTable(
-            self._new_handler,
-            self.anomalies,
-            max_flows=limits.max_flows,
-            max_buffered_bytes_per_direction=limits.max_buffered_bytes_per_direction,
-            on_flow_end=self._on_flow_end,
-        )
-        packets = 0
-        decoder = PacketDecoder(self.anomalies)  # per capture: fragments never span two files
         try:
-            for record in reader:
-                packets += 1
-                segment = decoder.decode(record)
-                if segment is not None:
-                    self.counts.tcp_segments += 1
-                    table.process(segment)
-            decoder.finish()  # datagrams still missing fragments are counted, not forgotten
-            table.flush()
+            packets = self.process_records(reader, path.name)
         finally:
             reader.close()
-        self.counts.packets += packets
-        self.counts.flows += table.flows_seen
         self.inputs.append(
             {
                 "path": reader.name,
@@ -149,6 +131,33 @@ class Audit:
                 "packets": packets,
             }
         )
+
+    def process_records(self, records: Iterable[CaptureRecord], source: str) -> int:
+        """Run the pipeline over ``records`` from one named source (a file or a live interface);
+        flows still open when the records end are flushed. Returns the number of records."""
+        self._source = source
+        limits = self.config.limits
+        table = FlowTable(
+            self._new_handler,
+            self.anomalies,
+            max_flows=limits.max_flows,
+            max_buffered_bytes_per_direction=limits.max_buffered_bytes_per_direction,
+            on_flow_end=self._on_flow_end,
+        )
+        self.table = table  # live metrics read len(table) between batches
+        packets = 0
+        decoder = PacketDecoder(self.anomalies)  # per source: fragments never span two files
+        for record in records:
+            packets += 1
+            segment = decoder.decode(record)
+            if segment is not None:
+                self.counts.tcp_segments += 1
+                table.process(segment)
+        decoder.finish()  # datagrams still missing fragments are counted, not forgotten
+        table.flush()
+        self.counts.packets += packets
+        self.counts.flows += table.flows_seen
+        return packets
 
     def _on_flow_end(self, flow: Flow) -> None:
         service = flow.handler.protocol if isinstance(flow.handler, AppLayerHandler) else ""

@@ -21,6 +21,7 @@ from sensor.audit import Audit, bundled_sample
 from sensor.capture import expand_inputs
 from sensor.config import EgressConfig, dump_config, load_config
 from sensor.errors import EgressError
+from sensor.live.cli import sensor_command
 from sensor.logs import setup_logging
 from sensor.outputs.console import render_alert, render_summary
 
@@ -117,6 +118,7 @@ def config_show(obj: _Context) -> None:
 cli.add_command(geoip_group, name="geoip")
 cli.add_command(signatures_group, name="signatures")
 cli.add_command(scan_command, name="scan")
+cli.add_command(sensor_command, name="sensor")
 
 
 def main() -> None:

@@ -133,7 +133,7 @@ def compile_bpf(expression: str, linktype: str = "EN10MB") -> list[tuple[int, in
 
 
 class _SockFilter(ctypes.Structure):
-    _fields_ = [  # noqa: RUF012 (ctypes declares fields this way)
+    _fields_ = [
         ("code", ctypes.c_uint16),
         ("jt", ctypes.c_uint8),
         ("jf", ctypes.c_uint8),
@@ -142,7 +142,7 @@ class _SockFilter(ctypes.Structure):
 
 
 class _SockFprog(ctypes.Structure):
-    _fields_ = [  # noqa: RUF012
+    _fields_ = [
         ("len", ctypes.c_uint16),
         ("filter", ctypes.POINTER(_SockFilter)),
     ]
@@ -215,7 +215,9 @@ class _Ring:
                 f"{ring.block_size} bytes ({exc.strerror}); use fewer or smaller blocks"
             ) from None
         self.size = ring.block_size * ring.block_count
-        self.map = mmap.mmap(sock.fileno(), self.size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        self.map = mmap.mmap(
+            sock.fileno(), self.size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE
+        )
         self.view = memoryview(self.map)
         sock.bind((self.interface, ETH_P_ALL))
         hatype = sock.getsockname()[3]
@@ -321,9 +323,7 @@ class AfPacketCapture:
         try:
             for i, interface in enumerate(interfaces):
                 group = None if fanout_group is None else fanout_group + i
-                self._rings.append(
-                    _Ring(interface, self.ring_config, promiscuous, program, group)
-                )
+                self._rings.append(_Ring(interface, self.ring_config, promiscuous, program, group))
         except BaseException:
             self.close()
             raise

@@ -239,7 +239,7 @@ class _Ring:
         if fanout_group is not None:
             arg = (fanout_group & 0xFFFF) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16)
             try:
-                sock.setsockopt(SOL_PACKET, PACKET_FANOUT, arg)
+                sock.setsockopt(SOL_PACKET, PACKET_FANOUT, struct.pack("=I", arg))
             except OSError as exc:
                 if exc.errno in (errno.EINVAL, errno.EALREADY):
                     raise CaptureSetupError(

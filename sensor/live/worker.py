@@ -28,6 +28,7 @@ from sensor.audit import Audit
 from sensor.capture.afpacket import AfPacketCapture, RingConfig
 from sensor.capture.record import CaptureRecord
 from sensor.config import EgressConfig, load_config
+from sensor.errors import EgressError
 from sensor.policy import Jurisdiction
 
 log = logging.getLogger("sensor.live")
@@ -190,8 +191,12 @@ def worker_main(spec: WorkerSpec, outbox: Outbox) -> None:
     signal.signal(signal.SIGHUP, flags.on_reload)
     try:
         worker = Worker(spec, outbox)
-    except Exception as exc:
+    except EgressError as exc:
         outbox.put(("failed", spec.index, {"error": str(exc)}))
+    except Exception as exc:  # a bug: say so, with its type, rather than hang the supervisor
+        outbox.put(
+            ("failed", spec.index, {"error": f"internal error: {type(exc).__name__}: {exc}"})
+        )
         return
     worker.flags = flags
     worker.run()

@@ -99,6 +99,13 @@ class LiveRingConfig(BaseModel):
     block_count: int = Field(64, ge=1, description="blocks per socket; ring = size x count")
     block_timeout_ms: int = Field(100, ge=1, description="a partial block is handed over after")
 
+    @field_validator("block_size")
+    @classmethod
+    def _power_of_two(cls, value: int) -> int:
+        if value & (value - 1):
+            raise ValueError(f"must be a power of two (4096, 65536, 1048576...), not {value}")
+        return value
+
 
 class LiveConfig(BaseModel):
     """``egress sensor``: live capture; command-line options override these (docs/live-sensor.md)."""

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -208,11 +209,18 @@ def test_bad_interface_and_bad_filter_are_one_line_errors(veth: Veth) -> None:
 class Sensor:
     """``egress sensor`` running in the capture namespace, stderr in a file."""
 
-    def __init__(self, veth: Veth, out: Path, *args: str, config: Path | None = None) -> None:
+    def __init__(
+        self,
+        veth: Veth,
+        out: Path,
+        *args: str,
+        config: Path | None = None,
+        as_user: tuple[str, ...] = (),
+    ) -> None:
         self.out = out
         self.err_path = out.parent / f"{out.name}.stderr"
         head = ["--config", str(config)] if config else []
-        cmd = veth.in_cap(PYTHON, "-m", "sensor.cli", *head, "sensor", "-i", veth.cap_if)
+        cmd = veth.in_cap(*as_user, PYTHON, "-m", "sensor.cli", *head, "sensor", "-i", veth.cap_if)
         cmd += ["--out", str(out), "--stats-interval", "0.3", *args]
         with self.err_path.open("w") as err:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
@@ -380,3 +388,45 @@ def test_overload_drops_are_counted_not_hidden(veth: Veth, tmp_path: Path) -> No
     # exact accounting: every frame that reached the socket was either processed or counted
     assert totals["packets"] + totals["kernel_drops"] == totals["kernel_packets"] == sent
     assert f"kernel_drops={totals['kernel_drops']}" in sensor.log
+
+
+# unprivileged operation ------------------------------------------------------------------------
+
+NOBODY = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
+ONLY_TWO_CAPS = ("--inh-caps=-all,+net_raw,+net_admin", "--ambient-caps=-all,+net_raw,+net_admin")
+
+
+@pytest.fixture
+def nobody_dir() -> Iterator[Path]:
+    """A folder the unprivileged user may write (pytest's tmp_path is private to root)."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    path = Path(tempfile.mkdtemp(prefix="egress-live-"))
+    shutil.chown(path, "nobody")
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_runs_unprivileged_with_only_net_raw_and_net_admin(veth: Veth, nobody_dir: Path) -> None:
+    done = subprocess.run(
+        veth.in_cap(*NOBODY, PYTHON, "-m", "sensor.cli", "sensor", "-i", veth.cap_if),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "needs root or the CAP_NET_RAW capability" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    out = nobody_dir / "live"
+    sensor = Sensor(veth, out, "--metrics-port", "0", as_user=(*NOBODY, *ONLY_TWO_CAPS))
+    try:
+        veth.replay(SAMPLE, "--topspeed")
+        sensor.wait_stats("packets", len(_records(SAMPLE)))
+        assert sensor.stop() == 0
+    finally:
+        sensor.kill()
+    assert out.stat().st_uid != 0
+    assert _jsonl(out / "alerts.jsonl")

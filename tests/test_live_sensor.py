@@ -336,7 +336,7 @@ def test_sensor_alerts_equal_audit_and_sigterm_flushes(
 # (f) SIGHUP with a broken pack, two workers -----------------------------------------------------
 
 
-def test_sighup_with_a_broken_pack_keeps_the_old_signatures(
+def test_sighup_refuses_a_broken_pack_and_applies_a_good_reload(
     veth: Veth, tmp_path: Path, audited: list[dict[str, Any]]
 ) -> None:
     pack = tmp_path / "pack"
@@ -344,26 +344,41 @@ def test_sighup_with_a_broken_pack_keeps_the_old_signatures(
     config = tmp_path / "egress.yaml"
     config.write_text(f"signatures:\n  extra_directories: [{pack}]\n")
     out = tmp_path / "live"
+    frames = len(_records(SAMPLE))
     sensor = Sensor(veth, out, "--workers", "2", "--metrics-port", "0", config=config)
     try:
         (pack / "broken.yaml").write_text("id: [this is not\n  a signature\n")
         sensor.proc.send_signal(signal.SIGHUP)
         sensor.wait_for(lambda text: text.count("reload refused") == 2)
         veth.replay(SAMPLE, "--topspeed")
-        sensor.wait_stats("packets", len(_records(SAMPLE)))
+        sensor.wait_stats("packets", frames)
+        first = sensor.stats()
+        # a good reload takes effect: switch off every identifier the sample's alerts found
+        found = sorted({f["identifier"] for a in audited for f in a["findings"]})
+        (pack / "broken.yaml").unlink()
+        config.write_text(f"signatures:\n  extra_directories: [{pack}]\n  disabled: {found}\n")
+        sensor.proc.send_signal(signal.SIGHUP)
+        sensor.wait_for(lambda text: text.count("reloaded,") == 2)
+        veth.replay(SAMPLE, "--topspeed")
+        sensor.wait_stats("packets", 2 * frames)
         assert sensor.stop() == 0
     finally:
         sensor.kill()
     live = _jsonl(out / "alerts.jsonl")
-    # the rules from before the refused reload still produced every alert of the offline audit;
-    # fan-out hashed each connection whole onto one worker
+    # the rules from before the refused reload still produced every alert of the offline audit,
+    # and fan-out hashed each connection whole onto one worker
     assert sorted(_comparable(a, drop_flow_id=True) for a in live) == sorted(
         _comparable(a, drop_flow_id=True) for a in audited
     )
     per_worker = [_jsonl(out / f"worker-{n}" / "alerts.jsonl") for n in (0, 1)]
     assert sum(map(len, per_worker)) == len(live)
     summary = json.loads((out / "sensor-summary.json").read_text())
-    assert [w["reloads_refused"] for w in summary["workers"].values()] == [1, 1]
+    workers = summary["workers"].values()
+    assert [w["reloads_refused"] for w in workers] == [1, 1]
+    before = int(re.search(r"; (\d+) identifiers;", sensor.log).group(1))  # type: ignore[union-attr]
+    assert {w["identifiers"] for w in workers} == {before - len(found)}
+    # the second replay went through the pipeline (its objects were inspected) without alerts
+    assert summary["totals"]["objects"] == 2 * first["objects"]
 
 
 # (e) overload ----------------------------------------------------------------------------------

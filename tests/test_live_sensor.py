@@ -172,6 +172,12 @@ def test_vlan_tags_the_kernel_strips_come_back(veth: Veth, tmp_path: Path) -> No
     # with its own TPID (0x88a8 for the QinQ frames), the inner one was never removed
     assert [f["sha256"] for f in got["frames"]] == [_sha(f) for f in frames]
     assert {f["vlan"] for f in got["frames"]} == {42, 7}
+    # the batch columns hold the frame as the kernel delivered it and the tag it had stripped
+    assert [f["stripped_tpid"] for f in got["frames"]] == [
+        0x88A8 if n % 2 else 0x8100 for n in range(len(frames))
+    ]
+    assert [f["kernel_caplen"] + 4 for f in got["frames"]] == [len(f) for f in frames]
+    assert [f["wire_length"] for f in got["frames"]] == [len(f) for f in frames]
     assert got["bytes"] == sum(len(f) for f in frames)
 
 

@@ -2,12 +2,14 @@
 
 The kernel fills fixed-size blocks of a ring shared with us; a block is handed over when it is full
 or when ``block_timeout_ms`` passes, so one ``poll`` wakes us for a whole block of frames rather
-than one system call per frame. :meth:`AfPacketCapture.batches` walks each ready block's
-``tpacket3_hdr`` chain, copies the frames out as :class:`CaptureRecord` values (one list per block)
-and gives the block straight back to the kernel, so the ring is never held while the pipeline works.
+than one system call per frame. :meth:`AfPacketCapture.blocks` copies each ready block once, walks
+its ``tpacket3_hdr`` chain into a :class:`FrameBatch` (numpy columns of offsets, lengths, times
+and stripped VLAN tags over that copy, for a vectorised decoder) and gives the block straight back
+to the kernel, so the ring is never held while the pipeline works; :meth:`AfPacketCapture.batches`
+turns each batch into ``CaptureRecord`` values for the per-record pipeline.
 
-VLAN tags the kernel stripped (``TP_STATUS_VLAN_VALID``) are put back at offset 12, as libpcap does,
-so the decoder sees the frame as it was on the wire. ``PACKET_FANOUT`` in hash mode spreads flows
+VLAN tags the kernel stripped (``TP_STATUS_VLAN_VALID``) are put back at offset 12 in the records,
+as libpcap does, so the decoder sees the frame as it was on the wire. ``PACKET_FANOUT`` in hash mode spreads flows
 over worker processes (the kernel's flow hash is symmetric, so both directions reach one worker).
 Kernel counters come from ``PACKET_STATISTICS`` (``tpacket_stats_v3``), which resets on each read:
 :attr:`AfPacketCapture.stats` accumulates them.
@@ -28,6 +30,9 @@ import struct
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 from sensor.capture.record import CaptureRecord
 from sensor.errors import EgressError
@@ -60,8 +65,10 @@ _LINKTYPES = {ARPHRD_ETHER: 1, ARPHRD_LOOPBACK: 1, ARPHRD_NONE: 101}  # pcap LIN
 _REQ3 = struct.Struct("7I")  # tpacket_req3
 _MREQ = struct.Struct("iHH8s")  # packet_mreq
 _STATS3 = struct.Struct("3I")  # tpacket_stats_v3: packets, drops, freeze_q_cnt
-_BLOCK_HDR = struct.Struct("=IIIII")  # version, offset_to_priv, block_status, num_pkts, first
+_BLOCK_HDR = struct.Struct("=IIIIII")  # version, offset_to_priv, block_status, num_pkts,
+#                                           offset_to_first_pkt, blk_len
 _BLOCK_STATUS_OFFSET = 8
+_VLAN_TAG = struct.Struct("!HH")
 _PKT_HDR = struct.Struct("=IIIIIIHHIIH")  # next, sec, nsec, snaplen, len, status, mac, net,
 #                                            rxhash, vlan_tci, vlan_tpid
 
@@ -166,6 +173,60 @@ def _open_socket() -> socket.socket:
         ) from None
 
 
+@dataclass(frozen=True, slots=True)
+class FrameBatch:
+    """One ring block's frames as columns over a single copy of the block.
+
+    This is the shape a vectorised decoder wants (numpy over offsets and lengths, no Python object
+    per frame); :meth:`records` gives the same frames as ``CaptureRecord`` values for the
+    per-record pipeline. Frames are stored as the kernel delivered them: an outer VLAN tag the
+    kernel stripped is in ``vlan_tpid``/``vlan_tci`` (tpid 0: none) and :meth:`records` puts it back
+    at offset 12; ``wirelens`` already count it.
+    """
+
+    linktype: int
+    first_index: int
+    block: bytes
+    offsets: npt.NDArray[np.int64]
+    caplens: npt.NDArray[np.int64]
+    wirelens: npt.NDArray[np.int64]
+    timestamps: npt.NDArray[np.float64]
+    vlan_tpid: npt.NDArray[np.uint16]
+    vlan_tci: npt.NDArray[np.uint16]
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    @property
+    def captured_bytes(self) -> int:
+        """Bytes of the frames as on the wire (reinserted tags included)."""
+        return int(self.caplens.sum()) + 4 * int(np.count_nonzero(self.vlan_tpid))
+
+    def records(self) -> list[CaptureRecord]:
+        block, linktype, first = self.block, self.linktype, self.first_index
+        out: list[CaptureRecord] = []
+        columns = zip(
+            self.offsets.tolist(),
+            self.caplens.tolist(),
+            self.wirelens.tolist(),
+            self.timestamps.tolist(),
+            self.vlan_tpid.tolist(),
+            self.vlan_tci.tolist(),
+            strict=True,
+        )
+        for n, (start, caplen, wire, ts, tpid, tci) in enumerate(columns):
+            if tpid:
+                data = (
+                    block[start : start + 12]
+                    + _VLAN_TAG.pack(tpid, tci)
+                    + block[start + 12 : start + caplen]
+                )
+            else:
+                data = block[start : start + caplen]
+            out.append(CaptureRecord(first + n, ts, linktype, data, wire))
+        return out
+
+
 class _Ring:
     """One AF_PACKET socket on one interface with its mapped TPACKET_V3 ring."""
 
@@ -252,33 +313,50 @@ class _Ring:
         status = _BLOCK_HDR.unpack_from(self.view, self.block * self.ring.block_size)[2]
         return bool(status & TP_STATUS_USER)
 
-    def take(self, next_index: int) -> list[CaptureRecord]:
-        """The frames of the current (ready) block, which then goes back to the kernel."""
+    def take(self, next_index: int) -> FrameBatch:
+        """The frames of the current (ready) block, copied out; the block goes back to the kernel."""
         base = self.block * self.ring.block_size
         view = self.view
-        _, _, _, count, offset = _BLOCK_HDR.unpack_from(view, base)
-        records: list[CaptureRecord] = []
-        pos = base + offset
-        linktype = self.linktype
-        for n in range(count):
+        _, _, _, count, first, used = _BLOCK_HDR.unpack_from(view, base)
+        size = min(max(used, first), self.ring.block_size)
+        block = bytes(view[base : base + size])  # one copy of the used part of the block
+        offsets: list[int] = []
+        caplens: list[int] = []
+        wirelens: list[int] = []
+        times: list[float] = []
+        tpids: list[int] = []
+        tcis: list[int] = []
+        pos = first
+        tagged = self.linktype == 1
+        for _ in range(count):
             (nxt, sec, nsec, snaplen, wire, status, mac, _net, _hash, tci, tpid) = (
-                _PKT_HDR.unpack_from(view, pos)
+                _PKT_HDR.unpack_from(block, pos)
             )
-            start = pos + mac
-            frame = view[start : start + snaplen]
-            if status & TP_STATUS_VLAN_VALID and linktype == 1 and snaplen >= 12:
-                tag = struct.pack(
-                    "!HH", tpid if status & TP_STATUS_VLAN_TPID_VALID and tpid else ETH_P_8021Q, tci
-                )
-                data = bytes(frame[:12]) + tag + bytes(frame[12:])
-                wire += 4
+            offsets.append(pos + mac)
+            caplens.append(snaplen)
+            times.append(sec + nsec / 1e9)
+            if status & TP_STATUS_VLAN_VALID and tagged and snaplen >= 12:
+                tpids.append(tpid if status & TP_STATUS_VLAN_TPID_VALID and tpid else ETH_P_8021Q)
+                tcis.append(tci)
+                wirelens.append(wire + 4)
             else:
-                data = bytes(frame)
-            records.append(CaptureRecord(next_index + n, sec + nsec / 1e9, linktype, data, wire))
+                tpids.append(0)
+                tcis.append(0)
+                wirelens.append(wire)
             pos += nxt
         struct.pack_into("=I", view, base + _BLOCK_STATUS_OFFSET, TP_STATUS_KERNEL)
         self.block = (self.block + 1) % self.ring.block_count
-        return records
+        return FrameBatch(
+            linktype=self.linktype,
+            first_index=next_index,
+            block=block,
+            offsets=np.array(offsets, dtype=np.int64),
+            caplens=np.array(caplens, dtype=np.int64),
+            wirelens=np.array(wirelens, dtype=np.int64),
+            timestamps=np.array(times, dtype=np.float64),
+            vlan_tpid=np.array(tpids, dtype=np.uint16),
+            vlan_tci=np.array(tcis, dtype=np.uint16),
+        )
 
     def kernel_stats(self) -> tuple[int, int, int]:
         raw = self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, _STATS3.size)
@@ -331,16 +409,21 @@ class AfPacketCapture:
         for r in self._rings:
             self._poll.register(r.sock.fileno(), select.POLLIN | select.POLLERR)
 
-    def batches(self, timeout: float) -> Iterator[list[CaptureRecord]]:
-        """Every block ready within ``timeout`` seconds, one list of records per block."""
+    def blocks(self, timeout: float) -> Iterator[FrameBatch]:
+        """Every block ready within ``timeout`` seconds, as a :class:`FrameBatch`."""
         if not any(r.ready() for r in self._rings):
             self._poll.poll(int(timeout * 1000))
         for ring in self._rings:
             while ring.ready():
                 batch = ring.take(self.packets)
                 self.packets += len(batch)
-                self.bytes += sum(len(r.data) for r in batch)
+                self.bytes += batch.captured_bytes
                 yield batch
+
+    def batches(self, timeout: float) -> Iterator[list[CaptureRecord]]:
+        """Every block ready within ``timeout`` seconds, one list of records per block."""
+        for batch in self.blocks(timeout):
+            yield batch.records()
 
     def update_stats(self) -> KernelStats:
         """Fold the kernel's counters (reset on every read) into :attr:`stats`."""

@@ -3,8 +3,8 @@
 A diagnostic for ring sizing and filters (and the live-capture tests): it opens the same capture
 as a sensor worker, prints ``ready`` on stderr once the sockets are bound, reads until ``--count``
 frames, ``--idle`` seconds without frames (after the first) or ``--max-seconds``, and prints one
-JSON document: frame and byte counts, the kernel's counters, and with ``--frames`` the sha256 and
-VLAN tag (if any) of every frame in arrival order.
+JSON document: frame and byte counts, the kernel's counters, and with ``--frames`` the sha256,
+VLAN id and lengths of every frame in arrival order, and the tag the kernel had stripped.
 """
 
 from __future__ import annotations
@@ -40,12 +40,24 @@ def probe(args: argparse.Namespace) -> dict[str, Any]:
     try:
         while True:
             got = False
-            for batch in capture.batches(0.05):
+            for batch in capture.blocks(0.05):
                 got = True
                 if args.frames:
+                    columns = zip(
+                        batch.records(),
+                        batch.caplens.tolist(),
+                        batch.vlan_tpid.tolist(),
+                        strict=True,
+                    )
                     frames.extend(
-                        {"sha256": hashlib.sha256(r.data).hexdigest(), "vlan": _vlan(r.data)}
-                        for r in batch
+                        {
+                            "sha256": hashlib.sha256(r.data).hexdigest(),
+                            "vlan": _vlan(r.data),
+                            "wire_length": r.wire_length,
+                            "kernel_caplen": caplen,  # as delivered, without a stripped tag
+                            "stripped_tpid": tpid,
+                        }
+                        for r, caplen, tpid in columns
                     )
             now = time.monotonic()
             if got:

@@ -387,6 +387,24 @@ def test_sighup_refuses_a_broken_pack_and_applies_a_good_reload(
     assert summary["totals"]["objects"] == 2 * first["objects"]
 
 
+def test_a_dead_worker_stops_the_sensor_with_exit_1_after_flushing_the_others(
+    veth: Veth, tmp_path: Path
+) -> None:
+    out = tmp_path / "live"
+    sensor = Sensor(veth, out, "--workers", "2", "--metrics-port", "19418")
+    try:
+        assert _metrics(veth, 19418, "/healthz")[0] == 200
+        workers = [int(pid) for pid in _sh("pgrep", "-P", str(sensor.proc.pid)).stdout.split()]
+        assert len(workers) == 2
+        os.kill(workers[-1], signal.SIGKILL)
+        assert sensor.proc.wait(timeout=60) == 1
+    finally:
+        sensor.kill()
+    assert "died (exit code -9)" in sensor.log
+    summaries = [out / f"worker-{n}" / "summary.json" for n in (0, 1)]
+    assert sum(p.exists() for p in summaries) == 1  # the survivor flushed and summarised
+
+
 # (e) overload ----------------------------------------------------------------------------------
 
 

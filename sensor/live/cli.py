@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,4 +66,6 @@ def sensor_command(ctx: click.Context, /, **options: Any) -> None:
     if logger.getEffectiveLevel() > logging.INFO:
         logger.setLevel(logging.INFO)  # the startup summary and stats lines are the point
     config_path = ctx.find_root().params.get("config_path")
-    ctx.exit(Supervisor(config, config_path).run())
+    code = Supervisor(config, config_path).run()
+    if code:
+        sys.exit(code)  # a worker died: 1, so the service manager restarts the sensor

@@ -111,6 +111,7 @@ class Supervisor:
         self.done: dict[int, dict[str, Any]] = {}
         self._stop = False
         self._reload = False
+        self.failed = False  # a worker died: exit 1 so systemd/Kubernetes restart the sensor
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self._stop = True
@@ -174,7 +175,7 @@ class Supervisor:
                     proc.kill()
                 proc.join()
         self._write_summary()
-        return 0
+        return 1 if self.failed else 0
 
     def _wait_ready(
         self, inbox: multiprocessing.Queue[tuple[str, int, Any]], procs: list[Any]
@@ -182,7 +183,9 @@ class Supervisor:
         ready: dict[int, int] = {}
         deadline = time.monotonic() + READY_TIMEOUT
         while len(ready) < len(procs):
-            if self._stop or time.monotonic() > deadline:
+            if self._stop:
+                raise CaptureSetupError("stopped by a signal while the workers were starting")
+            if time.monotonic() > deadline:
                 raise CaptureSetupError("workers did not start in time; see the log above")
             try:
                 kind, worker, payload = inbox.get(timeout=0.5)
@@ -195,6 +198,7 @@ class Supervisor:
                 raise CaptureSetupError(f"worker {worker}: {payload['error']}")
             if kind == "ready":
                 ready[worker] = int(payload["identifiers"])
+                self.snapshots[worker] = {"identifiers": ready[worker], "time": time.time()}
         return min(ready.values())
 
     def _start_metrics(
@@ -243,9 +247,10 @@ class Supervisor:
             try:
                 kind, worker, payload = inbox.get(timeout=0.2)
             except queue.Empty:
-                self._check_workers(procs)
+                pass
             else:
                 self._handle(kind, worker, payload, sinks)
+            self._check_workers(procs)
             if time.monotonic() >= next_stats:
                 next_stats = time.monotonic() + self.live.stats_interval
                 log.info("egress sensor: stats %s", self._stats_line())
@@ -270,11 +275,13 @@ class Supervisor:
                 self.alive[index] = False
                 self.done[index] = self.snapshots.get(index, {})
                 log.error(
-                    "egress sensor: worker %d died (exit code %s); its flows are lost, "
-                    "health is now failing",
+                    "egress sensor: worker %d died (exit code %s); its open flows are lost; "
+                    "stopping the others so the service manager restarts the sensor",
                     index,
                     proc.exitcode,
                 )
+                self.failed = True
+                self._stop = True
 
     @staticmethod
     def _signal_workers(procs: list[Any], signum: int) -> None:

@@ -26,8 +26,11 @@ from typing import Any
 import pytest
 
 from sensor.anomalies import AnomalyCounter
-from sensor.audit import bundled_sample
+from sensor.audit import Audit, bundled_sample
 from sensor.capture import open_capture
+from sensor.capture.afpacket import CaptureSetupError
+from sensor.config import EgressConfig
+from sensor.live.supervisor import preflight
 
 SAMPLE = bundled_sample()
 PYTHON = sys.executable
@@ -109,6 +112,25 @@ def veth() -> Iterator[Veth]:
             _sh("ip", "netns", "del", ns, check=False)
 
 
+# running unprivileged: only these two capabilities, as the systemd unit grants
+NOBODY = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
+ONLY_TWO_CAPS = ("--inh-caps=-all,+net_raw,+net_admin", "--ambient-caps=-all,+net_raw,+net_admin")
+
+
+@pytest.fixture
+def nobody_dir() -> Iterator[Path]:
+    """A folder the unprivileged user may write (pytest's tmp_path is private to root)."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    path = Path(tempfile.mkdtemp(prefix="egress-live-"))
+    shutil.chown(path, "nobody")
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _records(pcap: Path) -> list[bytes]:
     reader = open_capture(pcap, AnomalyCounter())
     try:
@@ -145,6 +167,26 @@ def test_counts_and_bytes_equal_the_replayed_capture(veth: Veth) -> None:
     assert got["bytes"] == sum(len(f) for f in frames)
     assert [f["sha256"] for f in got["frames"]] == [_sha(f) for f in frames]
     assert got["kernel"] == {"packets": len(frames), "drops": 0, "freezes": 0}
+
+
+def test_several_interfaces_in_one_capture(veth: Veth) -> None:
+    second = Veth(veth.send_ns, veth.cap_ns, veth.send_if + "b", veth.cap_if + "b")
+    _sh("ip", "-n", second.send_ns, "link", "add", second.send_if, "type", "veth", "peer", "name", second.cap_if, "netns", second.cap_ns)  # fmt: skip
+    _sh("ip", "-n", second.send_ns, "link", "set", second.send_if, "up")
+    _sh("ip", "-n", second.cap_ns, "link", "set", second.cap_if, "up")
+    frames = _records(SAMPLE)
+    cmd = veth.in_cap(PYTHON, "-m", "sensor.live.probe", "-i", veth.cap_if, "-i", second.cap_if)
+    cmd += ["--count", str(2 * len(frames)), "--idle", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None and proc.stderr.readline().strip() == "ready"
+    veth.replay(SAMPLE, "--topspeed")
+    second.replay(SAMPLE, "--topspeed")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    got = json.loads(out)
+    assert got["packets"] == 2 * len(frames)
+    assert got["bytes"] == 2 * sum(len(f) for f in frames)
+    assert got["kernel"] == {"packets": 2 * len(frames), "drops": 0, "freezes": 0}
 
 
 # (b) ------------------------------------------------------------------------------------------
@@ -193,20 +235,17 @@ def test_bpf_filter_keeps_only_what_tcpdump_selects(veth: Veth) -> None:
     assert got["kernel"]["packets"] == len(listed)  # filtered in the kernel, before the ring
 
 
-def test_bad_interface_and_bad_filter_are_one_line_errors(veth: Veth) -> None:
-    for args, expected in (
-        (["-i", "nosuch0"], "no network interface named 'nosuch0'"),
-        (["-i", veth.cap_if, "--bpf", "tcp port"], "does not compile"),
-    ):
-        done = subprocess.run(
-            veth.in_cap(PYTHON, "-m", "sensor.cli", "sensor", *args, "--metrics-port", "0"),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 2
-        assert expected in done.stderr
-        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+def test_setup_problems_are_clear_errors(veth: Veth) -> None:
+    with pytest.raises(CaptureSetupError, match="no network interface named 'nosuch0'"):
+        preflight(("nosuch0",), "")
+    with pytest.raises(CaptureSetupError, match="BPF filter 'tcp port' does not compile"):
+        preflight(("lo",), "tcp port")  # lo: any existing name; nothing is captured
+    # as a user without capabilities: one line on stderr, exit code 2
+    cmd = veth.in_cap(*NOBODY, PYTHON, "-m", "sensor.cli", "sensor", "-i", veth.cap_if)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "needs root or the CAP_NET_RAW capability" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
 # the sensor ----------------------------------------------------------------------------------
@@ -288,8 +327,9 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def audited(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """``egress audit`` of the sample (the class the command runs, in this process)."""
     out = tmp_path_factory.mktemp("audit")
-    _sh(PYTHON, "-m", "sensor.cli", "audit", str(SAMPLE), "--out", str(out), "--quiet")
+    Audit(EgressConfig(), out).run([SAMPLE])
     alerts = _jsonl(out / "alerts.jsonl")
     assert alerts
     return alerts
@@ -310,11 +350,12 @@ def _metrics(veth: Veth, port: int, path: str) -> tuple[int, str]:
     return int(status), body
 
 
-def test_sensor_alerts_equal_audit_and_sigterm_flushes(
-    veth: Veth, tmp_path: Path, audited: list[dict[str, Any]]
+def test_unprivileged_sensor_alerts_equal_audit_and_sigterm_flushes(
+    veth: Veth, nobody_dir: Path, audited: list[dict[str, Any]]
 ) -> None:
-    out = tmp_path / "live"
-    sensor = Sensor(veth, out, "--metrics-port", "19417")
+    out = nobody_dir / "live"
+    as_nobody = (*NOBODY, *ONLY_TWO_CAPS)
+    sensor = Sensor(veth, out, "--metrics-port", "19417", as_user=as_nobody)
     try:
         veth.replay(SAMPLE, "--topspeed")
         sensor.wait_stats("packets", len(_records(SAMPLE)))
@@ -332,6 +373,7 @@ def test_sensor_alerts_equal_audit_and_sigterm_flushes(
     assert sorted(map(_comparable, live)) == sorted(map(_comparable, audited))
     assert _jsonl(out / "worker-0" / "alerts.jsonl") == live
     assert all(a["observer"]["input"] == f"live:{veth.cap_if}" for a in live)
+    assert out.stat().st_uid != 0 and (out / "worker-0" / "flows.jsonl").stat().st_uid != 0
     # SIGTERM flushed the flows still open: every connection has its record
     summary = json.loads((out / "sensor-summary.json").read_text())
     assert summary["totals"]["active_flows"] == 0
@@ -427,45 +469,3 @@ def test_overload_drops_are_counted_not_hidden(veth: Veth, tmp_path: Path) -> No
     # exact accounting: every frame that reached the socket was either processed or counted
     assert totals["packets"] + totals["kernel_drops"] == totals["kernel_packets"] == sent
     assert f"kernel_drops={totals['kernel_drops']}" in sensor.log
-
-
-# unprivileged operation ------------------------------------------------------------------------
-
-NOBODY = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
-ONLY_TWO_CAPS = ("--inh-caps=-all,+net_raw,+net_admin", "--ambient-caps=-all,+net_raw,+net_admin")
-
-
-@pytest.fixture
-def nobody_dir() -> Iterator[Path]:
-    """A folder the unprivileged user may write (pytest's tmp_path is private to root)."""
-    if shutil.which("setpriv") is None:
-        pytest.skip("setpriv (util-linux) is not installed")
-    path = Path(tempfile.mkdtemp(prefix="egress-live-"))
-    shutil.chown(path, "nobody")
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def test_runs_unprivileged_with_only_net_raw_and_net_admin(veth: Veth, nobody_dir: Path) -> None:
-    done = subprocess.run(
-        veth.in_cap(*NOBODY, PYTHON, "-m", "sensor.cli", "sensor", "-i", veth.cap_if),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 2
-    assert "needs root or the CAP_NET_RAW capability" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
-    out = nobody_dir / "live"
-    sensor = Sensor(veth, out, "--metrics-port", "0", as_user=(*NOBODY, *ONLY_TWO_CAPS))
-    try:
-        veth.replay(SAMPLE, "--topspeed")
-        sensor.wait_stats("packets", len(_records(SAMPLE)))
-        assert sensor.stop() == 0
-    finally:
-        sensor.kill()
-    assert out.stat().st_uid != 0
-    assert _jsonl(out / "alerts.jsonl")

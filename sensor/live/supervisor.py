@@ -263,6 +263,12 @@ class Supervisor:
         elif kind == "stats":
             self.snapshots[worker] = payload
         elif kind == "done":
+            if not self._stop and not payload.get("signalled"):  # its pipeline failed (logged)
+                log.error(
+                    "egress sensor: worker %d stopped unexpectedly; stopping the sensor", worker
+                )
+                self.failed = True
+                self._stop = True
             self.snapshots[worker] = payload
             self.done[worker] = payload
             self.alive[worker] = False

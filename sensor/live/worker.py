@@ -180,6 +180,7 @@ class Worker:
                 }
             )
             audit.run(())  # no more inputs: closes the outputs and writes summary.json
+            final["signalled"] = self.flags.stop
             self.outbox.put(("done", self.spec.index, final))
 
 
@@ -199,4 +200,10 @@ def worker_main(spec: WorkerSpec, outbox: Outbox) -> None:
         )
         return
     worker.flags = flags
-    worker.run()
+    try:
+        worker.run()
+    except Exception:
+        log.exception(
+            "worker %d: internal error in the pipeline (a bug: please report it)", spec.index
+        )
+        raise SystemExit(1) from None

@@ -9,8 +9,6 @@ from typing import Any
 
 import click
 
-from sensor.live.supervisor import Supervisor
-
 
 @click.command("sensor")
 @click.option("--interface", "-i", "interfaces", multiple=True, help="Capture on IF (repeatable).")
@@ -66,6 +64,8 @@ def sensor_command(ctx: click.Context, /, **options: Any) -> None:
     if logger.getEffectiveLevel() > logging.INFO:
         logger.setLevel(logging.INFO)  # the startup summary and stats lines are the point
     config_path = ctx.find_root().params.get("config_path")
+    from sensor.live.supervisor import Supervisor  # prometheus-client etc. only for this command
+
     code = Supervisor(config, config_path).run()
     if code:
         sys.exit(code)  # a worker died: 1, so the service manager restarts the sensor

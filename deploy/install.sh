@@ -12,11 +12,19 @@ want_test=0
 apt_packages=()
 # python3-venv: Debian's python3 needs it for `python3 -m venv`.
 python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv)
+# gcc, libhyperscan-dev and the Python headers build detectors/_hsscan.c, the C match collector
+# (optional: without it detection falls back to a slower Python callback per match).
+for pkg in gcc libhyperscan-dev; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || apt_packages+=("$pkg")
+done
+python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  || apt_packages+=(python3-dev)
 if [ "$want_test" = 1 ]; then
   # tshark: the tests' protocol oracle; tcpdump/tcpreplay: capture tooling;
   # tor-geoipdb: the source of the bundled GeoIP database, used as the lookup oracle;
-  # fonts-wqy-microhei: a CJK font for the PDFs the content-extraction tests write.
-  for pkg in tshark tcpdump tcpreplay tor-geoipdb fonts-wqy-microhei; do
+  # chromium/chromium-driver: headless browser that opens the audit report (selenium);
+  # fonts-wqy-microhei: a small CJK font so the report renders its Chinese in that browser.
+  for pkg in tshark tcpdump tcpreplay tor-geoipdb chromium chromium-driver fonts-wqy-microhei; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || apt_packages+=("$pkg")
   done
 fi

@@ -164,6 +164,11 @@ class DetectionEngine:
         accepted = {a.spec.id: a for a in by_index.values()}
         return Detection(accepted, layout, scan.matches, counts)
 
+    def person_keys(self, namespace: str, values: list[bytes]) -> list[str]:
+        """Keyed hashes of people named outside the pattern scan (a VCF file's sample columns),
+        made exactly as ``count_people`` makes them."""
+        return self._hasher.many(namespace.encode() + b":", values)
+
     def inspect(self, data: bytes) -> ObjectFindings:
         detection = self.detect(data)
         personal: list[Finding] = []

@@ -23,16 +23,22 @@ Where the identifier starts depends on the pattern (see ``PatternSpec``):
 Variable-length patterns report every end a value can have ("a@b.com" and "a@b.com.cn"); the
 engine keeps the longest *valid* span per start after validation.
 
-The match callback is the only per-match Python: it appends three ints to one list. Everything after
-that is numpy over the whole object. Compiled databases are cached by the hash of their expressions
-(serialised, so every matcher still gets its own scratch space).
+Matches are collected in C by ``detectors._hsscan`` (built against the system libhs when a compiler
+and libhyperscan-dev are there) and handed over as one int64 array: no Python runs per match. Without
+it, the python-hyperscan binding calls back into Python for every match (three ints appended to one
+list), which costs most of the time on dense personal data; ``EGRESS_NATIVE_SCAN=0`` forces that
+path. Everything after the scan is numpy over the whole object. Compiled databases of the binding
+are cached by the hash of their expressions (serialised, so every matcher gets its own scratch).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import hyperscan
 import numpy as np
@@ -42,8 +48,22 @@ from detectors.catalogue import IdentifierSpec
 from detectors.vectors import BoolArray, ByteArray, IntArray, run_before
 from sensor.errors import SignatureError
 
+if TYPE_CHECKING:  # the extension may not be built; see _native_module
+    from detectors import _hsscan
+
 FloatArray = npt.NDArray[np.float64]
 PAD = b"\n"
+
+
+def _native_module() -> ModuleType | None:
+    """The C match collector, unless it was not built or ``EGRESS_NATIVE_SCAN=0``."""
+    if os.environ.get("EGRESS_NATIVE_SCAN", "1") == "0":
+        return None
+    try:
+        from detectors import _hsscan
+    except ImportError:
+        return None
+    return _hsscan
 
 
 def _negate_class(boundary: str) -> str:
@@ -173,26 +193,49 @@ class Matcher:
         # The fingerprint lets a later on-disk cache key compiled databases by signature content.
         self.fingerprint = hashlib.sha256(repr(key).encode()).hexdigest()
         self._db: hyperscan.Database | None = None
-        if expressions:
+        self._native: _hsscan.Database | None = None
+        native = _native_module()
+        if expressions and native is not None:
+            try:
+                self._native = native.compile(list(expressions), list(flags))
+            except ValueError as exc:
+                raise SignatureError(
+                    f"a signature pattern does not compile in hyperscan: {exc}"
+                ) from None
+        elif expressions:
             db = hyperscan.loadb(_compiled(*key), hyperscan.HS_MODE_BLOCK)
             db.scratch = hyperscan.Scratch(db)
             self._db = db
 
-    def scan(self, data: bytes) -> ScanResult:
-        """Candidate spans per identifier and keyword hit offsets, in ``data`` coordinates."""
-        buf = np.frombuffer(data, dtype=np.uint8)
-        if self._db is None or not data:
-            return ScanResult(buf, {})
+    @property
+    def native(self) -> bool:
+        """Whether matches are collected in C (see the module docstring)."""
+        return self._native is not None
+
+    def _matches(self, data: bytes) -> IntArray:
+        """(expression id, from, to) rows of every match in the padded buffer."""
+        if self._native is not None:
+            raw = self._native.scan(PAD + data + PAD)
+            table: IntArray = np.frombuffer(raw, dtype=np.int64).reshape(-1, 3)
+            return table
         hits: list[int] = []
         collect = hits.extend
 
         def on_match(ident: int, start: int, end: int, _flags: int, _ctx: object) -> None:
             collect((ident, start, end))
 
+        assert self._db is not None
         self._db.scan(PAD + data + PAD, match_event_handler=on_match)
-        if not hits:
+        return np.array(hits, dtype=np.int64).reshape(-1, 3)
+
+    def scan(self, data: bytes) -> ScanResult:
+        """Candidate spans per identifier and keyword hit offsets, in ``data`` coordinates."""
+        buf = np.frombuffer(data, dtype=np.uint8)
+        if (self._db is None and self._native is None) or not data:
             return ScanResult(buf, {})
-        table = np.array(hits, dtype=np.int64).reshape(-1, 3)
+        table = self._matches(data)
+        if not table.size:
+            return ScanResult(buf, {})
         order = np.argsort(table[:, 0], kind="stable")
         table = table[order]
         bounds = np.searchsorted(table[:, 0], np.arange(len(self._exprs) + 1))

@@ -7,6 +7,9 @@ The folder gets ``alerts.jsonl``, ``flows.jsonl`` (one record per connection), `
 metadata record per rebuilt object, no content; with ``extract_objects`` the objects themselves
 under ``objects/<sha256>``) and ``summary.json`` (inputs with their sha256, counts, anomalies,
 the GeoIP database and the rules used), so a regulator can reproduce and explain the result.
+It also gets ``report.html``, ``evidence/`` (each alert's object and flow pcap; a capture's alerts
+are released after a second pass over it finds their flows' packets) and the hash-chained
+``audit-log.jsonl``: see docs/report.md.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -35,17 +38,42 @@ from sensor.flows.records import flow_record
 from sensor.flows.table import Flow, FlowTable
 from sensor.inspection import inspect_object
 from sensor.objects import TransferObject, object_record
+from sensor.outputs.alert_evidence import AlertEvidence
 from sensor.outputs.alerts import JsonlWriter, build_alert
+from sensor.outputs.auditlog import LOG_NAME, AuditLog
+from sensor.outputs.evidence import EvidenceStore, load_key
+from sensor.outputs.report import write_report
+from sensor.outputs.sinks import FanOut, RecordSink
 from sensor.policy import Jurisdiction
 
 log = logging.getLogger(__name__)
 
 AlertCallback = Callable[[dict[str, Any]], None]
+ProgressCallback = Callable[[Path, int], None]  # (capture, its bytes read so far)
+PROGRESS_EVERY_PACKETS = 2048
 
 
 def bundled_sample() -> Path:
     """The sample capture shipped with the package (synthetic people only)."""
     return Path(str(resources.files("sensor"))) / "data" / "sample-http-upload.pcap"
+
+
+CASE_FILES = (
+    "alerts.jsonl",
+    "flows.jsonl",
+    "objects.jsonl",
+    "events.jsonl",
+    "summary.json",
+    "report.html",
+    "evidence/",
+    "objects/",
+    "audit-log.jsonl",
+)
+
+
+def case_files(out_dir: Path) -> list[str]:
+    """The case folder's files that exist, in a fixed order, for the final line of the audit."""
+    return [name for name in CASE_FILES if (out_dir / name.rstrip("/")).exists()]
 
 
 def _sha256_file(path: Path) -> str:
@@ -77,6 +105,8 @@ class Audit:
         out_dir: Path,
         on_alert: AlertCallback | None = None,
         extract_objects: bool = False,
+        sinks: Sequence[RecordSink] = (),
+        on_progress: ProgressCallback | None = None,
     ):
         self.config = config
         self.out_dir = out_dir
@@ -100,6 +130,9 @@ class Audit:
         self._flows = JsonlWriter(out_dir / "flows.jsonl", flush_each=False)
         self._objects = JsonlWriter(out_dir / "objects.jsonl", flush_each=False)
         self._extract_dir = out_dir / "objects" if extract_objects else None
+        self.sinks = FanOut(sinks)  # extra outputs (Kafka, stdout, ...); the caller closes them
+        self.on_progress = on_progress
+        self._init_evidence()
 
     def run(self, captures: Iterable[Path]) -> dict[str, Any]:
         """Audit every capture in order; returns the summary that is also written to disk."""
@@ -110,19 +143,70 @@ class Audit:
             self._alerts.close()
             self._flows.close()
             self._objects.close()
+            self._finish_evidence()
         summary = self.summary()
+        summary.update(self._evidence_summary())
         (self.out_dir / "summary.json").write_text(
             json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
+        write_report(self.out_dir)
         return summary
+
+    # -- evidence, audit log and report (docs/report.md) ------------------------------------
+
+    def _init_evidence(self) -> None:
+        ev = self.config.evidence
+        store = None
+        if ev.enabled:
+            store = EvidenceStore(
+                self.out_dir / "evidence",
+                key=load_key(ev.key_file) if ev.key_file else None,
+                max_bytes=ev.max_bytes,
+                max_age_seconds=ev.max_age_days * 86400,
+            )
+        self.evidence = AlertEvidence(
+            store, self.anomalies, self.out_dir, ev.max_pcap_bytes_per_flow
+        )
+        log_path = self.out_dir / LOG_NAME
+        log_path.unlink(missing_ok=True)  # a new audit is a new case: its log starts afresh
+        self.audit_log = AuditLog(log_path)
+
+    def _emit(self, alert: dict[str, Any]) -> None:
+        """An alert whose evidence is stored: to alerts.jsonl, the audit log and the console."""
+        self._alerts.write(alert)
+        self.sinks.write(alert)
+        self.audit_log.append(alert)
+        if self.on_alert is not None:
+            self.on_alert(alert)
+
+    def _finish_evidence(self) -> None:
+        self.audit_log.seal()
+        if self.evidence.store is not None:
+            self.evidence.store.enforce_retention()
+
+    def _evidence_summary(self) -> dict[str, Any]:
+        store = self.evidence.store
+        return {
+            "audit_log": self.audit_log.info(),
+            "evidence": None
+            if store is None
+            else {**store.info(), "flow_pcaps": self.evidence.pcaps},
+        }
 
     def _audit_one(self, path: Path) -> None:
         reader = open_capture(path, self.anomalies)
         log.info("auditing %s", reader.name)
+
+        def progress() -> None:
+            if self.on_progress is not None:
+                self.on_progress(path, reader.bytes_read)
+
         try:
-            packets = self.process_records(reader, path.name)
+            packets = self.process_records(reader, path.name, progress)
         finally:
             reader.close()
+        self.release_alerts(path)
+        progress()
         self.inputs.append(
             {
                 "path": reader.name,
@@ -132,9 +216,15 @@ class Audit:
             }
         )
 
-    def process_records(self, records: Iterable[CaptureRecord], source: str) -> int:
+    def process_records(
+        self,
+        records: Iterable[CaptureRecord],
+        source: str,
+        progress: Callable[[], None] | None = None,
+    ) -> int:
         """Run the pipeline over ``records`` from one named source (a file or a live interface);
-        flows still open when the records end are flushed. Returns the number of records."""
+        flows still open when the records end are flushed. Returns the number of records.
+        Alerts wait in ``self.evidence`` until ``release_alerts``."""
         self._source = source
         limits = self.config.limits
         table = FlowTable(
@@ -146,9 +236,17 @@ class Audit:
         )
         self.table = table  # live metrics read len(table) between batches
         packets = 0
-        decoder = PacketDecoder(self.anomalies)  # per source: fragments never span two files
+        fragments = limits.fragments
+        decoder = PacketDecoder(  # per source: fragments never span two files
+            self.anomalies,
+            reassemble_fragments=fragments.reassemble,
+            fragment_timeout=fragments.timeout_seconds,
+            max_fragment_bytes=fragments.max_bytes,
+        )
         for record in records:
             packets += 1
+            if progress is not None and packets % PROGRESS_EVERY_PACKETS == 0:
+                progress()
             segment = decoder.decode(record)
             if segment is not None:
                 self.counts.tcp_segments += 1
@@ -159,9 +257,18 @@ class Audit:
         self.counts.flows += table.flows_seen
         return packets
 
+    def release_alerts(self, capture: Path | None) -> None:
+        """Emit the alerts held for their evidence; ``capture`` is read again for the flows'
+        pcaps, None for a live source, which has no file to read again."""
+        for alert in self.evidence.release(capture):
+            self._emit(alert)
+
     def _on_flow_end(self, flow: Flow) -> None:
         service = flow.handler.protocol if isinstance(flow.handler, AppLayerHandler) else ""
-        self._flows.write(flow_record(flow, service, self.config.sensor_id, self._source))
+        record = flow_record(flow, service, self.config.sensor_id, self._source)
+        self._flows.write(record)
+        self.sinks.write(record)
+        self.evidence.flow_ended(flow)
 
     def _new_handler(self, flow: Flow) -> AppLayerHandler:
         return AppLayerHandler(
@@ -199,7 +306,7 @@ class Audit:
             decision=decision,
             parts=inspection.located(),
         )
-        self._alerts.write(alert)
+        self.evidence.hold(alert, obj)  # written by _emit once its flow's packets are stored
         self.counts.alerts += 1
         if decision.is_export:
             self.counts.exports += 1
@@ -208,8 +315,6 @@ class Audit:
             self.counts.by_destination[where] = (
                 self.counts.by_destination.get(where, 0) + findings.distinct_individuals
             )
-        if self.on_alert is not None:
-            self.on_alert(alert)
 
     def _extract(self, obj: TransferObject) -> str | None:
         """Write the kept body to ``objects/<sha256>`` (once per content); its path, or None."""

@@ -17,13 +17,17 @@ from detectors.cli import scan_command, signatures_group
 from geoip.cli import geoip_group
 from geoip.reader import GeoIPError
 from sensor import __version__
-from sensor.audit import Audit, bundled_sample
+from sensor.audit import Audit, bundled_sample, case_files
 from sensor.capture import expand_inputs
 from sensor.config import EgressConfig, dump_config, load_config
 from sensor.errors import EgressError
 from sensor.live.cli import sensor_command
 from sensor.logs import setup_logging
+from sensor.outputs.case_commands import evidence_group, report_command, verify_log_command
+from sensor.outputs.commands import alerts_group
 from sensor.outputs.console import render_alert, render_summary
+from sensor.outputs.progress import AuditProgress
+from sensor.outputs.sinks import build_sinks, close_sinks
 
 
 class _Context:
@@ -71,15 +75,26 @@ def cli(
     show_default=True,
     help="Case folder for alerts.jsonl and summary.json.",
 )
-@click.option("--quiet", is_flag=True, help="Do not print alerts, only the summary.")
+@click.option("--quiet", is_flag=True, help="Do not print alerts or progress, only the summary.")
 @click.option(
     "--extract-objects",
     is_flag=True,
     help="Also write every rebuilt object to OUT/objects/<sha256> (objects.jsonl names the file).",
 )
+@click.option(
+    "--kafka",
+    "kafka_bootstrap",
+    metavar="BOOTSTRAP",
+    help="Also stream alerts and flows to Kafka at host:port[,...] (docs/outputs.md).",
+)
 @click.pass_obj
 def audit(
-    obj: _Context, captures: tuple[str, ...], out_dir: Path, quiet: bool, extract_objects: bool
+    obj: _Context,
+    captures: tuple[str, ...],
+    out_dir: Path,
+    quiet: bool,
+    extract_objects: bool,
+    kafka_bootstrap: str | None,
 ) -> None:
     """Audit CAPTURES offline and write a case folder.
 
@@ -92,15 +107,24 @@ def audit(
     else:
         inputs = [bundled_sample()]
         console.print(f"No capture given: auditing the bundled sample {inputs[0]}\n")
-    runner = Audit(
-        obj.config,
-        out_dir,
-        on_alert=None if quiet else lambda a: render_alert(console, a),
-        extract_objects=extract_objects,
+    sinks = build_sinks(
+        obj.config.outputs, kafka_bootstrap=kafka_bootstrap, observer=obj.config.sensor_id
     )
-    summary = runner.run(inputs)
+    try:
+        with AuditProgress(console, inputs, enabled=not quiet) as progress:
+            runner = Audit(
+                obj.config,
+                out_dir,
+                on_alert=None if quiet else lambda a: render_alert(console, a),
+                extract_objects=extract_objects,
+                sinks=sinks,
+                on_progress=progress.update,
+            )
+            summary = runner.run(inputs)
+    finally:
+        close_sinks(sinks, console.print)
     render_summary(console, summary)
-    console.print(f"Case folder: {out_dir}  (alerts.jsonl, summary.json)")
+    console.print(f"Case folder: {out_dir}  ({', '.join(case_files(out_dir))})", soft_wrap=True)
 
 
 @cli.group()
@@ -118,6 +142,10 @@ def config_show(obj: _Context) -> None:
 cli.add_command(geoip_group, name="geoip")
 cli.add_command(signatures_group, name="signatures")
 cli.add_command(scan_command, name="scan")
+cli.add_command(alerts_group, name="alerts")
+cli.add_command(verify_log_command, name="verify-log")
+cli.add_command(report_command, name="report")
+cli.add_command(evidence_group, name="evidence")
 cli.add_command(sensor_command, name="sensor")
 
 

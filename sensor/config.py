@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sensor.errors import ConfigError
+from sensor.outputs.settings import OutputsConfig
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -68,6 +69,19 @@ class ExtractionConfig(BaseModel):
     max_pdf_pages: int = Field(2_000, ge=1, description="PDF pages read per document")
 
 
+class FragmentsConfig(BaseModel):
+    """IP fragment reassembly (sensor/decode/fragments.py); hitting a bound is an anomaly."""
+
+    model_config = _STRICT
+    reassemble: bool = Field(True, description="rebuild fragmented IP datagrams")
+    timeout_seconds: float = Field(
+        60.0, gt=0, description="capture time a datagram may wait for its missing pieces"
+    )
+    max_bytes: int = Field(
+        32 << 20, ge=65_536, description="memory for all datagrams in progress; oldest dropped"
+    )
+
+
 class LimitsConfig(BaseModel):
     model_config = _STRICT
     max_flows: int = Field(100_000, ge=1, description="flows tracked at once; oldest evicted")
@@ -78,11 +92,29 @@ class LimitsConfig(BaseModel):
         64 << 20, ge=1024, description="bytes of one object kept for inspection; rest counted"
     )
     extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
+    fragments: FragmentsConfig = Field(default_factory=FragmentsConfig)
 
 
 class OutputConfig(BaseModel):
     model_config = _STRICT
     masked_samples_per_identifier: int = Field(3, ge=0, le=10)
+
+
+class EvidenceConfig(BaseModel):
+    model_config = _STRICT
+    enabled: bool = Field(True, description="keep each alert's object and flow pcap in evidence/")
+    key_file: Path | None = Field(
+        None, description="32-byte key (raw or hex) to encrypt evidence at rest with AES-256-GCM"
+    )
+    max_bytes: int = Field(
+        10 << 30, ge=0, description="evidence store size; oldest removed; 0 = no limit"
+    )
+    max_age_days: float = Field(
+        1096, ge=0, description="evidence kept this long (sources ask for 3 years); 0 = no limit"
+    )
+    max_pcap_bytes_per_flow: int = Field(
+        16 << 20, ge=4096, description="captured bytes kept in one flow's pcap; rest counted"
+    )
 
 
 class LoggingConfig(BaseModel):
@@ -133,7 +165,9 @@ class EgressConfig(BaseModel):
     signatures: SignaturesConfig = Field(default_factory=SignaturesConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    outputs: OutputsConfig = Field(default_factory=OutputsConfig)  # sinks: docs/outputs.md
     live: LiveConfig = Field(default_factory=LiveConfig)
 
 

@@ -9,12 +9,15 @@ Extraction flags (``limit:size``, ``encrypted``, ``error:zip``...) are put on th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from detectors.combine import PartFindings, combine
 from detectors.engine import DetectionEngine, ObjectFindings
+from detectors.genetic import genetic_finding, sniff_genetic
 from sensor.content.extract import ExtractionLimits, extract
 from sensor.objects import TransferObject
+
+GENETIC_NAMESPACE = "genetic_sample"  # person keys of VCF/SAM sample names
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,23 @@ class Inspection:
         ]
 
 
+def inspect_part(engine: DetectionEngine, text: bytes) -> ObjectFindings:
+    """Pattern detection, plus genetic data recognised by its file format."""
+    findings = engine.inspect(text)
+    genetic = sniff_genetic(text)
+    if genetic is None:
+        return findings
+    samples = engine.person_keys(GENETIC_NAMESPACE, list(genetic.samples))
+    keys = tuple(sorted(set(findings.individual_keys) | set(samples)))
+    people = len(keys) + (1 if genetic.single_person and not keys else 0)
+    return replace(
+        findings,
+        findings=(*findings.findings, genetic_finding(genetic)),
+        individual_keys=keys,
+        distinct_individuals=max(people, findings.distinct_individuals),
+    )
+
+
 def inspect_object(
     engine: DetectionEngine, obj: TransferObject, limits: ExtractionLimits | None = None
 ) -> Inspection:
@@ -47,7 +67,7 @@ def inspect_object(
     for flag in extraction.flags:
         obj.flag(f"content:{flag}")
     parts = tuple(
-        PartFindings(p.path, p.kind, p.encoding, len(p.text), engine.inspect(p.text))
+        PartFindings(p.path, p.kind, p.encoding, len(p.text), inspect_part(engine, p.text))
         for p in extraction.parts
     )
     return Inspection(combine(list(parts), engine.max_samples), parts, tuple(extraction.flags))

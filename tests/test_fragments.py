@@ -315,3 +315,22 @@ def test_corpus_largest_datagram_and_overlap() -> None:
         decoder.decode(record)
     assert anomalies["decode.frag_overlap"] == 1  # Zeek: fragment_overlap
     assert anomalies["decode.frag_tiny"] == 2  # Zeek: excessively_small_fragment
+
+
+@pytest.mark.skipif(
+    not CORPUS.exists(), reason="shared corpus not present at ../shared/corpus/real"
+)
+def test_fragment_limits_come_from_the_configuration(tmp_path: Path) -> None:
+    """``limits.fragments`` reaches the audit's decoder: off, the fragmented SYN is counted as
+    not reassembled and opens no flow; on (the default), the flow is there."""
+    from sensor.audit import Audit
+    from sensor.config import EgressConfig
+
+    capture = CORPUS / "suricata" / "ipv4-frag-tcp-syn.pcap"
+    off = EgressConfig.model_validate({"limits": {"fragments": {"reassemble": False}}})
+    summary = Audit(off, tmp_path / "off").run([capture])
+    assert summary["anomalies"]["decode.ip_fragment_not_reassembled"]["count"] == 3
+    assert summary["counts"]["flows"] == 0
+    summary = Audit(EgressConfig(), tmp_path / "on").run([capture])
+    assert "decode.ip_fragment_not_reassembled" not in summary["anomalies"]
+    assert summary["counts"]["flows"] == 1

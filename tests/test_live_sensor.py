@@ -309,13 +309,16 @@ class Sensor:
 
 
 # Fields that legitimately differ between a live run and the offline audit of the same capture:
-# the capture time (the replay happens now), the input's name, and the alert id built from both.
+# the capture time (the replay happens now), the input's name, the alert id built from both, and
+# the flow's evidence pcap (an audit reads its file again for it; live traffic cannot be re-read).
 LIVE_VARIANT_FIELDS = ("alert_id", "@timestamp")
 
 
 def _comparable(alert: dict[str, Any], drop_flow_id: bool = False) -> str:
     alert = {k: v for k, v in alert.items() if k not in LIVE_VARIANT_FIELDS}
     alert["observer"] = {k: v for k, v in alert["observer"].items() if k != "input"}
+    if "evidence" in alert:
+        alert["evidence"] = {k: v for k, v in alert["evidence"].items() if k != "pcap"}
     if drop_flow_id:  # numbered per worker: with fan-out the numbering differs
         alert["flow"] = {}
     return json.dumps(alert, sort_keys=True)
@@ -373,6 +376,8 @@ def test_unprivileged_sensor_alerts_equal_audit_and_sigterm_flushes(
     assert sorted(map(_comparable, live)) == sorted(map(_comparable, audited))
     assert _jsonl(out / "worker-0" / "alerts.jsonl") == live
     assert all(a["observer"]["input"] == f"live:{veth.cap_if}" for a in live)
+    assert all(a["evidence"]["pcap"] is None for a in live)
+    assert all(a["evidence"]["pcap"] is not None for a in audited)
     assert out.stat().st_uid != 0 and (out / "worker-0" / "flows.jsonl").stat().st_uid != 0
     # SIGTERM flushed the flows still open: every connection has its record
     summary = json.loads((out / "sensor-summary.json").read_text())

@@ -124,3 +124,42 @@ def test_property_one_dropped_segment_gives_one_gap(data: bytes, seed: int) -> N
     (rebuilt, gaps), _, _ = _run(99, pieces)
     assert gaps == [(dropped_offset, len(dropped))]
     assert rebuilt == data[:dropped_offset] + data[dropped_offset + len(dropped) :]
+
+
+def test_snapped_payload_is_a_gap_at_once_in_order_or_not() -> None:
+    """A header-only capture: each packet says how much it carried; those bytes are gaps."""
+    stream = StreamReassembler(AnomalyCounter())
+    stream.syn(999)
+    events = stream.segment(1000, b"abc", snapped=7)  # 10 bytes sent, 3 captured
+    events += stream.segment(1020, b"", snapped=5)  # out of order: waits
+    events += stream.segment(1010, b"0123456789")
+    events += stream.close()
+    assert _collect(events) == (b"abc0123456789", [(3, 7), (20, 5)])
+    assert (stream.bytes_delivered, stream.bytes_missing) == (13, 12)
+
+
+def test_fin_reveals_data_sent_at_the_end_that_was_never_captured() -> None:
+    stream = StreamReassembler(AnomalyCounter())
+    stream.syn(0)
+    events = stream.segment(1, b"hello")
+    stream.fin(1 + 5 + 2902)  # the FIN's sequence number: 2902 more bytes were sent
+    events += stream.close()
+    assert _collect(events) == (b"hello", [(5, 2902)])
+
+
+def test_sparse_capture_counts_every_wrap_of_the_sequence_space() -> None:
+    """One packet every 1.9 GB: each jump is under 2**31 from the last packet seen, so the
+    stream advances by the jumps' sum even when a jump is more than 2**31 past the next
+    expected byte (what a capture of a 5 GB transfer with most packets dropped looks like)."""
+    stream = StreamReassembler(AnomalyCounter(), max_buffered_bytes=1 << 20)
+    isn = 100
+    stream.syn(isn)
+    step = 1_900_000_000
+    events: list[StreamEvent] = []
+    for k in range(4):
+        events += stream.segment((isn + 1 + k * step) % (1 << 32), b"x")
+    events += stream.close()
+    data, gaps = _collect(events)
+    assert data == b"xxxx"
+    assert gaps == [(k * step + 1, step - 1) for k in range(3)]
+    assert stream.bytes_delivered + stream.bytes_missing == 3 * step + 1

@@ -68,6 +68,7 @@ class _Context:
     vlans: list[int] = field(default_factory=list)
     tunnels: list[Tunnel] = field(default_factory=list)
     depth: int = 0
+    cut: int = 0  # bytes of the frame the capture did not keep (wire length - captured length)
 
     @property
     def where(self) -> str:
@@ -95,16 +96,18 @@ class PacketDecoder:
 
     def decode(self, record: CaptureRecord) -> TcpSegment | None:
         """The record's TCP segment (a whole datagram's, for the last missing fragment), or None."""
-        return self.decode_frame(record.linktype, record.data, record.timestamp, record.index)
+        cut = max(record.wire_length - len(record.data), 0)
+        return self.decode_frame(record.linktype, record.data, record.timestamp, record.index, cut)
 
     def decode_frame(
-        self, linktype: int, frame: bytes, timestamp: float, frame_index: int = -1
+        self, linktype: int, frame: bytes, timestamp: float, frame_index: int = -1, cut: int = 0
     ) -> TcpSegment | None:
-        """``decode`` for a frame given by its parts."""
+        """``decode`` for a frame given by its parts; ``cut`` is how many bytes of the frame the
+        capture's snap length dropped (an IP length beyond the frame is only believed that far)."""
         fragments = self.fragments
         if fragments is not None and timestamp > fragments.next_expiry:
             fragments.expire(timestamp)
-        ctx = _Context(timestamp, frame_index)
+        ctx = _Context(timestamp, frame_index, cut=cut)
         start = strip_link(linktype, frame, self._anomalies, frame_index)
         if start is None:
             return None
@@ -276,6 +279,7 @@ class PacketDecoder:
             tuple(ctx.vlans),
             ctx.index,
             tuple(ctx.tunnels),
+            min(header.snapped, ctx.cut),  # a lying IP length claims bytes nobody sent
         )
 
     # -- nesting ----------------------------------------------------------------------------

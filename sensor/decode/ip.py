@@ -73,6 +73,7 @@ class IpHeader:
     end: int  # end of the datagram in the buffer
     header_len: int  # bytes that count against the 64 KiB datagram limit before ``payload``
     truncated: bool = False  # the capture holds fewer bytes than the header says
+    snapped: int = 0  # how many: bytes the header announces beyond the end of the capture
     fragment: bool = False
     frag_ident: int = 0
     frag_offset: int = 0  # in bytes
@@ -97,10 +98,11 @@ def ipv4(buf: bytes, off: int, end: int, anomalies: AnomalyCounter, index: int) 
         return None
     stop = off + total
     truncated = stop > end
+    snapped = stop - end if truncated else 0
     if truncated:
         anomalies.count("decode.ip_length_exceeds_capture", f"frame {index}")
         stop = end
-    header = IpHeader(4, src, dst, proto, off + ihl, stop, ihl, truncated)
+    header = IpHeader(4, src, dst, proto, off + ihl, stop, ihl, truncated, snapped)
     if frag & 0x3FFF:  # more-fragments flag or a non-zero offset
         header.fragment = True
         header.frag_ident = ident
@@ -124,10 +126,11 @@ def ipv6(buf: bytes, off: int, end: int, anomalies: AnomalyCounter, index: int) 
     if payload_length == 0 and next_header == IPPROTO_HOPOPTS:
         stop = end  # a jumbogram (RFC 2675): its length is in a hop-by-hop option
     truncated = stop > end
+    snapped = stop - end if truncated else 0
     if truncated:
         anomalies.count("decode.ip_length_exceeds_capture", f"frame {index}")
         stop = end
-    header = IpHeader(6, src, dst, next_header, off + 40, stop, 0, truncated)
+    header = IpHeader(6, src, dst, next_header, off + 40, stop, 0, truncated, snapped)
     if next_header in _EXT_HEADERS and not ipv6_extensions(header, buf, anomalies, index):
         return None
     header.header_len = header.payload - off - 40

@@ -53,6 +53,7 @@ class TcpSegment:
     vlan: tuple[int, ...] = ()
     frame_index: int = -1  # record number in the capture, for evidence
     tunnel: tuple[Tunnel, ...] = ()  # outermost first; part of the flow key
+    snapped: int = 0  # payload bytes the IP length announces but the capture cut off (snaplen)
 
 
 def decode_tcp(

@@ -13,6 +13,10 @@ Policies (documented in docs/architecture.md):
 * Out-of-order segments wait in a buffer bounded by ``max_buffered_bytes``. When the buffer is full,
   the hole before the earliest waiting segment is declared a gap and delivery continues.
 * Holes never get stitched over: they are delivered as ``StreamGap(offset, length)``.
+* Bytes a packet carried but the capture cut off (snaplen; ``snapped``) are known to be missing the
+  moment the packet is seen: they become a gap as soon as the stream reaches them, without waiting
+  for a retransmission that a header-only capture will never hold. At most ``MAX_HOLES`` such
+  holes wait out of order; past that the earliest is delivered as a gap.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 
 from sensor.anomalies import AnomalyCounter
 
+MAX_HOLES = 4096  # snapped-payload holes waiting out of order (no bytes held, but bounded anyway)
 _SEQ_MOD = 1 << 32
 _HALF = 1 << 31
 
@@ -54,6 +59,13 @@ class StreamReassembler:
         self._next_offset = 0  # stream offset of the next expected byte
         self._pending: dict[int, bytes] = {}  # stream offset -> out-of-order payload
         self._pending_bytes = 0
+        self._holes: dict[int, int] = {}  # stream offset -> length of snapped payload
+        self._end_offset: int | None = None  # where the FIN says the stream ends
+        # The furthest byte seen (raw sequence number and stream offset). New segments are placed
+        # relative to it, not to the next expected byte, so a capture that holds one packet per
+        # gigabyte (each jump under 2**31) still counts every wrap of the sequence space.
+        self._top_seq = 0
+        self._top_offset = -1
         self._delivered_tail = b""  # last bytes delivered, to compare retransmissions against
         self.bytes_delivered = 0
         self.bytes_missing = 0
@@ -64,34 +76,50 @@ class StreamReassembler:
         if self._next_seq is None:
             self._next_seq = (seq + 1) % _SEQ_MOD
 
-    def segment(self, seq: int, payload: bytes) -> list[StreamEvent]:
-        """Accept one segment's payload; return the events it made deliverable, in order."""
-        if not payload:
+    def segment(self, seq: int, payload: bytes, snapped: int = 0) -> list[StreamEvent]:
+        """Accept one segment's payload (and the length of any payload the capture cut off);
+        return the events it made deliverable, in order."""
+        if not payload and not snapped:
             return []
         if self._next_seq is None:  # handshake not seen: pick the stream up mid-way
             self._next_seq = seq
-        diff = (seq - self._next_seq) % _SEQ_MOD
-        if diff >= _HALF:
-            diff -= _SEQ_MOD
-        offset = self._next_offset + diff
+        offset = self._offset_of(seq)
+        end = offset + len(payload) + snapped
+        if end > self._top_offset:
+            self._top_offset, self._top_seq = end, (seq + len(payload) + snapped) % _SEQ_MOD
         events: list[StreamEvent] = []
-        if offset <= self._next_offset:
+        if not payload:
+            pass
+        elif offset <= self._next_offset:
             fresh = self._trim_delivered(offset, payload)
             if fresh:
                 self._deliver(fresh, events)
                 self._drain(events)
         else:
             self._buffer(offset, payload, events)
+        if snapped:
+            self._hole(offset + len(payload), snapped, events)
         return events
 
+    def fin(self, seq: int) -> None:
+        """The FIN's sequence number: the stream ends there, whatever the capture missed."""
+        if self._next_seq is None:
+            return
+        end = self._offset_of(seq)
+        if end >= self._next_offset:
+            self._end_offset = max(end, self._end_offset or 0)
+
     def close(self) -> list[StreamEvent]:
-        """End of stream: deliver everything still buffered, with gaps for the holes."""
+        """End of stream: deliver everything still buffered, with gaps for the holes, and a gap
+        up to the FIN for data sent at the end that the capture never held."""
         events: list[StreamEvent] = []
-        while self._pending:
-            first = min(self._pending)
+        while self._pending or self._holes:
+            first = self._first_waiting()
             if first > self._next_offset:
                 self._gap(first - self._next_offset, events)
             self._drain(events)
+        if self._end_offset is not None and self._end_offset > self._next_offset:
+            self._gap(self._end_offset - self._next_offset, events)
         return events
 
     @property
@@ -99,6 +127,15 @@ class StreamReassembler:
         return self._next_offset
 
     # -- internals --------------------------------------------------------------------------
+
+    def _offset_of(self, seq: int) -> int:
+        """Stream offset of a raw sequence number, within 2**31 of the furthest byte seen."""
+        if self._top_offset < self._next_offset:  # nothing seen beyond what was delivered
+            self._top_offset, self._top_seq = self._next_offset, self._next_seq or 0
+        diff = (seq - self._top_seq) % _SEQ_MOD
+        if diff >= _HALF:
+            diff -= _SEQ_MOD
+        return self._top_offset + diff
 
     def _trim_delivered(self, offset: int, payload: bytes) -> bytes:
         """Drop the part of ``payload`` that was already delivered, checking it still matches."""
@@ -127,6 +164,28 @@ class StreamReassembler:
         self._next_offset += length
         self._next_seq = ((self._next_seq or 0) + length) % _SEQ_MOD
         self.bytes_missing += length
+        self._delivered_tail = b""  # what follows a gap cannot be compared with what preceded it
+
+    def _hole(self, offset: int, length: int, events: list[StreamEvent]) -> None:
+        """``length`` bytes at ``offset`` were on the wire but not in the capture."""
+        end = offset + length
+        if end <= self._next_offset:
+            self.retransmitted_bytes += length  # a retransmission the capture also cut short
+            return
+        if offset <= self._next_offset:
+            self._gap(end - self._next_offset, events)
+            self._drain(events)
+            return
+        self._holes[offset] = max(length, self._holes.get(offset, 0))
+        while len(self._holes) > MAX_HOLES:
+            self.anomalies.count("tcp.snapped_holes_full")
+            first = self._first_waiting()
+            if first > self._next_offset:
+                self._gap(first - self._next_offset, events)
+            self._drain(events)
+
+    def _first_waiting(self) -> int:
+        return min(min(self._pending, default=1 << 62), min(self._holes, default=1 << 62))
 
     def _buffer(self, offset: int, payload: bytes, events: list[StreamEvent]) -> None:
         existing = self._pending.get(offset)
@@ -146,11 +205,17 @@ class StreamReassembler:
             self._drain(events)
 
     def _drain(self, events: list[StreamEvent]) -> None:
-        """Deliver waiting segments that now start at or before the next expected byte."""
-        while self._pending:
-            first = min(self._pending)
+        """Deliver waiting segments (and snapped holes) that now start at or before the next
+        expected byte."""
+        while self._pending or self._holes:
+            first = self._first_waiting()
             if first > self._next_offset:
                 return
+            if first in self._holes:
+                end = first + self._holes.pop(first)
+                if end > self._next_offset:
+                    self._gap(end - self._next_offset, events)
+                continue
             payload = self._pending.pop(first)
             self._pending_bytes -= len(payload)
             fresh = self._trim_delivered(first, payload)

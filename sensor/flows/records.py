@@ -11,19 +11,24 @@ from typing import Any
 
 from sensor.flows.table import Flow
 
+FLOW_SCHEMA_VERSION = "0.1"  # sensor/outputs/schema/egress-records.schema.json
+
 
 def conn_state(history: str) -> str:
     """Zeek's connection state summary from the history letters.
 
     S0 attempt, no reply; REJ attempt rejected; S1 established, not closed; SF normal close;
     RSTO/RSTR established then reset by originator/responder; SH/SHR one side's SYN then FIN or
-    RST, never answered; OTH no SYN seen (picked up mid-stream).
+    RST, never answered; OTH no SYN and no SYN-ACK seen (picked up mid-stream). A SYN-ACK without
+    its SYN counts as established.
     """
     syn, synack = "S" in history, "h" in history
     fin_o, fin_r = "F" in history, "f" in history
     rst_o, rst_r = "R" in history, "r" in history
-    if not syn:
+    if not syn and not synack:
         return "OTH"
+    if not syn:  # the SYN was missed but the SYN-ACK seen: established, as Zeek reads it
+        syn = True
     if not synack:
         if rst_r:
             return "REJ"
@@ -43,6 +48,7 @@ def flow_record(flow: Flow, service: str, sensor_id: str, source: str) -> dict[s
     """The flow record written to flows.jsonl when a flow ends."""
     orig, resp = flow.to_responder, flow.to_originator
     return {
+        "schema_version": FLOW_SCHEMA_VERSION,
         "record_type": "flow",
         "uid": flow.uid,
         "@timestamp": datetime.datetime.fromtimestamp(flow.start, datetime.UTC).isoformat(

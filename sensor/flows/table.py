@@ -27,7 +27,7 @@ from typing import Protocol
 
 from sensor.anomalies import AnomalyCounter
 from sensor.decode.packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpSegment, Tunnel
-from sensor.flows.reassembly import StreamData, StreamEvent, StreamReassembler
+from sensor.flows.reassembly import StreamData, StreamEvent, StreamGap, StreamReassembler
 
 
 class Direction(enum.Enum):
@@ -65,9 +65,10 @@ class Flow:
     to_responder: FlowSide
     to_originator: FlowSide
     saw_syn: bool = False
-    history: str = (
-        ""  # Zeek-style: S h A D F R upper case from the originator, lower from responder
-    )
+    # Zeek-style: S h A D F R T(retransmission) G(gap), upper case from the originator, lower
+    # from the responder; a leading ^ says the originator was inferred from a first packet that
+    # came from the responder (a SYN-ACK, or the port heuristic).
+    history: str = ""
     close_reason: str = ""
     handler: FlowHandler | None = field(default=None, repr=False)
 
@@ -151,17 +152,24 @@ class FlowTable:
         )
         side = flow.side(direction)
         side.packets += 1
-        side.bytes += len(seg.payload)
+        side.bytes += len(seg.payload) + seg.snapped
         self._note_history(flow, direction, seg)
         if seg.flags & TCP_SYN:
             flow.saw_syn = True
             side.stream.syn(seg.seq)
-        if seg.payload:
-            self._dispatch(flow, direction, side.stream.segment(seg.seq, seg.payload))
+        if seg.payload or seg.snapped:
+            retransmitted = side.stream.retransmitted_bytes
+            events = side.stream.segment(seg.seq, seg.payload, seg.snapped)
+            if side.stream.retransmitted_bytes > retransmitted:
+                self._note_letter(flow, direction, "T")
+            if any(isinstance(e, StreamGap) for e in events):
+                self._note_letter(flow, direction, "G")
+            self._dispatch(flow, direction, events)
         if seg.flags & TCP_RST:
             self._closing(key, flow, "rst", seg.timestamp)
         elif seg.flags & TCP_FIN:
             side.fin = True
+            side.stream.fin(seg.seq + len(seg.payload) + seg.snapped)
             if flow.to_responder.fin and flow.to_originator.fin:
                 self._closing(key, flow, "fin", seg.timestamp)
 
@@ -232,6 +240,8 @@ class FlowTable:
             to_responder=FlowSide(StreamReassembler(self._anomalies, self._max_buffered)),
             to_originator=FlowSide(StreamReassembler(self._anomalies, self._max_buffered)),
         )
+        if not sender_is_orig:
+            flow.history = "^"
         flow.handler = self._factory(flow)
         self._flows[key] = flow
         self._key_by_tuple[_without_vlan(key)] = key
@@ -246,7 +256,7 @@ class FlowTable:
             letter = "R"
         elif flags & TCP_FIN:
             letter = "F"
-        elif seg.payload:
+        elif seg.payload or seg.snapped:
             letter = "D"
         elif flags & TCP_ACK:
             letter = "A"
@@ -256,10 +266,18 @@ class FlowTable:
             letter = letter.lower()
         if letter not in flow.history:
             flow.history += letter
-        if seg.payload and letter not in "Dd":
+        if (seg.payload or seg.snapped) and letter not in "Dd":
             data_letter = "D" if direction is Direction.TO_RESPONDER else "d"
             if data_letter not in flow.history:
                 flow.history += data_letter
+
+    @staticmethod
+    def _note_letter(flow: Flow, direction: Direction, letter: str) -> None:
+        """Add a history letter (upper case from the originator) the first time it happens."""
+        if direction is Direction.TO_ORIGINATOR:
+            letter = letter.lower()
+        if letter not in flow.history:
+            flow.history += letter
 
     @staticmethod
     def _sender_is_originator(seg: TcpSegment) -> bool:
@@ -279,8 +297,11 @@ class FlowTable:
 
     def _close(self, key: FlowKey, flow: Flow, reason: str) -> None:
         flow.close_reason = reason
-        self._dispatch(flow, Direction.TO_RESPONDER, flow.to_responder.stream.close())
-        self._dispatch(flow, Direction.TO_ORIGINATOR, flow.to_originator.stream.close())
+        for direction in (Direction.TO_RESPONDER, Direction.TO_ORIGINATOR):
+            events = flow.side(direction).stream.close()
+            if any(isinstance(e, StreamGap) for e in events):
+                self._note_letter(flow, direction, "G")
+            self._dispatch(flow, direction, events)
         if flow.handler is not None:
             flow.handler.on_close(flow)
         self._flows.pop(key, None)

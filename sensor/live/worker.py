@@ -151,6 +151,7 @@ class Worker:
         while not self.flags.stop:
             for batch in self.capture.batches(POLL_SECONDS):
                 yield from batch
+            self.audit.release_alerts(None)  # alerts wait for evidence; live has no second pass
             if self.flags.reload:
                 self.flags.reload = False
                 self.reload()
@@ -164,6 +165,7 @@ class Worker:
         self.outbox.put(("ready", self.spec.index, {"identifiers": len(audit.specs)}))
         try:
             audit.process_records(self.records(), self.capture.name)
+            audit.release_alerts(None)  # those of the flows flushed at the end
         finally:
             final = self.snapshot()
             self.capture.close()

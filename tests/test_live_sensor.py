@@ -395,7 +395,9 @@ def test_sighup_refuses_a_broken_pack_and_applies_a_good_reload(
     pack = tmp_path / "pack"
     pack.mkdir()
     config = tmp_path / "egress.yaml"
-    config.write_text(f"signatures:\n  extra_directories: [{pack}]\n")
+    records = tmp_path / "records"  # the outputs section's sink, written by the supervisor alone
+    outputs = f"outputs:\n  jsonl: {{enabled: true, directory: {records}}}\n"
+    config.write_text(f"signatures:\n  extra_directories: [{pack}]\n{outputs}")
     out = tmp_path / "live"
     frames = len(_records(SAMPLE))
     sensor = Sensor(veth, out, "--workers", "2", "--metrics-port", "0", config=config)
@@ -409,7 +411,9 @@ def test_sighup_refuses_a_broken_pack_and_applies_a_good_reload(
         # a good reload takes effect: switch off every identifier the sample's alerts found
         found = sorted({f["identifier"] for a in audited for f in a["findings"]})
         (pack / "broken.yaml").unlink()
-        config.write_text(f"signatures:\n  extra_directories: [{pack}]\n  disabled: {found}\n")
+        config.write_text(
+            f"signatures:\n  extra_directories: [{pack}]\n  disabled: {found}\n{outputs}"
+        )
         sensor.proc.send_signal(signal.SIGHUP)
         sensor.wait_for(lambda text: text.count("reloaded,") == 2)
         veth.replay(SAMPLE, "--topspeed")
@@ -432,6 +436,12 @@ def test_sighup_refuses_a_broken_pack_and_applies_a_good_reload(
     assert {w["identifiers"] for w in workers} == {before - len(found)}
     # the second replay went through the pipeline (its objects were inspected) without alerts
     assert summary["totals"]["objects"] == 2 * first["objects"]
+    # the configured outputs got every worker's alerts and flows through the single writer
+    flows = [_jsonl(out / f"worker-{n}" / "flows.jsonl") for n in (0, 1)]
+    assert sorted(map(_comparable, _jsonl(records / "alerts.jsonl"))) == sorted(
+        map(_comparable, live)
+    )
+    assert len(_jsonl(records / "flows.jsonl")) == sum(map(len, flows)) > 0
 
 
 def test_a_dead_worker_stops_the_sensor_with_exit_1_after_flushing_the_others(

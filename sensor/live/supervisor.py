@@ -1,11 +1,12 @@
 """The ``egress sensor`` parent process: starts the workers, owns every single-writer output.
 
 Workers (``worker.py``) share the interfaces through a ``PACKET_FANOUT`` hash group, so each sees
-whole flows and writes its own ``OUT/worker-N/`` files. What must be exact across workers goes
-through this process, the only writer: every alert arrives here on one queue and is handed, in
-arrival order, to each :class:`ExportSink` (the merged ``OUT/alerts.jsonl`` by default; the
-per-processor ledger of the compliance issue plugs in here, so counting people once per year never
-needs a merge of per-worker ledgers). The queue is unbounded and never drops: a worker that cannot
+whole flows and writes its own ``OUT/worker-N/`` files. What must be exact or ordered across workers
+goes through this process, the only writer: every alert and flow record arrives here on one queue
+and is handed, in arrival order, to each :class:`~sensor.outputs.sinks.RecordSink`: the merged
+``OUT/alerts.jsonl``, the sinks of the ``outputs`` configuration (stdout, rotating JSON lines,
+Kafka) and any passed in. The per-processor ledger of the compliance issue plugs in here as one
+more sink, so counting people once per year never needs a merge of per-worker ledgers. The queue is unbounded and never drops: a worker that cannot
 hand over is slowed, its ring fills, and the kernel counts the drops (docs/live-sensor.md).
 
 It also serves the metrics, logs the startup summary and a periodic stats line, forwards SIGHUP
@@ -24,7 +25,7 @@ import socket
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -33,6 +34,7 @@ from sensor.config import EgressConfig
 from sensor.live.metrics import MetricsServer, SensorCollector, worker_health
 from sensor.live.worker import SNAPSHOT_SECONDS, WorkerSpec, worker_main
 from sensor.outputs.alerts import JsonlWriter
+from sensor.outputs.sinks import RecordSink, build_sinks, close_sinks
 
 log = logging.getLogger("sensor.live")
 
@@ -52,22 +54,18 @@ _TOTALS = (
 )
 
 
-class ExportSink(Protocol):
-    """Receives every alert of every worker, one at a time, in the supervisor process."""
-
-    def record(self, worker: int, alert: dict[str, Any]) -> None: ...
-
-    def close(self) -> None: ...
-
-
 class MergedAlerts:
     """``OUT/alerts.jsonl``: the alerts of all workers in one file, written by one process."""
 
     def __init__(self, path: Path) -> None:
         self._writer = JsonlWriter(path)
 
-    def record(self, worker: int, alert: dict[str, Any]) -> None:
-        self._writer.write(alert)
+    def write(self, record: dict[str, Any]) -> None:
+        if record.get("record_type") == "alert":
+            self._writer.write(record)
+
+    def flush(self) -> None:
+        pass
 
     def close(self) -> None:
         self._writer.close()
@@ -99,7 +97,7 @@ class Supervisor:
         self,
         config: EgressConfig,
         config_path: Path | None,
-        sinks: list[ExportSink] | None = None,
+        sinks: list[RecordSink] | None = None,
     ) -> None:
         self.config = config
         self.config_path = config_path
@@ -140,10 +138,10 @@ class Supervisor:
             proc.start()
             procs.append(proc)
             self.alive[index] = True
-        sinks: list[ExportSink] = (
-            self.sinks if self.sinks is not None else [MergedAlerts(self.out_dir / "alerts.jsonl")]
-        )
+        sinks: list[RecordSink] = [MergedAlerts(self.out_dir / "alerts.jsonl")]
         try:
+            sinks += build_sinks(self.config.outputs, observer=self.config.sensor_id)
+            sinks += self.sinks or []
             identifiers = self._wait_ready(inbox, procs)
             server = self._start_metrics(inbox)
             ring = live.ring
@@ -168,8 +166,7 @@ class Supervisor:
             if server is not None:
                 server.stop()
         finally:
-            for sink in sinks:
-                sink.close()
+            close_sinks(sinks, log.info)
             for proc in procs:
                 if proc.is_alive():
                     proc.kill()
@@ -228,7 +225,7 @@ class Supervisor:
         self,
         inbox: multiprocessing.Queue[tuple[str, int, Any]],
         procs: list[Any],
-        sinks: list[ExportSink],
+        sinks: list[RecordSink],
     ) -> None:
         next_stats = time.monotonic() + self.live.stats_interval
         stopping_since: float | None = None
@@ -256,10 +253,10 @@ class Supervisor:
                 log.info("egress sensor: stats %s", self._stats_line())
         log.info("egress sensor: stopped; %s", self._stats_line())
 
-    def _handle(self, kind: str, worker: int, payload: Any, sinks: list[ExportSink]) -> None:
-        if kind == "alert":
+    def _handle(self, kind: str, worker: int, payload: Any, sinks: list[RecordSink]) -> None:
+        if kind == "record":
             for sink in sinks:
-                sink.record(worker, payload)
+                sink.write(payload)
         elif kind == "stats":
             self.snapshots[worker] = payload
         elif kind == "done":

@@ -2,9 +2,10 @@
 
 Each worker opens its own sockets in the shared fan-out group, so the kernel hands it whole flows,
 and runs an :class:`~sensor.audit.Audit` over the live records (``Audit.process_records``). It
-writes ``OUT/worker-N/{alerts,flows,objects}.jsonl`` and ``summary.json`` itself and sends every
-alert and a stats snapshot once a second to the supervisor, the single writer of everything that
-must be exact across workers (the merged ``OUT/alerts.jsonl`` and the compliance ledger).
+writes ``OUT/worker-N/`` (alerts, flows, objects, evidence, summary) itself and sends every alert
+and flow record (it is the Audit's record sink) and a stats snapshot once a second to the
+supervisor, the single writer of everything that must be exact or ordered across workers (the
+merged ``OUT/alerts.jsonl``, the configured outputs such as Kafka, the compliance ledger).
 
 Signals: SIGTERM/SIGINT end the record stream, so open flows are flushed through the pipeline and
 the outputs closed; SIGHUP reloads the configuration's signatures and jurisdiction between ring
@@ -91,11 +92,19 @@ class Worker:
         )
         self.findings = 0
         self.reloads_refused = 0
-        self.audit = Audit(spec.config, spec.out_dir / f"worker-{spec.index}", self._on_alert)
+        self.audit = Audit(spec.config, spec.out_dir / f"worker-{spec.index}", sinks=[self])
 
-    def _on_alert(self, alert: dict[str, Any]) -> None:
-        self.findings += len(alert["findings"])
-        self.outbox.put(("alert", self.spec.index, alert))
+    # RecordSink: every alert and flow record goes on to the supervisor, the single writer
+    def write(self, record: dict[str, Any]) -> None:
+        if record.get("record_type") == "alert":
+            self.findings += len(record["findings"])
+        self.outbox.put(("record", self.spec.index, record))
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
     def snapshot(self) -> dict[str, Any]:
         kernel = self.capture.update_stats()

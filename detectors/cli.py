@@ -23,6 +23,7 @@ from rich.table import Table
 
 from detectors.catalogue import IdentifierSpec, load_all, load_catalogue
 from detectors.engine import DetectionEngine, Finding, ObjectFindings
+from detectors.important import load_term_packs
 from sensor.config import EgressConfig, load_config
 from sensor.errors import EgressError
 
@@ -129,7 +130,8 @@ def signatures_group() -> None:
 @click.option("--all", "show_all", is_flag=True, help="Also list disabled identifiers.")
 @click.pass_context
 def list_command(ctx: click.Context, show_all: bool) -> None:
-    """Table of the active identifiers (built-in packs plus signatures.extra_directories)."""
+    """Tables of the active identifiers (built-in packs plus signatures.extra_directories) and of
+    the important-data term packs."""
     config = _config(ctx)
     active = {s.id for s in _catalogue(config)}
     specs = (
@@ -161,6 +163,24 @@ def list_command(ctx: click.Context, show_all: bool) -> None:
             Path(spec.source).name,
         )
     Console().print(table)
+    Console().print(_term_pack_table())
+
+
+def _term_pack_table() -> Table:
+    """The important-data term packs (built in; indications are hints, not alerts)."""
+    table = Table(title="important-data term packs (Jiangsu FTZ reference rules)")
+    for column in ("code", "class / subclass", "terms", "distinct", "specific", "hits/KiB"):
+        table.add_column(column)
+    for pack in load_term_packs():
+        table.add_row(
+            pack.code,
+            f"{pack.category} / {pack.subclass} {pack.name_zh}\n{pack.name_en}",
+            f"{len(pack.terms)} + {len(pack.common_terms)} common, {len(pack.negative_terms)} neg.",
+            str(pack.min_distinct),
+            str(pack.min_specific),
+            f"{pack.min_density:g}",
+        )
+    return table
 
 
 @signatures_group.command("test")

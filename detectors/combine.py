@@ -4,8 +4,8 @@ Each part is inspected on its own, so each keeps its own layout (a sheet's heade
 its columns only). The object's findings are then combined:
 
 - counts, rejected and suppressed candidates add up;
-- distinct individuals come from the union of the parts' keyed person hashes, so a person listed
-  in two sheets counts once;
+- distinct individuals (all, sensitive, account or medical) come from the union of the parts'
+  keyed person hashes, so a person listed in two sheets counts once;
 - ``distinct`` per identifier is the sum over parts, an upper bound (the values themselves are
   gone by now; the person count above is the exact one);
 - masked samples are the first ones in part order, offsets those of the first part that has the
@@ -70,6 +70,8 @@ def combine(parts: list[PartFindings], max_samples: int = MAX_SAMPLES) -> Object
         return parts[0].findings
     results = [p.findings for p in parts]
     keys = sorted({k for r in results for k in r.individual_keys})
+    sensitive = sorted({k for r in results for k in r.sensitive_keys})
+    account = sorted({k for r in results for k in r.account_or_medical_keys})
     best: dict[str, Indication] = {}
     for r in results:
         for indication in r.important:
@@ -81,6 +83,8 @@ def combine(parts: list[PartFindings], max_samples: int = MAX_SAMPLES) -> Object
         distinct_individuals=len(keys) if keys else max(r.distinct_individuals for r in results),
         general=_merge_all([r.general for r in results], max_samples),
         individual_keys=tuple(keys),
+        sensitive_keys=tuple(sensitive),
+        account_or_medical_keys=tuple(account),
         key_id=results[0].key_id,
         layout=largest.findings.layout,
         important=tuple(sorted(best.values(), key=lambda i: -i.score)),

@@ -38,7 +38,13 @@ from detectors.context import (
     keyword_table,
 )
 from detectors.important import Indication, TermPack, TermScorer, load_term_packs
-from detectors.individuals import Evidence, KeyedHasher, count_people, digest_secret
+from detectors.individuals import (
+    ClassMarks,
+    Evidence,
+    KeyedHasher,
+    count_people,
+    digest_secret,
+)
 from detectors.layout import TEXT, Layout, detect_layout
 from detectors.masking import mask_value
 from detectors.matcher import Candidates, FloatArray, Matcher, ScanResult
@@ -48,6 +54,18 @@ from detectors.vectors import BoolArray, IntArray
 
 MAX_SAMPLES = 3  # masked samples per identifier in an alert: enough to recognise, little to leak
 MAX_OFFSETS = 20  # evidence offsets per identifier kept in an alert
+# Taxonomies of sensitive PI that the Jiangsu FTZ rules single out (银行账户、保险账户、注册账户、诊疗数据)
+ACCOUNT_OR_MEDICAL_TAXONOMIES = ("PI.financial.", "PI.account.", "PI.health.", "PI.medical.")
+
+
+def is_sensitive(spec: IdentifierSpec) -> bool:
+    """Values of this identifier make a person's record sensitive personal information."""
+    return spec.data_class is DataClass.SENSITIVE_PERSONAL
+
+
+def is_account_or_medical(spec: IdentifierSpec) -> bool:
+    """Sensitive PI about bank, payment, insurance or registered accounts, or medical data."""
+    return is_sensitive(spec) and spec.taxonomy.startswith(ACCOUNT_OR_MEDICAL_TAXONOMIES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +94,23 @@ class ObjectFindings:
     distinct_individuals: int
     general: tuple[Finding, ...] = ()  # general_data identifiers (enterprise codes): not alerts
     individual_keys: tuple[str, ...] = ()  # HMAC-SHA256 per distinct individual, for the ledger
+    sensitive_keys: tuple[str, ...] = ()  # those whose record holds sensitive PI (see individuals)
+    account_or_medical_keys: tuple[str, ...] = ()  # ... bank/financial account or medical data
     key_id: str = ""  # fingerprint of the secret that made ``individual_keys``
     layout: str = "text"  # "rows" when the object was read as a table
     important: tuple[Indication, ...] = ()  # important-data subclasses indicated: hints, not alerts
 
     def __bool__(self) -> bool:
         return any(f.count for f in self.findings)
+
+    @property
+    def individuals_by_class(self) -> dict[str, int]:
+        """Distinct individuals per ledger class: all personal, sensitive, account_or_medical."""
+        return {
+            "personal": len(self.individual_keys),
+            "sensitive": len(self.sensitive_keys),
+            "account_or_medical": len(self.account_or_medical_keys),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,22 +203,41 @@ class DetectionEngine:
         personal: list[Finding] = []
         general: list[Finding] = []
         evidence: list[Evidence] = []
+        sensitive: list[IntArray] = [np.zeros(0, dtype=np.int64)]
+        account: list[IntArray] = [np.zeros(0, dtype=np.int64)]
         for acc in detection.accepted.values():
             finding = self._finding(acc)
             (general if acc.spec.data_class is DataClass.GENERAL else personal).append(finding)
-            if acc.spec.individual_rank is not None and acc.starts.size:
+            if not acc.starts.size:
+                continue
+            spec = acc.spec
+            if is_sensitive(spec):
+                sensitive.append(acc.starts)
+            if is_account_or_medical(spec):
+                account.append(acc.starts)
+            if spec.individual_rank is not None:
                 evidence.append(
-                    Evidence(acc.spec.individual_rank, acc.spec.namespace, acc.starts, acc.values)
+                    Evidence(
+                        spec.individual_rank,
+                        spec.namespace,
+                        acc.starts,
+                        acc.values,
+                        is_sensitive(spec),
+                        is_account_or_medical(spec),
+                    )
                 )
-        people = count_people(evidence, detection.layout, self._hasher)
+        marks = ClassMarks(np.concatenate(sensitive), np.concatenate(account))
+        people = count_people(evidence, detection.layout, self._hasher, marks)
         return ObjectFindings(
             tuple(personal),
             people.count,
             tuple(general),
             people.keys,
+            people.sensitive_keys,
+            people.account_or_medical_keys,
             self.key_id,
             detection.layout.kind,
-            self._terms.score(detection.keyword_counts, len(data)),
+            self._terms.score(detection.keyword_counts, data),
         )
 
     # --- per identifier ---------------------------------------------------------------------

@@ -15,6 +15,21 @@ because families, fleets and offices share them.
   record carries that kind, and does not collapse 500 e-mails to one because a single passport
   number is also present.
 
+Each person is also marked by class, for the yearly ledger's three counts (``PersonClasses``):
+*sensitive* when the person's record holds a sensitive-PI identifier (``class:
+sensitive_personal_information`` in its signature, ranked or not: coordinates count), and
+*account_or_medical* when that identifier is a bank, payment or insurance account or medical data
+(taxonomy ``PI.financial.*``, ``PI.account.*``, ``PI.health.*``, ``PI.medical.*``).
+
+* In a table the record is the row: a person is sensitive when any of their rows (after aliasing)
+  holds a sensitive value, and keyed by their person node as above, so the class keys are a subset
+  of the personal keys.
+* In free text there is no record boundary. If the object names exactly one person, every class
+  found in it is theirs. Otherwise the sensitive people are the distinct values of the ranked
+  sensitive kind with the most distinct values (a lower bound, like the personal count), keyed in
+  that kind's namespace; unranked sensitive values (coordinates) cannot be tied to anyone and mark
+  nobody. The same for account_or_medical with the ranked account kinds.
+
 Keys are HMAC-SHA256 over ``namespace:normalised value`` with the engine's secret, truncated to\n128 bits: stable across
 objects for one secret, useless to anyone without it (a resident ID has too little entropy for an
 unkeyed hash to protect it). The identifiers themselves never leave this module.
@@ -43,12 +58,27 @@ class Evidence:
     namespace: str
     starts: IntArray
     values: npt.NDArray[np.bytes_]
+    sensitive: bool = False
+    account_or_medical: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClassMarks:
+    """Byte offsets of values that make their record sensitive / account-or-medical."""
+
+    sensitive: IntArray
+    account_or_medical: IntArray
+
+
+NO_MARKS = ClassMarks(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
 
 
 @dataclass(frozen=True, slots=True)
 class People:
     count: int
     keys: tuple[str, ...]  # hex HMAC-SHA256, sorted
+    sensitive_keys: tuple[str, ...] = ()  # sorted; people whose record holds sensitive PI
+    account_or_medical_keys: tuple[str, ...] = ()  # sorted; ... bank/financial account or medical
 
 
 KEY_BYTES = 16  # 128 bits of the HMAC: no collisions among billions of people, half the storage
@@ -97,6 +127,8 @@ class _Nodes:
     namespaces: tuple[str, ...]
     first_code: IntArray  # first node number of each namespace
     values: tuple[npt.NDArray[np.bytes_], ...]  # distinct values of each namespace
+    sensitive: tuple[bool, ...] = ()  # namespace holds sensitive PI
+    account_or_medical: tuple[bool, ...] = ()
 
     def keys(self, nodes: IntArray, hasher: KeyedHasher) -> list[str]:
         """Keyed hashes of the given nodes (one C-level HMAC call each, no per-node numpy)."""
@@ -131,11 +163,13 @@ def _nodes(evidence: list[Evidence]) -> _Nodes:
         tuple(ns for ns, _ in ordered),
         np.array(firsts, dtype=np.int64),
         tuple(uniques),
+        tuple(any(e.sensitive for e in items) for _, items in ordered),
+        tuple(any(e.account_or_medical for e in items) for _, items in ordered),
     )
 
 
-def _rows(codes: IntArray, rows: IntArray, n_nodes: int) -> IntArray:
-    """Person node per row after following weak-to-strong aliases."""
+def _rows(codes: IntArray, rows: IntArray, n_nodes: int) -> tuple[IntArray, IntArray]:
+    """Rows that name a person, and the person node of each after weak-to-strong aliases."""
     empty = np.iinfo(np.int64).max
     primary = np.full(int(rows.max()) + 1, empty, dtype=np.int64)
     np.minimum.at(primary, rows, codes)  # strongest node of each row (lowest code)
@@ -150,25 +184,61 @@ def _rows(codes: IntArray, rows: IntArray, n_nodes: int) -> IntArray:
         alias[weak_nodes[single]] = strong_nodes[single]
         for _ in range(ALIAS_ROUNDS):
             alias = alias[alias]
-    result: IntArray = alias[primary[primary != empty]]
+    named = np.flatnonzero(primary != empty).astype(np.int64)
+    result: IntArray = alias[primary[named]]
+    return named, result
+
+
+def _marked(row_ids: IntArray, persons: IntArray, marked_rows: IntArray) -> IntArray:
+    """Distinct persons with at least one row among ``marked_rows``."""
+    if marked_rows.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    result: IntArray = np.unique(persons[np.isin(row_ids, marked_rows)])
     return result
 
 
-def count_people(evidence: list[Evidence], layout: Layout, hasher: KeyedHasher) -> People:
-    """Distinct individuals among ``evidence`` and their keyed hashes."""
+def _largest(nodes: _Nodes, wanted: tuple[bool, ...]) -> IntArray:
+    """Nodes of the wanted namespace with the most distinct values (stronger on a tie)."""
+    sizes = np.array([len(v) if w else -1 for v, w in zip(nodes.values, wanted, strict=True)])
+    best = int(np.argmax(sizes))
+    if sizes[best] <= 0:
+        return np.zeros(0, dtype=np.int64)
+    result: IntArray = nodes.first_code[best] + np.arange(sizes[best], dtype=np.int64)
+    return result
+
+
+def count_people(
+    evidence: list[Evidence],
+    layout: Layout,
+    hasher: KeyedHasher,
+    marks: ClassMarks = NO_MARKS,
+) -> People:
+    """Distinct individuals among ``evidence``, their keyed hashes, and which are sensitive."""
     evidence = [e for e in evidence if e.values.size]
     if not evidence:
         return People(0, ())
     nodes = _nodes(evidence)
     n_nodes = int(nodes.first_code[-1]) + len(nodes.values[-1])
     if layout.rows:
-        people = np.unique(_rows(nodes.codes, layout.row_of(nodes.offsets), n_nodes))
+        row_ids, persons = _rows(nodes.codes, layout.row_of(nodes.offsets), n_nodes)
+        people = np.unique(persons)
+        sensitive = _marked(row_ids, persons, np.unique(layout.row_of(marks.sensitive)))
+        account = _marked(row_ids, persons, np.unique(layout.row_of(marks.account_or_medical)))
     else:
-        sizes = np.array([len(v) for v in nodes.values])
-        best = int(np.argmax(sizes))  # most distinct values; argmax takes the stronger on a tie
-        people = nodes.first_code[best] + np.arange(sizes[best])
+        people = _largest(nodes, tuple(True for _ in nodes.values))
+        if people.size == 1:  # one person's document: everything in it is about them
+            sensitive = people if marks.sensitive.size else people[:0]
+            account = people if marks.account_or_medical.size else people[:0]
+        else:
+            sensitive = _largest(nodes, nodes.sensitive)
+            account = _largest(nodes, nodes.account_or_medical)
     keys = sorted(nodes.keys(people, hasher))
-    return People(len(keys), tuple(keys))
+    return People(
+        len(keys),
+        tuple(keys),
+        tuple(sorted(nodes.keys(sensitive, hasher))),
+        tuple(sorted(nodes.keys(account, hasher))),
+    )
 
 
 def digest_secret(secret: bytes) -> str:

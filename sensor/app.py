@@ -1,43 +1,80 @@
 """Application layer dispatch: choose a parser per flow and turn its events into objects.
 
-Protocols are recognised by content, not port. The first bytes of each direction are held until
-one of them decides: a stream that starts with an HTTP request line makes the flow HTTP, and the
-other direction then carries its responses (held bytes are replayed, client side first). When the
-capture missed the handshake and the flow table guessed the orientation wrong, the requests arrive
-from the responder: the roles are swapped (``app.http_roles_swapped``) so uploads are still what
-the HTTP client sent. A stream whose server speaks first with a status line (the request was not
-captured) is HTTP too, its responses unpaired.
+Protocols are recognised by content, not port (``sensor.protocols.detect``): the first bytes of
+each direction are held until they decide HTTP, SMTP or FTP control, then replayed into that
+protocol's transfers object. When the capture missed the handshake and the flow table guessed the
+orientation wrong, the client is the responder: the roles are swapped (``app.http_roles_swapped``,
+``app.smtp_roles_swapped``, ...) so uploads are still what the client sent. A stream whose server
+speaks first with a status line (the request was not captured) is HTTP too, its responses unpaired.
+
+FTP data connections are the exception to "content decides": a flow whose endpoint an FTP control
+session announced (``sensor.protocols.ftp.expect``) is that session's data at once, and a flow
+nothing recognised while FTP sessions are open is parked there, bounded, in case its announcement
+was captured after its first bytes.
 
 Streams nobody parses are only counted; their bytes are not kept.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sensor.anomalies import AnomalyCounter
+from sensor.content.mime import MimeLimits
 from sensor.flows.table import Direction, Flow
+from sensor.names import NameCache
 from sensor.objects import TransferObject
+from sensor.protocols.detect import detect
+from sensor.protocols.dns import DnsNames, DnsTcp
+from sensor.protocols.ftp.expect import DataExpectations, DataSink
+from sensor.protocols.ftp_transfers import FtpTransfers
 from sensor.protocols.http import Side
 from sensor.protocols.http_transfers import HttpTransfers
-
-_HTTP_REQUEST = re.compile(rb"^\s*[A-Z][A-Z0-9_-]{2,15} \S")
-_HTTP_RESPONSE = re.compile(rb"^HTTP/1\.[01] \d")
-# Bytes (or one line) a direction needs before it decides whether the flow is HTTP. Either
-# direction reaching it decides, so at most this plus one segment per direction is ever held.
-SNIFF_BYTES = 16
+from sensor.protocols.smtp_transfers import SmtpTransfers
+from sensor.protocols.tls_meta import TlsMetadata
 
 ObjectSink = Callable[[TransferObject], None]
+
+
+class _Parser(Protocol):
+    """What every protocol's transfers object offers the dispatcher."""
+
+    def data(self, side: Side, data: bytes) -> None: ...
+
+    def gap(self, side: Side, length: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    """What the parsers of one capture share across flows."""
+
+    expectations: DataExpectations | None = None  # FTP data connections announced / parked
+    mime_limits: MimeLimits | None = None
+    names: NameCache | None = None  # address -> name, fed by TLS server names
+    dns: DnsNames | None = None  # DNS answers -> names (UDP from the decoder, TCP here)
 
 
 class AppLayerHandler:
     """Receives one flow's reassembled streams (a ``FlowHandler``) and emits objects."""
 
     def __init__(
-        self, flow: Flow, sink: ObjectSink, anomalies: AnomalyCounter, max_object_bytes: int
+        self,
+        flow: Flow,
+        sink: ObjectSink,
+        anomalies: AnomalyCounter,
+        max_object_bytes: int,
+        context: AppContext | None = None,
     ) -> None:
+        context = context or AppContext()
+        expectations = context.expectations
         self._flow = flow
+        self._mime_limits = context.mime_limits
+        self._names = context.names
+        self._dns = context.dns
         self._sink = sink
         self._anomalies = anomalies
         self._max_object_bytes = max_object_bytes
@@ -45,34 +82,49 @@ class AppLayerHandler:
             Direction.TO_RESPONDER: bytearray(),
             Direction.TO_ORIGINATOR: bytearray(),
         }
-        self._http: HttpTransfers | None = None
+        self._parser: _Parser | None = None
         self._client_direction = Direction.TO_RESPONDER
         self._ignored = False
         self.protocol = ""
+        # FTP data connections: announced ones are claimed at once, unknown ones may be parked
+        self._expectations = expectations
+        self._data: DataSink | None = expectations.claim(flow) if expectations else None
+        if self._data is not None:
+            self.protocol = "ftp-data"
 
     def on_data(self, flow: Flow, direction: Direction, offset: int, data: bytes) -> None:
+        if self._data is not None:
+            self._data.data(direction, data)
+            return
         if self._ignored:
             return
-        if self._http is None:
+        if self._parser is None:
             self._held[direction] += data
             self._sniff()
             return
-        self._http.data(self._side(direction), data)
+        self._parser.data(self._side(direction), data)
 
     def on_gap(self, flow: Flow, direction: Direction, offset: int, length: int) -> None:
+        if self._data is not None:
+            self._data.gap(direction, length)
+            return
         if self._ignored:
             return
-        if self._http is None:
+        if self._parser is None:
             self._anomalies.count("app.gap_before_protocol_known", flow.uid)
             self._ignore()
             return
-        self._http.gap(self._side(direction), length)
+        self._parser.gap(self._side(direction), length)
 
     def on_close(self, flow: Flow) -> None:
-        if self._http is None and not self._ignored:
+        if self._parser is None and self._data is None and not self._ignored:
             self._sniff(final=True)
-        if self._http is not None:
-            self._http.close()
+        if self._data is not None:
+            self._data.close()
+        elif self._parser is not None:
+            self._parser.close()
+            if getattr(self._parser, "encrypted", False) and self.protocol != "tls":
+                self.protocol += ",tls"  # STARTTLS / AUTH TLS: the flow record says so
 
     def _side(self, direction: Direction) -> Side:
         return Side.CLIENT if direction is self._client_direction else Side.SERVER
@@ -83,37 +135,111 @@ class AppLayerHandler:
             held.clear()
 
     def _sniff(self, final: bool = False) -> None:
-        """Decide the protocol from the held bytes once a direction has enough of them."""
+        """Decide the protocol from the held bytes (``sensor.protocols.detect``)."""
+        flow = self._flow
         up, down = self._held[Direction.TO_RESPONDER], self._held[Direction.TO_ORIGINATOR]
+        verdict = detect(bytes(up), bytes(down), final, flow.resp_port, flow.orig_port)
+        if verdict is None:
+            return
+        if verdict.protocol == "http":
+            self._start_http(verdict.client)
+        elif verdict.protocol == "tls":
+            self._start_tls(verdict.client)
+        elif verdict.protocol == "dns" and self._dns is not None:
+            self._client_direction = verdict.client
+            self.protocol = "dns"
+            self._parser = DnsTcp(self._dns, flow.uid)
+            self._replay_held(verdict.client)
+        elif verdict.protocol in ("smtp", "ftp"):
+            self._start_dialogue(verdict.protocol, verdict.client)
+        elif self._expectations is not None and (parked := self._expectations.park(flow)):
+            self._data = parked  # perhaps an FTP data connection announced later
+            for direction, held in self._held.items():
+                if held:
+                    parked.data(direction, bytes(held))
+                held.clear()
+        else:
+            self._ignore()
 
-        def ready(held: bytearray) -> bool:
-            return bool(held) and (final or len(held) >= SNIFF_BYTES or b"\n" in held)
+    def _start_tls(self, client_direction: Direction) -> None:
+        """TLS: the hellos become flow metadata; nothing after them is read or kept."""
+        self._client_direction = client_direction
+        self.protocol = "tls"
+        _, server = self._endpoints(client_direction)
+        names = self._names
+        self._parser = TlsMetadata(
+            uid=self._flow.uid,
+            server_ip=server[0],
+            anomalies=self._anomalies,
+            observe_name=names.observe if names is not None else None,
+        )
+        self._replay_held(client_direction)
 
-        if ready(up):
-            if _HTTP_REQUEST.match(up):
-                self._start_http(Direction.TO_RESPONDER)
-            elif _HTTP_RESPONSE.match(up) and not (down and not _HTTP_REQUEST.match(down)):
-                self._start_http(Direction.TO_ORIGINATOR)
-            else:
-                self._ignore()
-        elif ready(down):
-            if _HTTP_REQUEST.match(down):
-                self._start_http(Direction.TO_ORIGINATOR)
-            elif _HTTP_RESPONSE.match(down):
-                self._start_http(Direction.TO_RESPONDER)
-            else:
-                self._ignore()  # the server speaks first: SMTP, FTP, ... not parsed here
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Protocol metadata for the flow record (TLS hellos), {} when there is none."""
+        meta = getattr(self._parser, "metadata", None)
+        return dict(meta) if isinstance(meta, dict) else {}
+
+    def _endpoints(self, client_direction: Direction) -> tuple[tuple[str, int], tuple[str, int]]:
+        flow = self._flow
+        client = (flow.orig_ip, flow.orig_port)
+        server = (flow.resp_ip, flow.resp_port)
+        if client_direction is Direction.TO_ORIGINATOR:
+            self._anomalies.count(f"app.{self.protocol}_roles_swapped", flow.uid)
+            client, server = server, client
+        return client, server
+
+    def _start_dialogue(self, protocol: str, client_direction: Direction) -> None:
+        """SMTP or FTP control: a command/reply dialogue parser for the flow."""
+        flow = self._flow
+        self._client_direction = client_direction
+        self.protocol = protocol
+        client, server = self._endpoints(client_direction)
+        if protocol == "smtp":
+            self._parser = SmtpTransfers(
+                uid=flow.uid,
+                vlan=flow.vlan,
+                client=client,
+                server=server,
+                clock=lambda: flow.last,
+                sink=self._sink,
+                anomalies=self._anomalies,
+                max_object_bytes=self._max_object_bytes,
+                mime_limits=self._mime_limits,
+            )
+        else:
+            self._parser = FtpTransfers(
+                uid=flow.uid,
+                vlan=flow.vlan,
+                client=client,
+                server=server,
+                clock=lambda: flow.last,
+                sink=self._sink,
+                anomalies=self._anomalies,
+                max_object_bytes=self._max_object_bytes,
+                expectations=self._expectations,
+            )
+        self._replay_held(client_direction)
+
+    def _replay_held(self, client_direction: Direction) -> None:
+        server_direction = (
+            Direction.TO_ORIGINATOR
+            if client_direction is Direction.TO_RESPONDER
+            else Direction.TO_RESPONDER
+        )
+        for direction in (server_direction, client_direction):
+            held = bytes(self._held[direction])
+            self._held[direction].clear()
+            if held and self._parser is not None:
+                self._parser.data(self._side(direction), held)
 
     def _start_http(self, client_direction: Direction) -> None:
         flow = self._flow
         self._client_direction = client_direction
-        client = (flow.orig_ip, flow.orig_port)
-        server = (flow.resp_ip, flow.resp_port)
-        if client_direction is Direction.TO_ORIGINATOR:
-            self._anomalies.count("app.http_roles_swapped", flow.uid)
-            client, server = server, client
         self.protocol = "http"
-        self._http = HttpTransfers(
+        client, server = self._endpoints(client_direction)
+        self._parser = HttpTransfers(
             uid=flow.uid,
             vlan=flow.vlan,
             client=client,
@@ -132,4 +258,4 @@ class AppLayerHandler:
             held = bytes(self._held[direction])
             self._held[direction].clear()
             if held:
-                self._http.data(self._side(direction), held)
+                self._parser.data(self._side(direction), held)

@@ -27,16 +27,19 @@ from detectors.catalogue import load_catalogue
 from detectors.engine import DetectionEngine
 from geoip import CountryDatabase
 from sensor.anomalies import AnomalyCounter
-from sensor.app import AppLayerHandler
+from sensor.app import AppContext, AppLayerHandler
 from sensor.capture import open_capture
 from sensor.capture.record import CaptureRecord
 from sensor.capture.source import STDIN
+from sensor.compliance.accounting import Accounting
+from sensor.compliance.identity import load_identity_key
 from sensor.config import EgressConfig
 from sensor.content.extract import ExtractionLimits
 from sensor.decode.decoder import PacketDecoder
 from sensor.flows.records import flow_record
 from sensor.flows.table import Flow, FlowTable
 from sensor.inspection import inspect_object
+from sensor.names import NameCache, is_address
 from sensor.objects import TransferObject, object_record
 from sensor.outputs.alert_evidence import AlertEvidence
 from sensor.outputs.alerts import JsonlWriter, build_alert
@@ -45,6 +48,9 @@ from sensor.outputs.evidence import EvidenceStore, load_key
 from sensor.outputs.report import write_report
 from sensor.outputs.sinks import FanOut, RecordSink
 from sensor.policy import Jurisdiction
+from sensor.protocols.dns import DnsNames
+from sensor.protocols.ftp.expect import DataExpectations
+from sensor.protocols.limits import ftp_data_limits, mime_limits
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,7 @@ CASE_FILES = (
     "evidence/",
     "objects/",
     "audit-log.jsonl",
+    "ledger.sqlite",
 )
 
 
@@ -107,32 +114,57 @@ class Audit:
         extract_objects: bool = False,
         sinks: Sequence[RecordSink] = (),
         on_progress: ProgressCallback | None = None,
+        ledger: Path | None = None,
+        on_object: Callable[[TransferObject], None] | None = None,
     ):
         self.config = config
         self.out_dir = out_dir
         self.on_alert = on_alert
+        self.on_object = on_object
+        self._context = AppContext()
         self.anomalies = AnomalyCounter()
+        self.names = NameCache()  # address -> name (DNS answers, TLS server names), whole run
+        self.dns = DnsNames(self.names, self.anomalies)
         self.counts = AuditCounts()
         self.geoip = CountryDatabase.open(config.geoip.database)
+        where = config.jurisdiction
         self.jurisdiction = Jurisdiction(
-            self.geoip, config.jurisdiction.home, config.jurisdiction.internal_networks
+            self.geoip,
+            where.home,
+            where.internal_networks,
+            where.domestic_networks,
+            where.foreign_networks,
         )
         self.specs = load_catalogue(
             config.signatures.extra_directories, frozenset(config.signatures.disabled)
         )
-        self.engine = DetectionEngine(self.specs, config.output.masked_samples_per_identifier)
+        identity_key = load_identity_key(config.detection.identity_key_file)
+        self.engine = DetectionEngine(
+            self.specs, config.output.masked_samples_per_identifier, identity_key
+        )
         self.extraction_limits = ExtractionLimits(**config.limits.extraction.model_dump())
         self.inputs: list[dict[str, Any]] = []
         self._source = ""
         self.table: FlowTable | None = None
         out_dir.mkdir(parents=True, exist_ok=True)
+        # compliance (before the outputs open: a bad processors file leaves the folder alone);
+        # a fresh ledger per case folder unless --ledger continues a persistent one
+        self.accounting = Accounting(
+            config,
+            out_dir,
+            ledger,
+            self.engine.key_id,
+            identity_key is not None,
+        )
         self._alerts = JsonlWriter(out_dir / "alerts.jsonl")
         self._flows = JsonlWriter(out_dir / "flows.jsonl", flush_each=False)
         self._objects = JsonlWriter(out_dir / "objects.jsonl", flush_each=False)
         self._extract_dir = out_dir / "objects" if extract_objects else None
         self.sinks = FanOut(sinks)  # extra outputs (Kafka, stdout, ...); the caller closes them
+        self.accounting.on_event = self.sinks.write  # threshold and consistency events too
         self.on_progress = on_progress
         self._init_evidence()
+        self._processors: list[dict[str, Any]] = []
 
     def run(self, captures: Iterable[Path]) -> dict[str, Any]:
         """Audit every capture in order; returns the summary that is also written to disk."""
@@ -143,6 +175,8 @@ class Audit:
             self._alerts.close()
             self._flows.close()
             self._objects.close()
+            self._processors = self.accounting.summary()
+            self.accounting.close()
             self._finish_evidence()
         summary = self.summary()
         summary.update(self._evidence_summary())
@@ -227,6 +261,13 @@ class Audit:
         Alerts wait in ``self.evidence`` until ``release_alerts``."""
         self._source = source
         limits = self.config.limits
+        # shared by the flows of this source: FTP data announcements, MIME bounds, names
+        self._context = AppContext(
+            DataExpectations(self.anomalies, ftp_data_limits(self.config)),
+            mime_limits(self.config),
+            self.names,
+            self.dns,
+        )
         table = FlowTable(
             self._new_handler,
             self.anomalies,
@@ -242,6 +283,7 @@ class Audit:
             reassemble_fragments=fragments.reassemble,
             fragment_timeout=fragments.timeout_seconds,
             max_fragment_bytes=fragments.max_bytes,
+            on_udp=self.dns.udp,  # UDP DNS answers feed the name cache
         )
         for record in records:
             packets += 1
@@ -264,21 +306,32 @@ class Audit:
             self._emit(alert)
 
     def _on_flow_end(self, flow: Flow) -> None:
-        service = flow.handler.protocol if isinstance(flow.handler, AppLayerHandler) else ""
-        record = flow_record(flow, service, self.config.sensor_id, self._source)
+        handler = flow.handler if isinstance(flow.handler, AppLayerHandler) else None
+        record = flow_record(
+            flow, handler.protocol if handler else "", self.config.sensor_id, self._source
+        )
+        if handler is not None:
+            record.update(handler.metadata)  # e.g. "tls": server name, ALPN, version, JA3
         self._flows.write(record)
         self.sinks.write(record)
         self.evidence.flow_ended(flow)
 
     def _new_handler(self, flow: Flow) -> AppLayerHandler:
         return AppLayerHandler(
-            flow, self._on_object, self.anomalies, self.config.limits.max_object_bytes
+            flow,
+            self._on_object,
+            self.anomalies,
+            self.config.limits.max_object_bytes,
+            self._context,
         )
 
     def _on_object(self, obj: TransferObject) -> None:
         self.counts.objects += 1
         inspection = inspect_object(self.engine, obj, self.extraction_limits)
         findings = inspection.findings
+        self._name_destination(obj)
+        if self.on_object is not None:
+            self.on_object(obj)
         self._objects.write(
             object_record(
                 obj,
@@ -306,6 +359,17 @@ class Audit:
             decision=decision,
             parts=inspection.located(),
         )
+        alert["egress"] = self.accounting.on_object(
+            object_id=alert["alert_id"],
+            timestamp=obj.timestamp,
+            host=obj.host,
+            findings=findings,
+            src=src,
+            dst=dst,
+            border=decision,
+        )
+        if decision.destination_unknown:
+            alert["severity"] = self.config.jurisdiction.unknown_destination_severity
         self.evidence.hold(alert, obj)  # written by _emit once its flow's packets are stored
         self.counts.alerts += 1
         if decision.is_export:
@@ -315,6 +379,17 @@ class Audit:
             self.counts.by_destination[where] = (
                 self.counts.by_destination.get(where, 0) + findings.distinct_individuals
             )
+
+    def _name_destination(self, obj: TransferObject) -> None:
+        """An object with no host name gets the server's name from DNS/TLS, if one was seen;
+        a named one (HTTP Host, mail recipient domain) teaches the cache its server's name."""
+        server = obj.flow.dst_ip if obj.direction == "upload" else obj.flow.src_ip
+        if obj.host and not is_address(obj.host):
+            self.names.observe(server, obj.host.split(":", 1)[0], obj.protocol)
+            return
+        entry = self.names.lookup(server)
+        if entry is not None:
+            obj.host = entry.name
 
     def _extract(self, obj: TransferObject) -> str | None:
         """Write the kept body to ``objects/<sha256>`` (once per content); its path, or None."""
@@ -350,4 +425,5 @@ class Audit:
             "geoip": self.geoip.info(),
             "rules": [spec.rule for spec in self.specs],
             "home_jurisdiction": self.config.jurisdiction.home,
+            "processors": self._processors,
         }

@@ -19,6 +19,7 @@ from geoip.reader import GeoIPError
 from sensor import __version__
 from sensor.audit import Audit, bundled_sample, case_files
 from sensor.capture import expand_inputs
+from sensor.compliance.cli import register as register_compliance
 from sensor.config import EgressConfig, dump_config, load_config
 from sensor.errors import EgressError
 from sensor.live.cli import sensor_command
@@ -87,6 +88,11 @@ def cli(
     metavar="BOOTSTRAP",
     help="Also stream alerts and flows to Kafka at host:port[,...] (docs/outputs.md).",
 )
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Continue this persistent ledger (default: a fresh OUT/ledger.sqlite).",
+)
 @click.pass_obj
 def audit(
     obj: _Context,
@@ -95,6 +101,7 @@ def audit(
     quiet: bool,
     extract_objects: bool,
     kafka_bootstrap: str | None,
+    ledger: Path | None,
 ) -> None:
     """Audit CAPTURES offline and write a case folder.
 
@@ -119,6 +126,7 @@ def audit(
                 extract_objects=extract_objects,
                 sinks=sinks,
                 on_progress=progress.update,
+                ledger=ledger,
             )
             summary = runner.run(inputs)
     finally:
@@ -146,6 +154,7 @@ cli.add_command(alerts_group, name="alerts")
 cli.add_command(verify_log_command, name="verify-log")
 cli.add_command(report_command, name="report")
 cli.add_command(evidence_group, name="evidence")
+register_compliance(cli)
 cli.add_command(sensor_command, name="sensor")
 
 

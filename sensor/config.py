@@ -37,8 +37,17 @@ class JurisdictionConfig(BaseModel):
     internal_networks: tuple[str, ...] = Field(
         (), description="extra networks treated as internal (private ranges always are)"
     )
+    domestic_networks: tuple[str, ...] = Field(
+        (), description="public ranges that are at home whatever GeoIP says (domestic CDN, cloud)"
+    )
+    foreign_networks: dict[str, str] = Field(
+        {}, description="network -> ISO country placed abroad even if private (foreign offices)"
+    )
+    unknown_destination_severity: Literal["info", "medium", "high"] = Field(
+        "high", description="alert severity of an export to an address GeoIP cannot place"
+    )
 
-    @field_validator("internal_networks")
+    @field_validator("internal_networks", "domestic_networks")
     @classmethod
     def _networks_parse(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for text in value:
@@ -47,6 +56,38 @@ class JurisdictionConfig(BaseModel):
             except ValueError:
                 raise ValueError(f"not an IP network: {text!r}") from None
         return value
+
+    @field_validator("foreign_networks")
+    @classmethod
+    def _foreign_parse(cls, value: dict[str, str]) -> dict[str, str]:
+        for text, country in value.items():
+            try:
+                ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP network: {text!r}") from None
+            if len(country) != 2 or not country.isupper():
+                raise ValueError(f"{text}: country must be an ISO code like US, not {country!r}")
+        return value
+
+
+class DetectionConfig(BaseModel):
+    model_config = _STRICT
+    identity_key_file: Path | None = Field(
+        None,
+        description="secret (>= 32 bytes) for person hashes, so the ledger counts across runs; "
+        "env EGRESS_IDENTITY_KEY_FILE overrides; empty: a random key per run",
+    )
+
+
+class ComplianceConfig(BaseModel):
+    model_config = _STRICT
+    processors_file: Path | None = Field(
+        None, description="YAML mapping internal networks to data processors (docs/compliance.md)"
+    )
+    policy_directories: tuple[Path, ...] = Field((), description="operator policy packs")
+    warn_fraction: float = Field(
+        0.8, gt=0.0, lt=1.0, description="threshold warning at this fraction of a threshold"
+    )
 
 
 class SignaturesConfig(BaseModel):
@@ -93,6 +134,24 @@ class LimitsConfig(BaseModel):
     )
     extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
     fragments: FragmentsConfig = Field(default_factory=FragmentsConfig)
+
+
+class MailFtpConfig(BaseModel):
+    """Bounds of the SMTP/MIME and FTP parsers (each counted as an anomaly when hit)."""
+
+    model_config = _STRICT
+    mime_max_depth: int = Field(10, ge=1, le=100, description="MIME nesting levels split")
+    mime_max_parts: int = Field(500, ge=1, description="MIME leaves per mail; rest kept as one")
+    mime_max_head_bytes: int = Field(256 << 10, ge=1024, description="one MIME header block")
+    ftp_expect_seconds: float = Field(
+        120.0, gt=0, description="capture seconds an announced FTP data port waits"
+    )
+    ftp_max_expectations: int = Field(10_000, ge=1, description="announced data ports kept")
+    ftp_max_parked_flows: int = Field(
+        1000, ge=0, description="unknown flows held in case an FTP announcement follows"
+    )
+    ftp_max_parked_bytes_per_flow: int = Field(4 << 20, ge=0, description="bytes held per flow")
+    ftp_max_parked_bytes_total: int = Field(64 << 20, ge=0, description="bytes held in all")
 
 
 class OutputConfig(BaseModel):
@@ -163,7 +222,10 @@ class EgressConfig(BaseModel):
     geoip: GeoIPConfig = Field(default_factory=GeoIPConfig)
     jurisdiction: JurisdictionConfig = Field(default_factory=JurisdictionConfig)
     signatures: SignaturesConfig = Field(default_factory=SignaturesConfig)
+    detection: DetectionConfig = Field(default_factory=DetectionConfig)
+    compliance: ComplianceConfig = Field(default_factory=ComplianceConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    mail_ftp: MailFtpConfig = Field(default_factory=MailFtpConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

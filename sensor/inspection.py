@@ -18,6 +18,7 @@ from sensor.content.extract import ExtractionLimits, extract
 from sensor.objects import TransferObject
 
 GENETIC_NAMESPACE = "genetic_sample"  # person keys of VCF/SAM sample names
+IMPORTANT_DATA_FLAG = "important_data:"  # + the subclass code, e.g. important_data:JSFTZ-14
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +50,11 @@ def inspect_part(engine: DetectionEngine, text: bytes) -> ObjectFindings:
     samples = engine.person_keys(GENETIC_NAMESPACE, list(genetic.samples))
     keys = tuple(sorted(set(findings.individual_keys) | set(samples)))
     people = len(keys) + (1 if genetic.single_person and not keys else 0)
-    return replace(
+    return replace(  # genetic data is sensitive (biometric), not account or medical data
         findings,
         findings=(*findings.findings, genetic_finding(genetic)),
         individual_keys=keys,
+        sensitive_keys=tuple(sorted(set(findings.sensitive_keys) | set(samples))),
         distinct_individuals=max(people, findings.distinct_individuals),
     )
 
@@ -70,4 +72,7 @@ def inspect_object(
         PartFindings(p.path, p.kind, p.encoding, len(p.text), inspect_part(engine, p.text))
         for p in extraction.parts
     )
-    return Inspection(combine(list(parts), engine.max_samples), parts, tuple(extraction.flags))
+    combined = combine(list(parts), engine.max_samples)
+    for indication in combined.important:  # tag the object: objects.jsonl and alerts carry it
+        obj.flag(f"{IMPORTANT_DATA_FLAG}{indication.code}")
+    return Inspection(combined, parts, tuple(extraction.flags))

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from detectors.masking import mask_email
 from sensor.content.sniff import detect_type, is_encrypted
 
 OBJECT_SCHEMA_VERSION = "0.1"
@@ -66,6 +68,12 @@ class TransferObject:
     flags: list[str] = field(default_factory=list)  # named conditions, e.g. "decode_error"
     text_view: bytes | None = None  # the body rewritten for detection (forms, JSON escapes)
     sha256: str = ""  # of every decoded byte seen, set by ``seal``
+    mail_from: str = ""  # SMTP envelope sender (raw here; masked in every output)
+    mail_to: tuple[str, ...] = ()  # SMTP envelope recipients (raw here; masked in outputs)
+    subject: str = ""  # decoded Subject of the mail (identifiers masked in outputs)
+    helo: str = ""  # the name the SMTP client gave in HELO/EHLO
+    part: str = ""  # MIME part path ("1.2") of a mail part; "" for the whole message
+    related_flow: str = ""  # FTP: the control connection that opened this data connection
     _hash: Any = field(default_factory=hashlib.sha256, repr=False)
 
     @property
@@ -168,4 +176,30 @@ def object_record(
             "extracted": extracted,
         },
     }
+    if obj.protocol == "smtp":
+        record["object"]["mail"] = mail_record(obj)
+    if obj.related_flow:
+        record["object"]["related_flow"] = obj.related_flow
     return record
+
+
+_ID_LIKE = re.compile(r"[0-9A-Za-z]*\d{6,}[0-9A-Za-z]*")
+_ADDRESS = re.compile(r"[^\s<>@\"]+@[^\s<>@\"]+")
+
+
+def public_text(text: str) -> str:
+    """Free text (a mail subject) for output: addresses and long digit runs masked."""
+    text = _ADDRESS.sub(lambda m: mask_email(m.group(0)), text)
+    return _ID_LIKE.sub(lambda m: "*" * len(m.group(0)), text)
+
+
+def mail_record(obj: TransferObject) -> dict[str, Any]:
+    """Mail metadata for output: addresses masked like detector samples (first letter, domain)."""
+    return {
+        "from": mask_email(obj.mail_from.strip("<>")) if obj.mail_from else "",
+        "to": [mask_email(a.strip("<>")) for a in obj.mail_to],
+        "to_domains": sorted({a.strip("<>").rpartition("@")[2].lower() for a in obj.mail_to}),
+        "subject": public_text(obj.subject),
+        "helo": obj.helo,
+        "part": obj.part,
+    }

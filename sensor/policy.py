@@ -6,7 +6,9 @@ home ``CN`` they are outside the mainland, as the export rules treat them. An ad
 cannot place is ``unknown``: a possible export, flagged as such rather than assumed domestic.
 
 Private, loopback, link-local, CGNAT, multicast and documentation ranges are internal, as are the
-operator's ``jurisdiction.internal_networks``.
+operator's ``jurisdiction.internal_networks``. Operator overrides come first: ``foreign_networks``
+(a foreign office reached over a VPN, even on private addresses) are abroad in the given country,
+``domestic_networks`` (a domestic CDN or cloud range GeoIP misplaces) are at home.
 """
 
 from __future__ import annotations
@@ -55,10 +57,19 @@ class Jurisdiction:
     """Places addresses and decides whether a transfer crosses the home border."""
 
     def __init__(
-        self, geoip: CountryLookup, home: str = "CN", internal_networks: tuple[str, ...] = ()
+        self,
+        geoip: CountryLookup,
+        home: str = "CN",
+        internal_networks: tuple[str, ...] = (),
+        domestic_networks: tuple[str, ...] = (),
+        foreign_networks: dict[str, str] | None = None,
     ) -> None:
         self.home = home
         self._geoip = geoip
+        self._overrides = [
+            (ipaddress.ip_network(n, strict=False), country)
+            for n, country in (foreign_networks or {}).items()
+        ] + [(ipaddress.ip_network(n, strict=False), home) for n in domestic_networks]
         self._internal = INTERNAL_RANGES + tuple(
             ipaddress.ip_network(n, strict=False) for n in internal_networks
         )
@@ -69,7 +80,13 @@ class Jurisdiction:
         if cached is not None:
             return cached
         address = ipaddress.ip_address(ip)
-        if any(address in net for net in self._internal if net.version == address.version):
+        override = next(
+            (c for net, c in self._overrides if net.version == address.version and address in net),
+            None,
+        )
+        if override is not None:
+            result = Place(ip, override, False)
+        elif any(address in net for net in self._internal if net.version == address.version):
             result = Place(ip, None, True)
         else:
             result = Place(ip, self._geoip.country(ip), False)

@@ -39,9 +39,12 @@ def test_no_raw_identifier_in_any_output(tmp_path: Path) -> None:
     raw_ids = {i for p in TRUTH["posts"] for i in p["resident_ids"]}
     assert raw_ids
     # evidence/ holds the raw traffic by design (protected by permissions and optional
-    # encryption); tests/test_case_privacy.py checks everything else more thoroughly.
+    # encryption); tests/test_case_privacy.py checks everything else more thoroughly. The ledger
+    # is binary (SQLite): decode leniently, a raw ID would still show as ASCII.
     texts = [result.stdout, result.stderr] + [
-        f.read_text() for f in out.rglob("*") if f.is_file() and "evidence" not in f.parts
+        f.read_bytes().decode("utf-8", "replace")
+        for f in out.rglob("*")
+        if f.is_file() and "evidence" not in f.parts
     ]
     for text in texts:
         for raw in raw_ids:

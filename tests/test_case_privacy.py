@@ -63,8 +63,8 @@ def test_case_folder_line_lists_every_file(tmp_path: Path) -> None:
     (line,) = [x for x in result.stdout.splitlines() if x.startswith("Case folder:")]
     listed = line.split("(", 1)[1].rstrip(")").split(", ")
     assert listed == [
-        "alerts.jsonl", "flows.jsonl", "objects.jsonl", "summary.json", "report.html",
-        "evidence/", "audit-log.jsonl",
+        "alerts.jsonl", "flows.jsonl", "objects.jsonl", "events.jsonl", "summary.json",
+        "report.html", "evidence/", "audit-log.jsonl", "ledger.sqlite",
     ]  # fmt: skip
     on_disk = {p.name + ("/" if p.is_dir() else "") for p in case.iterdir()}
     assert set(listed) == on_disk

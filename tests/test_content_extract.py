@@ -242,3 +242,26 @@ def test_audit_reads_inside_an_uploaded_archive(tmp_path: Path) -> None:
     objects = [json.loads(line) for line in (out / "objects.jsonl").read_text().splitlines()]
     uploads = [o for o in objects if o["object"]["direction"] == "upload"]
     assert "encrypted" in uploads[1]["object"]["flags"]  # sniffed: not unpacked, not scanned
+
+
+def test_classes_of_people_are_combined_across_parts() -> None:
+    """A workbook whose two sheets list the same people, one sheet with bank cards: each class is
+    the union over the sheets, so nobody counts twice."""
+    from detectors.combine import PartFindings, combine
+
+    cards = [_MAKER.unionpay() for _ in PEOPLE]
+    sheet_a = _csv()
+    sheet_b = (
+        "姓名,身份证号,银行卡号\n"
+        + "".join(f"{n},{r},{c}\n" for (n, r, _), c in zip(PEOPLE, cards, strict=True))
+    ).encode()
+    parts = [
+        PartFindings(name, "xlsx-sheet", "utf-8", len(d), ENGINE.inspect(d))
+        for name, d in (("a", sheet_a), ("b", sheet_b))
+    ]
+    combined = combine(parts)
+    assert combined.individuals_by_class == {
+        "personal": len(PEOPLE),
+        "sensitive": len(PEOPLE),
+        "account_or_medical": len(PEOPLE),
+    }

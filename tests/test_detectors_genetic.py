@@ -104,3 +104,8 @@ def test_a_consumer_export_is_one_person() -> None:
     result = inspect_part(ENGINE, GENOTYPE)
     assert result.distinct_individuals == 1
     assert [f.identifier for f in result.findings] == ["genetic_data"]
+
+
+def test_vcf_samples_are_sensitive_people() -> None:
+    result = inspect_part(ENGINE, vcf(["P001", "P002"], 3))
+    assert result.individuals_by_class == {"personal": 2, "sensitive": 2, "account_or_medical": 0}

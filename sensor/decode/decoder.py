@@ -18,6 +18,7 @@ decoder built without reassembly). Frames that are simply not TCP are no anomaly
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sensor.anomalies import AnomalyCounter
@@ -76,6 +77,9 @@ class _Context:
         return f"frame {self.index}"
 
 
+UdpHandler = Callable[[str, str, int, int, bytes], bool]  # True: the datagram was consumed
+
+
 class PacketDecoder:
     """Decodes the records of one capture; keeps IP fragments until their datagram completes."""
 
@@ -86,8 +90,10 @@ class PacketDecoder:
         reassemble_fragments: bool = True,
         fragment_timeout: float = FRAGMENT_TIMEOUT,
         max_fragment_bytes: int = MAX_FRAGMENT_BYTES,
+        on_udp: UdpHandler | None = None,
     ) -> None:
         self._anomalies = anomalies
+        self._on_udp = on_udp  # datagrams that are not tunnels (DNS answers, for names)
         self.fragments = (
             FragmentReassembler(anomalies, fragment_timeout, max_fragment_bytes)
             if reassemble_fragments
@@ -239,6 +245,10 @@ class PacketDecoder:
         else:
             end = p + length
         p += 8
+        if self._on_udp is not None and self._on_udp(
+            address(header.src), address(header.dst), sport, dport, bytes(buf[p:end])
+        ):
+            return None
         if dport in encap.UDP_PORTS_VXLAN:
             inner = encap.vxlan(buf, p, end, anomalies, ctx.index)
             kind = "vxlan"

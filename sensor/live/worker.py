@@ -137,8 +137,16 @@ class Worker:
                 config.signatures.extra_directories, frozenset(config.signatures.disabled)
             )
             engine = DetectionEngine(specs, config.output.masked_samples_per_identifier)
+            # person keys must not change mid-run (the ledger was opened with this key, which may
+            # be the engine's random one): keep the running engine's keyed hasher
+            engine._hasher, engine.key_id = audit.engine._hasher, audit.engine.key_id
+            where = config.jurisdiction
             jurisdiction = Jurisdiction(
-                audit.geoip, config.jurisdiction.home, config.jurisdiction.internal_networks
+                audit.geoip,
+                where.home,
+                where.internal_networks,
+                where.domestic_networks,
+                where.foreign_networks,
             )
         except Exception as exc:  # any failure leaves the running rules untouched
             self.reloads_refused += 1

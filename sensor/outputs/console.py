@@ -31,6 +31,9 @@ def render_alert(console: Console, alert: dict[str, Any]) -> None:
             f"samples {', '.join(finding['masked_samples'])}"
         )
     console.print(f"  distinct individuals: {alert['individuals']['distinct']}")
+    policy = alert.get("egress", {}).get("policy")
+    if policy:
+        console.print(f"  legal path: {policy['reason']}")
     console.print()
 
 
@@ -44,3 +47,9 @@ def render_summary(console: Console, summary: dict[str, Any]) -> None:
     console.print(table)
     for name, info in summary["anomalies"].items():
         console.print(f"  anomaly {name}: {info['count']}  {'; '.join(info['examples'])}")
+    for entry in summary.get("processors", []):
+        people = entry["individuals"]
+        console.print(
+            f"  processor {entry['id']} {entry['year']}: {people['personal']} people "
+            f"({people['sensitive']} sensitive) -> {entry['decision']['legal_path']}"
+        )

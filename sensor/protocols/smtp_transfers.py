@@ -1,0 +1,195 @@
+"""SMTP session events -> ``TransferObject``: each mail whole, then each of its MIME leaves.
+
+Every message the client sends is an upload (client to server). The whole message as sent
+(dot-unstuffed DATA, or BDAT chunks joined) is one object, ``message/rfc822``, whose sha256 is
+that of ``tshark --export-objects imf``; its detection view is the decoded header block only, so a
+body is not inspected twice. Each MIME leaf (body text, attachment) is then one object with its
+decoded bytes, filename, declared and sniffed type and the mail's sender, recipients and subject;
+text in GBK/Big5/... gets a UTF-8 view for detection.
+
+A message cut by the size limit is still split as far as it was kept (parts flagged
+``truncated``); gaps and a missing end flag the message and all its parts. Anomaly names:
+``smtp.*`` from the session, ``mime.*`` from the MIME parser, ``smtp.encrypted`` (STARTTLS),
+``objects.truncated_at_size_limit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sensor.anomalies import AnomalyCounter
+from sensor.content.mime import MimeLimits, MimeMessage, parse_message
+from sensor.objects import FlowContext, TransferObject
+from sensor.protocols.smtp import (
+    Encrypted,
+    MessageData,
+    MessageEnd,
+    MessageGap,
+    MessageStart,
+    Side,
+    SmtpAnomaly,
+    SmtpEvent,
+    SmtpSession,
+)
+from sensor.protocols.tls_meta import TlsMetadata, tls_after_switch
+
+ObjectSink = Callable[[TransferObject], None]
+_MAIL_HEADERS = ("from", "to", "cc", "subject", "date", "reply-to", "message-id")
+
+
+class SmtpTransfers:
+    """One SMTP connection's objects; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        uid: str,
+        vlan: tuple[int, ...],
+        client: tuple[str, int],
+        server: tuple[str, int],
+        clock: Callable[[], float],
+        sink: ObjectSink,
+        anomalies: AnomalyCounter,
+        max_object_bytes: int,
+        mime_limits: MimeLimits | None = None,
+    ) -> None:
+        self._uid = uid
+        self._server_ip = server[0]
+        self._tls: TlsMetadata | None = None  # after STARTTLS
+        self._ctx = FlowContext(uid, "tcp", *client, *server, vlan)
+        self._clock = clock
+        self._sink = sink
+        self._anomalies = anomalies
+        self._max = max_object_bytes
+        self._mime_limits = mime_limits or MimeLimits()
+        self.session = SmtpSession()
+        self._message: TransferObject | None = None
+        self._emitted = 0
+
+    @property
+    def encrypted(self) -> bool:
+        return self.session.encrypted
+
+    def data(self, side: Side, data: bytes) -> None:
+        if self._tls is not None:
+            self._tls.data(side, data)
+            return
+        self._handle(self.session.feed(side, data))
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """TLS metadata after STARTTLS / AUTH TLS, for the flow record."""
+        return self._tls.metadata if self._tls is not None else {}
+
+    def gap(self, side: Side, length: int) -> None:
+        self._handle(self.session.gap(side, length))
+
+    def close(self) -> None:
+        self._handle(self.session.close())
+
+    def _count(self, name: str, detail: str = "") -> None:
+        self._anomalies.count(name, f"{self._uid}: {detail}" if detail else self._uid)
+
+    def _handle(self, events: list[SmtpEvent]) -> None:
+        for event in events:
+            message = self._message
+            if isinstance(event, MessageData):
+                if message is not None and message.append(event.data, self._max):
+                    self._count("objects.truncated_at_size_limit", "mail")
+            elif isinstance(event, MessageGap):
+                if message is not None:
+                    message.gap_bytes += event.length
+            elif isinstance(event, MessageStart):
+                self._message = TransferObject(
+                    flow=self._ctx,
+                    protocol="smtp",
+                    direction="upload",
+                    index=-1,
+                    timestamp=self._clock(),
+                    method=event.method,
+                    host=_recipient_domain(event.rcpt_to),
+                    helo=event.helo,
+                    content_type="message/rfc822",
+                    mail_from=event.mail_from,
+                    mail_to=event.rcpt_to,
+                )
+            elif isinstance(event, MessageEnd):
+                self._message = None
+                if message is not None:
+                    self._finish(message, event)
+            elif isinstance(event, Encrypted):
+                self._tls = tls_after_switch(
+                    self._uid, self._server_ip, self._anomalies, self.session.leftover
+                )
+                self._count("smtp.encrypted", event.reason)
+            elif isinstance(event, SmtpAnomaly):
+                self._count(event.name, event.detail)
+
+    def _finish(self, message: TransferObject, end: MessageEnd) -> None:
+        if not message.total_bytes and not message.gap_bytes:
+            return  # DATA refused before any byte was sent: no mail left
+        message.complete = end.complete and not message.gap_bytes
+        message.encoded_bytes = message.total_bytes
+        if end.rejected:
+            message.flag("smtp_rejected")
+        mime = parse_message(bytes(message.body), self._mime_limits)
+        for name, detail in mime.anomalies:
+            self._count(name, detail)
+        message.subject = mime.subject
+        message.text_view = _header_view(mime)
+        message.seal()
+        message.detected_type = "email"
+        self._emit(message)
+        for part in mime.parts:
+            if not part.body:
+                continue  # an empty body part carries nothing (and tshark/Zeek skip it too)
+            obj = TransferObject(
+                flow=self._ctx,
+                protocol="smtp",
+                direction="upload",
+                index=-1,
+                timestamp=message.timestamp,
+                method=message.method,
+                host=message.host,
+                helo=message.helo,
+                content_type=part.content_type
+                + (f"; charset={part.charset}" if part.charset else ""),
+                filename=part.filename,
+                content_encoding=part.transfer_encoding,
+                mail_from=message.mail_from,
+                mail_to=message.mail_to,
+                subject=message.subject,
+                part=part.path,
+                flags=list(part.flags),
+            )
+            obj.append(part.body, self._max)
+            obj.text_view = part.text
+            obj.encoded_bytes = len(part.body)
+            obj.truncated = message.truncated or obj.truncated
+            obj.gap_bytes = message.gap_bytes
+            obj.complete = message.complete and not part.flags
+            if part.disposition:
+                obj.flag(part.disposition)
+            obj.seal()
+            self._emit(obj)
+
+    def _emit(self, obj: TransferObject) -> None:
+        obj.index = self._emitted
+        self._emitted += 1
+        self._sink(obj)
+
+
+def _recipient_domain(recipients: tuple[str, ...]) -> str:
+    """Where the mail goes: the first recipient's domain names the destination."""
+    for address in recipients:
+        domain = address.strip("<> ").rpartition("@")[2].lower()
+        if domain:
+            return domain
+    return ""
+
+
+def _header_view(mime: MimeMessage) -> bytes:
+    """The decoded mail headers people write in (From, To, Subject, ...), for detection."""
+    lines = [f"{k}: {v}" for k, v in mime.headers if k.lower() in _MAIL_HEADERS]
+    return ("\n".join(lines) + "\n").encode("utf-8")

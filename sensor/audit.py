@@ -29,6 +29,7 @@ from geoip import CountryDatabase
 from sensor.anomalies import AnomalyCounter
 from sensor.app import AppContext, AppLayerHandler
 from sensor.capture import open_capture
+from sensor.capture.record import CaptureRecord
 from sensor.capture.source import STDIN
 from sensor.compliance.accounting import Accounting
 from sensor.compliance.identity import load_identity_key
@@ -147,6 +148,7 @@ class Audit:
         self.ranges = RangeStitcher(self._on_object, config.limits.max_object_bytes, self.anomalies)
         self.inputs: list[dict[str, Any]] = []
         self._source = ""
+        self.table: FlowTable | None = None
         out_dir.mkdir(parents=True, exist_ok=True)
         # compliance (before the outputs open: a bad processors file leaves the folder alone);
         # a fresh ledger per case folder unless --ledger continues a persistent one
@@ -233,10 +235,39 @@ class Audit:
 
     def _audit_one(self, path: Path) -> None:
         reader = open_capture(path, self.anomalies)
-        self._source = path.name
         log.info("auditing %s", reader.name)
+
+        def progress() -> None:
+            if self.on_progress is not None:
+                self.on_progress(path, reader.bytes_read)
+
+        try:
+            packets = self.process_records(reader, path.name, progress)
+        finally:
+            reader.close()
+        self.release_alerts(path)
+        progress()
+        self.inputs.append(
+            {
+                "path": reader.name,
+                "bytes_read": reader.bytes_read,
+                "sha256": None if path == STDIN else _sha256_file(path),
+                "packets": packets,
+            }
+        )
+
+    def process_records(
+        self,
+        records: Iterable[CaptureRecord],
+        source: str,
+        progress: Callable[[], None] | None = None,
+    ) -> int:
+        """Run the pipeline over ``records`` from one named source (a file or a live interface);
+        flows still open when the records end are flushed. Returns the number of records.
+        Alerts wait in ``self.evidence`` until ``release_alerts``."""
+        self._source = source
         limits = self.config.limits
-        # shared by the flows of this capture: FTP data announcements, MIME bounds, names
+        # shared by the flows of this source: FTP data announcements, MIME bounds, names
         self._context = AppContext(
             DataExpectations(self.anomalies, ftp_data_limits(self.config)),
             mime_limits(self.config),
@@ -250,51 +281,43 @@ class Audit:
             max_buffered_bytes_per_direction=limits.max_buffered_bytes_per_direction,
             on_flow_end=self._on_flow_end,
         )
+        self.table = table  # live metrics read len(table) between batches
         packets = 0
         fragments = limits.fragments
-        decoder = PacketDecoder(  # per capture: fragments never span two files
+        decoder = PacketDecoder(  # per source: fragments never span two files
             self.anomalies,
             reassemble_fragments=fragments.reassemble,
             fragment_timeout=fragments.timeout_seconds,
             max_fragment_bytes=fragments.max_bytes,
             on_udp=self.dns.udp,  # UDP DNS answers feed the name cache
         )
-        try:
-            if self.batch and batch.supports(reader):  # numpy hot path, same results
-                progress = self.on_progress
-                stats = batch.BatchRunner(decoder, table, self.batch).run(
-                    reader, None if progress is None else lambda done: progress(path, done)
-                )
-                packets = stats.records
-                self.counts.tcp_segments += stats.segments
-            else:
-                for record in reader:
-                    packets += 1
-                    if self.on_progress is not None and packets % PROGRESS_EVERY_PACKETS == 0:
-                        self.on_progress(path, reader.bytes_read)
-                    segment = decoder.decode(record)
-                    if segment is not None:
-                        self.counts.tcp_segments += 1
-                        table.process(segment)
-            decoder.finish()  # datagrams still missing fragments are counted, not forgotten
-            table.flush()
-            self.ranges.flush()  # ranged downloads of this capture, holes and all
-        finally:
-            reader.close()
-        for alert in self.evidence.release(path):
-            self._emit(alert)
-        if self.on_progress is not None:
-            self.on_progress(path, reader.bytes_read)
+        if self.batch and batch.supports(records):  # numpy hot path over a pcap, same results
+            stats = batch.BatchRunner(decoder, table, self.batch).run(
+                records, None if progress is None else lambda _done: progress()
+            )
+            packets = stats.records
+            self.counts.tcp_segments += stats.segments
+        else:
+            for record in records:
+                packets += 1
+                if progress is not None and packets % PROGRESS_EVERY_PACKETS == 0:
+                    progress()
+                segment = decoder.decode(record)
+                if segment is not None:
+                    self.counts.tcp_segments += 1
+                    table.process(segment)
+        decoder.finish()  # datagrams still missing fragments are counted, not forgotten
+        table.flush()
+        self.ranges.flush()  # ranged downloads of this source, holes and all
         self.counts.packets += packets
         self.counts.flows += table.flows_seen
-        self.inputs.append(
-            {
-                "path": reader.name,
-                "bytes_read": reader.bytes_read,
-                "sha256": None if path == STDIN else _sha256_file(path),
-                "packets": packets,
-            }
-        )
+        return packets
+
+    def release_alerts(self, capture: Path | None) -> None:
+        """Emit the alerts held for their evidence; ``capture`` is read again for the flows'
+        pcaps, None for a live source, which has no file to read again."""
+        for alert in self.evidence.release(capture):
+            self._emit(alert)
 
     def _on_flow_end(self, flow: Flow) -> None:
         handler = flow.handler if isinstance(flow.handler, AppLayerHandler) else None

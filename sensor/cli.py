@@ -23,6 +23,7 @@ from sensor.capture import expand_inputs
 from sensor.compliance.cli import register as register_compliance
 from sensor.config import EgressConfig, dump_config, load_config
 from sensor.errors import EgressError
+from sensor.live.cli import sensor_command
 from sensor.logs import setup_logging
 from sensor.outputs.case_commands import evidence_group, report_command, verify_log_command
 from sensor.outputs.commands import alerts_group
@@ -156,6 +157,7 @@ cli.add_command(report_command, name="report")
 cli.add_command(evidence_group, name="evidence")
 register_compliance(cli)
 cli.add_command(bench_command, name="bench")
+cli.add_command(sensor_command, name="sensor")
 
 
 def main() -> None:

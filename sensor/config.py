@@ -182,6 +182,38 @@ class LoggingConfig(BaseModel):
     json_lines: bool = Field(False, description="log as JSON lines instead of text")
 
 
+class LiveRingConfig(BaseModel):
+    """The TPACKET_V3 ring of each capture socket (sensor/capture/afpacket.py)."""
+
+    model_config = _STRICT
+    block_size: int = Field(1 << 20, ge=4096, description="bytes per block, a power of two")
+    block_count: int = Field(64, ge=1, description="blocks per socket; ring = size x count")
+    block_timeout_ms: int = Field(100, ge=1, description="a partial block is handed over after")
+
+    @field_validator("block_size")
+    @classmethod
+    def _power_of_two(cls, value: int) -> int:
+        if value & (value - 1):
+            raise ValueError(f"must be a power of two (4096, 65536, 1048576...), not {value}")
+        return value
+
+
+class LiveConfig(BaseModel):
+    """``egress sensor``: live capture; command-line options override these (docs/live-sensor.md)."""
+
+    model_config = _STRICT
+    interfaces: tuple[str, ...] = Field((), description="interfaces to capture on (SPAN ports)")
+    bpf: str = Field("", description="tcpdump filter expression; empty captures everything")
+    workers: int = Field(1, ge=1, le=64, description="worker processes (PACKET_FANOUT hash)")
+    promiscuous: bool = Field(True, description="put the interfaces in promiscuous mode")
+    fanout_group: int = Field(4242, ge=0, le=65000, description="fan-out group id (+ iface no.)")
+    ring: LiveRingConfig = Field(default_factory=LiveRingConfig)
+    out_dir: Path = Field(Path("egress-sensor"), description="case folder for live outputs")
+    metrics_address: str = Field("127.0.0.1", description="Prometheus and health endpoint bind")
+    metrics_port: int = Field(9417, ge=0, le=65535, description="0 turns the endpoint off")
+    stats_interval: float = Field(60.0, gt=0, description="seconds between one-line stats logs")
+
+
 class EgressConfig(BaseModel):
     """The whole configuration. Every section may be omitted."""
 
@@ -198,6 +230,7 @@ class EgressConfig(BaseModel):
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)  # sinks: docs/outputs.md
+    live: LiveConfig = Field(default_factory=LiveConfig)
 
 
 def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:

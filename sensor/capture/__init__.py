@@ -2,7 +2,7 @@
 
 ``open_capture`` recognises the format by its magic bytes (classic pcap, pcapng; plain, gzip or zstd;
 a file or stdin) and returns a reader that yields ``CaptureRecord`` values. Live AF_PACKET capture
-(live-sensor issue) will produce the same records.
+(`afpacket.py`, `egress sensor`) produces the same records.
 """
 
 from __future__ import annotations

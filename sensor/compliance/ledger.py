@@ -70,6 +70,9 @@ def _unpack(data: bytes) -> set[int]:
     return set(ids)
 
 
+BUSY_SECONDS = 60.0  # how long a writer waits for another process's transaction
+
+
 class Ledger:
     """One ledger file. ``key_id`` is the fingerprint of the person-hash key; a ledger refuses a
     different persistent key, and a ledger made with per-run keys says so (``per_run``)."""
@@ -80,7 +83,10 @@ class Ledger:
         if key_id is None and not path.is_file():
             raise ConfigError(f"{path}: no such ledger; `egress audit --ledger PATH` creates one")
         try:
-            self._db = sqlite3.connect(path, isolation_level=None)
+            # Several processes may share one ledger (the live sensor's workers): each waits for
+            # the others' transactions rather than failing, and takes the write lock at BEGIN so
+            # its look-up of known people and its inserts are one atomic step.
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_SECONDS)
             self._db.execute(f"PRAGMA page_size={PAGE_BYTES}")  # only takes effect on a new file
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
@@ -206,7 +212,7 @@ class Ledger:
         ``object_id`` (the alert id, reproducible) makes a re-audited object count once."""
         scopes = tuple(scopes)
         with self._db:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             for klass, hex_keys in keys.items():
                 blobs = [bytes.fromhex(k) for k in hex_keys]
                 if not blobs:

@@ -8,7 +8,8 @@ flow and releases the alerts, in their original order, with references::
     "evidence": {"object": {"path", "sha256", "size", "encrypted"},
                  "pcap":   {"path", "sha256", "size", "encrypted", "packets", "truncated"} | null}
 
-Stdin cannot be read twice: its alerts get no pcap (``evidence.pcap_unavailable_stdin``).
+Stdin cannot be read twice: its alerts get no pcap (``evidence.pcap_unavailable_stdin``); nor do
+live capture's (``egress sensor`` releases after every ring lap: ``evidence.pcap_unavailable_live``).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class AlertEvidence:
         if wanted is not None:
             wanted.start, wanted.end = flow.start, flow.last
 
-    def release(self, capture: Path) -> Iterator[dict[str, Any]]:
+    def release(self, capture: Path | None) -> Iterator[dict[str, Any]]:
         """After ``capture`` is fully read: store the alerted flows' pcaps, yield the held alerts."""
         refs = self._store_pcaps(capture)
         spool, self._spool = self._spool, None
@@ -81,9 +82,12 @@ class AlertEvidence:
             spool.close()
             self._spool_path.unlink(missing_ok=True)
 
-    def _store_pcaps(self, capture: Path) -> dict[str, dict[str, Any]]:
+    def _store_pcaps(self, capture: Path | None) -> dict[str, dict[str, Any]]:
         flows, self._flows = list(self._flows.values()), {}
         if self.store is None or not flows:
+            return {}
+        if capture is None:  # live capture (egress sensor): no file to read the frames again
+            self._anomalies.count("evidence.pcap_unavailable_live", n=len(flows))
             return {}
         if capture == STDIN:
             self._anomalies.count("evidence.pcap_unavailable_stdin", n=len(flows))

@@ -70,8 +70,8 @@ class RangeStitcher:
 
     def take(self, obj: TransferObject) -> bool:
         """Keep ``obj`` if it is a piece of a ranged download; False: handle it as usual."""
-        if obj.direction != "download" or not obj.content_range:
-            return False
+        if obj.protocol != "http" or obj.direction != "download" or not obj.content_range:
+            return False  # FTP REST ("bytes 1000-") is a resumed upload or download, not a range
         parsed = parse_content_range(obj.content_range)
         if parsed is None:
             self._anomalies.count("http.range_unusable", f"{obj.flow.uid}: {obj.content_range}")

@@ -23,11 +23,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
-from detectors.catalogue import load_catalogue
+from detectors.catalogue import IdentifierSpec, load_catalogue
 from detectors.engine import DetectionEngine
 from sensor.audit import Audit
 from sensor.capture.afpacket import AfPacketCapture, RingConfig
 from sensor.capture.record import CaptureRecord
+from sensor.compliance.evaluator import Evaluator
+from sensor.compliance.packs import load_packs
+from sensor.compliance.processors import ProcessorMap, load_processors
 from sensor.config import EgressConfig, load_config
 from sensor.errors import EgressError
 from sensor.policy import Jurisdiction
@@ -73,6 +76,41 @@ class _Flags:
 
     def on_reload(self, signum: int, frame: FrameType | None) -> None:
         self.reload = True
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What SIGHUP reloads: signatures, jurisdiction, processors with their declared exports, and
+    policy packs. Built completely before anything is swapped, so a broken file changes nothing."""
+
+    specs: tuple[IdentifierSpec, ...]
+    engine: DetectionEngine
+    jurisdiction: Jurisdiction
+    processors: ProcessorMap
+    evaluator: Evaluator
+
+    def apply(self, audit: Audit) -> None:
+        audit.specs, audit.engine, audit.jurisdiction = self.specs, self.engine, self.jurisdiction
+        audit.accounting.processors, audit.accounting.evaluator = self.processors, self.evaluator
+
+
+def build_rules(audit: Audit, config: EgressConfig) -> Rules:
+    """The rules of ``config`` for a running ``audit``; raises if any file is bad. Person keys
+    must not change mid-run (the ledger was opened with this key): the running engine's keyed
+    hasher is kept."""
+    specs = load_catalogue(
+        config.signatures.extra_directories, frozenset(config.signatures.disabled)
+    )
+    engine = DetectionEngine(specs, config.output.masked_samples_per_identifier)
+    engine._hasher, engine.key_id = audit.engine._hasher, audit.engine.key_id
+    where = config.jurisdiction
+    jurisdiction = Jurisdiction(
+        audit.geoip, where.home, where.internal_networks, where.domestic_networks,
+        where.foreign_networks,
+    )  # fmt: skip
+    processors = load_processors(config.compliance.processors_file)
+    evaluator = Evaluator(load_packs(config.compliance.policy_directories))
+    return Rules(specs, engine, jurisdiction, processors, evaluator)
 
 
 class Worker:
@@ -135,25 +173,11 @@ class Worker:
         }
 
     def reload(self) -> None:
-        """Swap in the signatures and jurisdiction of the (re-read) configuration, or keep the old."""
+        """Swap in the rules of the (re-read) configuration, or keep the old ones."""
         audit = self.audit
         try:
             config = load_config(self.spec.config_path) if self.spec.config_path else audit.config
-            specs = load_catalogue(
-                config.signatures.extra_directories, frozenset(config.signatures.disabled)
-            )
-            engine = DetectionEngine(specs, config.output.masked_samples_per_identifier)
-            # person keys must not change mid-run (the ledger was opened with this key, which may
-            # be the engine's random one): keep the running engine's keyed hasher
-            engine._hasher, engine.key_id = audit.engine._hasher, audit.engine.key_id
-            where = config.jurisdiction
-            jurisdiction = Jurisdiction(
-                audit.geoip,
-                where.home,
-                where.internal_networks,
-                where.domestic_networks,
-                where.foreign_networks,
-            )
+            rules = build_rules(audit, config)
         except Exception as exc:  # any failure leaves the running rules untouched
             self.reloads_refused += 1
             log.error(
@@ -164,9 +188,9 @@ class Worker:
             )
             self.outbox.put(("reload", self.spec.index, {"ok": False, "error": str(exc)}))
             return
-        audit.specs, audit.engine, audit.jurisdiction = specs, engine, jurisdiction
-        log.warning("worker %d: reloaded, %d identifiers active", self.spec.index, len(specs))
-        self.outbox.put(("reload", self.spec.index, {"ok": True, "identifiers": len(specs)}))
+        rules.apply(audit)
+        log.warning("worker %d: reloaded, %d identifiers active", self.spec.index, len(rules.specs))
+        self.outbox.put(("reload", self.spec.index, {"ok": True, "identifiers": len(rules.specs)}))
 
     def records(self) -> Iterator[CaptureRecord]:
         """Live records until SIGTERM; handles reloads and snapshots between ring blocks."""

@@ -143,6 +143,11 @@ class StreamReassembler:
     def next_offset(self) -> int:
         return self._next_offset
 
+    @property
+    def buffered_bytes(self) -> int:
+        """Out-of-order bytes held (lengths only, once discarded), for memory metrics."""
+        return self._pending_bytes
+
     # -- internals --------------------------------------------------------------------------
 
     def _accept(self, seq: int, piece: Piece, length: int, snapped: int) -> list[StreamEvent]:

@@ -133,6 +133,14 @@ class FlowTable:
     def __len__(self) -> int:
         return len(self._flows)
 
+    def buffered_bytes(self) -> int:
+        """Out-of-order payload bytes held by every open flow's reassemblers (a metric; O(flows),
+        so read it every few seconds, not per packet)."""
+        return sum(
+            f.to_responder.stream.buffered_bytes + f.to_originator.stream.buffered_bytes
+            for f in self._flows.values()
+        )
+
     def process(self, seg: TcpSegment) -> Flow:
         """Account one segment to its flow and deliver any stream data it completes."""
         self._expire(seg.timestamp)

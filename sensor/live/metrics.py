@@ -28,6 +28,12 @@ _SERIES = (
     ("kernel_freezes", "egress_kernel_freezes", "times the ring queue froze", True),
     ("internal_drops", "egress_internal_drops", "data the pipeline dropped or cut", True),
     ("active_flows", "egress_active_flows", "flows tracked now", False),
+    (
+        "reassembly_bytes",
+        "egress_reassembly_bytes",
+        "out-of-order bytes held for reassembly",
+        False,
+    ),
     ("flows", "egress_flows", "flows seen", True),
     ("objects", "egress_objects", "objects inspected", True),
     ("findings", "egress_findings", "findings in alerts", True),
@@ -40,9 +46,15 @@ _SERIES = (
 class SensorCollector(Collector):
     """Renders the supervisor's latest per-worker snapshots."""
 
-    def __init__(self, snapshots: dict[int, dict[str, Any]], queue_size: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        snapshots: dict[int, dict[str, Any]],
+        queue_size: Callable[[], int],
+        spools: Callable[[], list[tuple[int, int, float]]] = list,
+    ) -> None:
         self.snapshots = snapshots
         self.queue_size = queue_size
+        self.spools = spools  # (records, bytes, age of the oldest) of each output spool
 
     def collect(self) -> Iterator[Metric]:
         snaps = sorted(self.snapshots.items())
@@ -67,6 +79,16 @@ class SensorCollector(Collector):
         )
         queue.add_metric([], float(self.queue_size()))
         yield queue
+        spooled = self.spools()
+        for name, text, column in (
+            ("egress_spool_records", "records waiting in the Kafka spool", 0),
+            ("egress_spool_bytes", "bytes waiting in the Kafka spool", 1),
+            ("egress_spool_oldest_seconds", "age of the oldest spooled record", 2),
+        ):
+            gauge = GaugeMetricFamily(name, text)
+            gauge.add_metric([], float(sum(s[column] for s in spooled)) if column < 2 else
+                             max((s[2] for s in spooled), default=0.0))  # fmt: skip
+            yield gauge
 
 
 class MetricsServer:

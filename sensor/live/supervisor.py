@@ -123,6 +123,7 @@ class Supervisor:
         self._stop = False
         self._reload = False
         self.failed = False  # a worker died: exit 1 so systemd/Kubernetes restart the sensor
+        self._sinks: list[RecordSink] = []
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self._stop = True
@@ -153,6 +154,7 @@ class Supervisor:
             procs.append(proc)
             self.alive[index] = True
         sinks: list[RecordSink] = [MergedAlerts(self.out_dir / "alerts.jsonl")]
+        self._sinks = sinks  # the metrics read the Kafka spool's size from them
         try:
             sinks += build_sinks(self.config.outputs, observer=self.config.sensor_id)
             sinks += self.sinks or []
@@ -212,13 +214,23 @@ class Supervisor:
                 self.snapshots[worker] = {"identifiers": ready[worker], "time": time.time()}
         return min(ready.values())
 
+    def _spools(self) -> list[tuple[int, int, float]]:
+        """(records, bytes, oldest age) of every Kafka sink's spool, for /metrics."""
+        out = []
+        for sink in self._sinks:
+            spool = getattr(sink, "spool", None)
+            if spool is not None:
+                stats = spool.stats()
+                out.append((stats.records, stats.bytes, stats.oldest_age_s))
+        return out
+
     def _start_metrics(
         self, inbox: multiprocessing.Queue[tuple[str, int, Any]]
     ) -> MetricsServer | None:
         if self.live.metrics_port == 0:
             return None
         registry = CollectorRegistry()
-        registry.register(SensorCollector(self.snapshots, inbox.qsize))
+        registry.register(SensorCollector(self.snapshots, inbox.qsize, self._spools))
         max_age = max(5.0, 5 * SNAPSHOT_SECONDS)
         try:
             server = MetricsServer(

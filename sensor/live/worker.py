@@ -162,6 +162,7 @@ class Worker:
             "kernel_freezes": kernel.freezes,
             "internal_drops": sum(anomalies[name] for name in INTERNAL_DROP_ANOMALIES),
             "active_flows": len(audit.table) if audit.table is not None else 0,
+            "reassembly_bytes": audit.table.buffered_bytes() if audit.table is not None else 0,
             "flows": audit.table.flows_seen if audit.table is not None else 0,
             "objects": audit.counts.objects,
             "findings": self.findings,

@@ -39,6 +39,7 @@ from sensor.protocols.smtp_transfers import SmtpTransfers
 from sensor.protocols.tls_meta import TlsMetadata
 
 ObjectSink = Callable[[TransferObject], None]
+Endpoint = tuple[str, int]
 
 
 class _Parser(Protocol):
@@ -191,7 +192,7 @@ class AppLayerHandler:
         meta = getattr(self._parser, "metadata", None)
         return dict(meta) if isinstance(meta, dict) else {}
 
-    def _endpoints(self, client_direction: Direction) -> tuple[tuple[str, int], tuple[str, int]]:
+    def _endpoints(self, client_direction: Direction) -> tuple[Endpoint, Endpoint]:
         flow = self._flow
         client = (flow.orig_ip, flow.orig_port)
         server = (flow.resp_ip, flow.resp_port)
@@ -200,92 +201,65 @@ class AppLayerHandler:
             client, server = server, client
         return client, server
 
+    def _transfer_args(self, client: Endpoint, server: Endpoint) -> dict[str, Any]:
+        """What every protocol's transfers object is built with (each adds its own limits)."""
+        flow = self._flow
+        return {
+            "uid": flow.uid,
+            "vlan": flow.vlan,
+            "client": client,
+            "server": server,
+            "clock": lambda: flow.last,
+            "sink": self._sink,
+            "anomalies": self._anomalies,
+            "max_object_bytes": self._max_object_bytes,
+        }
+
     def _start_dialogue(self, protocol: str, client_direction: Direction) -> None:
         """SMTP or FTP control: a command/reply dialogue parser for the flow."""
-        flow = self._flow
         self._client_direction = client_direction
         self.protocol = protocol
         client, server = self._endpoints(client_direction)
         if protocol == "smtp":
             self._parser = SmtpTransfers(
-                uid=flow.uid,
-                vlan=flow.vlan,
-                client=client,
-                server=server,
-                clock=lambda: flow.last,
-                sink=self._sink,
-                anomalies=self._anomalies,
-                max_object_bytes=self._max_object_bytes,
+                **self._transfer_args(client, server),
                 mime_limits=self._mime_limits,
             )
         else:
             self._parser = FtpTransfers(
-                uid=flow.uid,
-                vlan=flow.vlan,
-                client=client,
-                server=server,
-                clock=lambda: flow.last,
-                sink=self._sink,
-                anomalies=self._anomalies,
-                max_object_bytes=self._max_object_bytes,
+                **self._transfer_args(client, server),
                 expectations=self._expectations,
             )
         self._replay_held(client_direction)
 
-    def _replay_held(self, client_direction: Direction) -> None:
+    def _replay_held(self, client_direction: Direction, client_first: bool = False) -> None:
+        """Hand the bytes held while sniffing to the new parser: the server's greeting first for
+        dialogue protocols, the client's request first for request/response ones."""
         server_direction = (
             Direction.TO_ORIGINATOR
             if client_direction is Direction.TO_RESPONDER
             else Direction.TO_RESPONDER
         )
-        for direction in (server_direction, client_direction):
+        order = (
+            (client_direction, server_direction)
+            if client_first
+            else (server_direction, client_direction)
+        )
+        for direction in order:
             held = bytes(self._held[direction])
             self._held[direction].clear()
             if held and self._parser is not None:
                 self._parser.data(self._side(direction), held)
 
     def _start_smb(self, client_direction: Direction) -> None:
-        flow = self._flow
         self._client_direction, self.protocol = client_direction, "smb"
         client, server = self._endpoints(client_direction)
-        self._parser = SmbTransfers(
-            uid=flow.uid,
-            vlan=flow.vlan,
-            client=client,
-            server=server,
-            clock=lambda: flow.last,
-            sink=self._sink,
-            anomalies=self._anomalies,
-            max_object_bytes=self._max_object_bytes,
-        )
-        for direction in sorted(self._held, key=lambda d: d is not client_direction):
-            held = bytes(self._held[direction])  # the client's requests first
-            self._held[direction].clear()
-            if held:
-                self._parser.data(self._side(direction), held)
+        self._parser = SmbTransfers(**self._transfer_args(client, server))
+        self._replay_held(client_direction, client_first=True)
 
     def _start_http(self, client_direction: Direction) -> None:
-        flow = self._flow
         self._client_direction = client_direction
         self.protocol = "http"
         client, server = self._endpoints(client_direction)
-        self._parser = HttpTransfers(
-            uid=flow.uid,
-            vlan=flow.vlan,
-            client=client,
-            server=server,
-            clock=lambda: flow.last,
-            sink=self._sink,
-            anomalies=self._anomalies,
-            max_object_bytes=self._max_object_bytes,
-        )
-        server_direction = (
-            Direction.TO_ORIGINATOR
-            if client_direction is Direction.TO_RESPONDER
-            else Direction.TO_RESPONDER
-        )
-        for direction in (client_direction, server_direction):
-            held = bytes(self._held[direction])
-            self._held[direction].clear()
-            if held:
-                self._parser.data(self._side(direction), held)
+        self._parser = HttpTransfers(**self._transfer_args(client, server))
+        self._replay_held(client_direction, client_first=True)

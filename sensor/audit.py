@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -416,9 +417,11 @@ class Audit:
             return None
         name = obj.sha256 if not obj.truncated else hashlib.sha256(obj.body).hexdigest()
         path = self._extract_dir / name
-        if not path.exists():
-            self._extract_dir.mkdir(exist_ok=True)
-            path.write_bytes(obj.body)
+        if not path.exists():  # raw transferred data: owner-only, like the evidence store
+            self._extract_dir.mkdir(mode=0o700, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(obj.body)
         return f"objects/{name}"
 
     def summary(self) -> dict[str, Any]:

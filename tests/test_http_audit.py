@@ -93,6 +93,8 @@ def test_extract_objects_names_files_by_sha256(tmp_path: Path) -> None:
         path = tmp_path / "case" / obj["object"]["extracted"]
         assert path.name == obj["object"]["sha256"]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name
+        assert path.stat().st_mode & 0o777 == 0o600  # raw data: owner only
+    assert (tmp_path / "case" / "objects").stat().st_mode & 0o777 == 0o700
 
 
 def test_cli_extract_objects_option(tmp_path: Path) -> None:

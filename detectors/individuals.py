@@ -132,12 +132,17 @@ class _Nodes:
 
     def keys(self, nodes: IntArray, hasher: KeyedHasher) -> list[str]:
         """Keyed hashes of the given nodes (one C-level HMAC call each, no per-node numpy)."""
-        out: list[str] = []
+        return list(self.key_map(nodes, hasher).values())
+
+    def key_map(self, nodes: IntArray, hasher: KeyedHasher) -> dict[int, str]:
+        """Node number -> keyed hash, each node hashed once (the classes share the hashes)."""
+        out: dict[int, str] = {}
         for k, namespace in enumerate(self.namespaces):
             first = int(self.first_code[k])
             mine = nodes[(nodes >= first) & (nodes < first + len(self.values[k]))] - first
             prefix = namespace.encode() + b":"
-            out.extend(hasher.many(prefix, self.values[k][mine].tolist()))
+            hashed = hasher.many(prefix, self.values[k][mine].tolist())
+            out.update(zip((mine + first).tolist(), hashed, strict=True))
         return out
 
 
@@ -232,12 +237,13 @@ def count_people(
         else:
             sensitive = _largest(nodes, nodes.sensitive)
             account = _largest(nodes, nodes.account_or_medical)
-    keys = sorted(nodes.keys(people, hasher))
+    hashed = nodes.key_map(np.unique(np.concatenate([people, sensitive, account])), hasher)
+    keys = sorted(hashed[n] for n in people.tolist())
     return People(
         len(keys),
         tuple(keys),
-        tuple(sorted(nodes.keys(sensitive, hasher))),
-        tuple(sorted(nodes.keys(account, hasher))),
+        tuple(sorted(hashed[n] for n in sensitive.tolist())),
+        tuple(sorted(hashed[n] for n in account.tolist())),
     )
 
 

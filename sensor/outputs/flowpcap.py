@@ -21,6 +21,7 @@ from pathlib import Path
 from sensor.anomalies import AnomalyCounter
 from sensor.capture import CaptureRecord, open_capture
 from sensor.decode.decoder import PacketDecoder
+from sensor.decode.link import LINKTYPE_ETHERNET
 
 PCAP_SNAPLEN = 262_144
 Endpoints = tuple[str, int, str, int]
@@ -45,6 +46,31 @@ class FlowPackets:
     truncated: bool = False
 
 
+def _port_pairs(by_key: dict[Endpoints, list[FlowPackets]]) -> frozenset[bytes]:
+    """The 4 bytes (source port, destination port) a TCP header of a wanted flow starts with."""
+    pairs = set()
+    for _a, port_a, _b, port_b in by_key:
+        pairs.add(struct.pack("!HH", port_a, port_b))
+        pairs.add(struct.pack("!HH", port_b, port_a))
+    return frozenset(pairs)
+
+
+def _ports_at(data: bytes) -> bytes | None:
+    """The port bytes of a plain Ethernet (one optional VLAN tag) IPv4-without-options or IPv6
+    TCP frame; None for anything else, which is then decoded in full."""
+    at = 12
+    if data[at : at + 2] == b"\x81\x00":
+        at += 4
+    kind = data[at : at + 2]
+    if kind == b"\x08\x00" and len(data) > at + 11 and data[at + 2] == 0x45 and data[at + 11] == 6:
+        if data[at + 8 : at + 10] not in (b"\x00\x00", b"\x40\x00"):
+            return None  # a fragment: decode, the decoder reassembles
+        return data[at + 22 : at + 26]
+    if kind == b"\x86\xdd" and len(data) > at + 8 and data[at + 8] == 6:
+        return data[at + 42 : at + 46]
+    return None
+
+
 def collect_flows(
     path: Path, flows: Iterable[FlowPackets], anomalies: AnomalyCounter, max_bytes_per_flow: int
 ) -> None:
@@ -61,8 +87,12 @@ def collect_flows(
     scratch = AnomalyCounter()
     reader = open_capture(path, scratch)
     decoder = PacketDecoder(scratch)
+    wanted = _port_pairs(by_key)
     try:
         for record in reader:
+            ports = _ports_at(record.data) if record.linktype == LINKTYPE_ETHERNET else None
+            if ports is not None and ports not in wanted:
+                continue  # a plain TCP frame of another connection: no need to decode it
             seg = decoder.decode(record)
             if seg is None:
                 continue

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 from sensor.anomalies import AnomalyCounter
 from sensor.flows.table import Direction, Flow
@@ -36,7 +35,7 @@ from sensor.protocols.ftp import (
     UniqueName,
 )
 from sensor.protocols.ftp.expect import DataExpectations
-from sensor.protocols.tls_meta import TlsMetadata, tls_after_switch
+from sensor.protocols.tls_meta import SwitchesToTls, TlsMetadata, tls_after_switch
 
 ObjectSink = Callable[[TransferObject], None]
 UPLOAD_VERBS = frozenset({"STOR", "STOU", "APPE"})
@@ -80,7 +79,7 @@ class FtpDataChannel:
         self.owner.channel_closed(self)
 
 
-class FtpTransfers:
+class FtpTransfers(SwitchesToTls):
     """One FTP control connection's data transfers; see the module docstring."""
 
     def __init__(
@@ -116,16 +115,8 @@ class FtpTransfers:
     def encrypted(self) -> bool:
         return self.control.encrypted
 
-    def data(self, side: Side, data: bytes) -> None:
-        if self._tls is not None:
-            self._tls.data(side, data)
-            return
+    def _feed_plain(self, side: Side, data: bytes) -> None:
         self._handle(self.control.feed(side, data))
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        """TLS metadata after STARTTLS / AUTH TLS, for the flow record."""
-        return self._tls.metadata if self._tls is not None else {}
 
     def gap(self, side: Side, length: int) -> None:
         self._handle(self.control.gap(side, length))

@@ -16,7 +16,6 @@ A message cut by the size limit is still split as far as it was kept (parts flag
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from sensor.anomalies import AnomalyCounter
 from sensor.content.mime import MimeLimits, MimeMessage, parse_message
@@ -32,13 +31,13 @@ from sensor.protocols.smtp import (
     SmtpEvent,
     SmtpSession,
 )
-from sensor.protocols.tls_meta import TlsMetadata, tls_after_switch
+from sensor.protocols.tls_meta import SwitchesToTls, TlsMetadata, tls_after_switch
 
 ObjectSink = Callable[[TransferObject], None]
 _MAIL_HEADERS = ("from", "to", "cc", "subject", "date", "reply-to", "message-id")
 
 
-class SmtpTransfers:
+class SmtpTransfers(SwitchesToTls):
     """One SMTP connection's objects; see the module docstring."""
 
     def __init__(
@@ -71,16 +70,8 @@ class SmtpTransfers:
     def encrypted(self) -> bool:
         return self.session.encrypted
 
-    def data(self, side: Side, data: bytes) -> None:
-        if self._tls is not None:
-            self._tls.data(side, data)
-            return
+    def _feed_plain(self, side: Side, data: bytes) -> None:
         self._handle(self.session.feed(side, data))
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        """TLS metadata after STARTTLS / AUTH TLS, for the flow record."""
-        return self._tls.metadata if self._tls is not None else {}
 
     def gap(self, side: Side, length: int) -> None:
         self._handle(self.session.gap(side, length))

@@ -94,3 +94,25 @@ def tls_after_switch(
         if leftover.get(side):
             tls.data(side, leftover[side])
     return tls
+
+
+class SwitchesToTls:
+    """For dialogue protocols that can switch to TLS in the middle (SMTP STARTTLS, FTP AUTH TLS):
+    before the switch, bytes go to the protocol's own parser (``_feed_plain``); after it
+    (``_tls`` set), to the TLS hello reader, whose metadata the flow record then carries."""
+
+    _tls: TlsMetadata | None = None
+
+    def _feed_plain(self, side: Side, data: bytes) -> None:
+        raise NotImplementedError
+
+    def data(self, side: Side, data: bytes) -> None:
+        if self._tls is not None:
+            self._tls.data(side, data)
+            return
+        self._feed_plain(side, data)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """TLS metadata after STARTTLS / AUTH TLS, for the flow record."""
+        return self._tls.metadata if self._tls is not None else {}

@@ -111,8 +111,9 @@ class AppLayerHandler:
             return
         if self._counting is not None:  # produced before copying stopped: not counted twice
             self._counting[direction] += len(data)
-        self._parser.data(self._side(direction), data)
-        if getattr(self._parser, "payload_done", False) and self._counting is None:
+        parser = self._parser
+        parser.data(self._side(direction), data)
+        if self._counting is None and isinstance(parser, HttpTransfers) and parser.payload_done:
             self._counting = {d: flow.side(d).stream.bytes_delivered for d in Direction}
             flow.discard_payload()
 

@@ -47,7 +47,10 @@ STAGES = ("decode", "flows", "app", "detection", "policy_output")
 class StageTimers:
     """Accumulates time per boundary while installed."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        """``clock``: wall time by default; ``time.thread_time`` gives CPU time, which other load
+        on a shared machine disturbs less (``breakdown``'s total must then be CPU time too)."""
+        self._clock = clock
         self.spent: dict[str, float] = {}
         self.calls = 0
         self._saved: list[tuple[type, str, Any]] = []
@@ -66,7 +69,7 @@ class StageTimers:
     def _wrap(self, fn: Callable[..., Any], bucket: str) -> Callable[..., Any]:
         spent = self.spent
         spent.setdefault(bucket, 0.0)
-        clock = time.perf_counter
+        clock = self._clock
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             self.calls += 1

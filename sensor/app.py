@@ -13,7 +13,9 @@ nothing recognised while FTP sessions are open is parked there, bounded, in case
 was captured after its first bytes.
 
 Streams nobody parses are only counted; their bytes are not kept: the handler tells the flow
-(``Flow.discard_payload``) so the reassembler stops copying them.
+(``Flow.discard_payload``) so the reassembler stops copying them. The same happens once a parser
+says it reads nothing more (``payload_done``: the TLS hellos inside an HTTP CONNECT tunnel were
+read); the bytes the flow then counts are handed back to it as a number at the end.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class AppLayerHandler:
         self._parser: _Parser | None = None
         self._client_direction = Direction.TO_RESPONDER
         self._ignored = False
+        self._counting: dict[Direction, int] | None = None  # bytes delivered when copying stopped
         self.protocol = ""
         # FTP data connections: announced ones are claimed at once, unknown ones may be parked
         self._expectations = expectations
@@ -106,7 +109,13 @@ class AppLayerHandler:
             self._held[direction] += data
             self._sniff()
             return
-        self._parser.data(self._side(direction), data)
+        if self._counting is not None:  # produced before copying stopped: not counted twice
+            self._counting[direction] += len(data)
+        parser = self._parser
+        parser.data(self._side(direction), data)
+        if self._counting is None and isinstance(parser, HttpTransfers) and parser.payload_done:
+            self._counting = {d: flow.side(d).stream.bytes_delivered for d in Direction}
+            flow.discard_payload()
 
     def on_gap(self, flow: Flow, direction: Direction, offset: int, length: int) -> None:
         if self._data is not None:
@@ -126,6 +135,10 @@ class AppLayerHandler:
         if self._data is not None:
             self._data.close()
         elif self._parser is not None:
+            if self._counting is not None and isinstance(self._parser, HttpTransfers):
+                for direction, before in self._counting.items():
+                    after = flow.side(direction).stream.bytes_delivered
+                    self._parser.counted_without_payload(self._side(direction), after - before)
             self._parser.close()
             if isinstance(self._parser, SmbTransfers) and self._parser.encrypted:
                 self.protocol = "smb,encrypted"  # SMB3 transform headers: the flow record says so

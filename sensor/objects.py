@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from detectors.masking import mask_email
-from sensor.content.sniff import detect_type, is_encrypted
+from sensor.content.sniff import detect_type, is_encrypted, sniff_sample
 
 OBJECT_SCHEMA_VERSION = "0.1"
 
@@ -103,7 +103,7 @@ class TransferObject:
     def seal(self) -> None:
         """The object is whole: fix its hash and sniff what it is."""
         self.sha256 = self._hash.hexdigest()
-        head = bytes(self.body)
+        head = sniff_sample(self.body)
         if not self.detected_type:
             self.detected_type = detect_type(head)
         self.encrypted = self.encrypted or is_encrypted(head, self.detected_type)

@@ -7,9 +7,11 @@ import io
 import zipfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sensor.content.forms import json_text, urlencoded_text
-from sensor.content.sniff import detect_type, is_encrypted
+from sensor.content.sniff import OOXML_SCAN, detect_type, is_encrypted, sniff_sample
 
 
 def _zip(names: list[str]) -> bytes:
@@ -81,3 +83,34 @@ def test_json_view_unescapes_unicode_and_surrogate_pairs() -> None:
         == '{"n": "张三", "e": "😀"}'.encode()
     )
     assert json_text(b'{"plain": "ascii"}') is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(
+        [
+            b"PK\x03\x04\x14\x00\x01\x00",
+            b"PK\x03\x04\x14\x00\x00\x00",
+            b"%PDF-1.7\n",
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+            b"a,b\n1,2\n",
+            b"",
+        ]
+    ),
+    st.integers(0, 3 * OOXML_SCAN),
+    st.sampled_from(
+        [b"word/document.xml", b"xl/", b"/Encrypt", "EncryptedPackage".encode("utf-16-le"), b""]
+    ),
+    st.integers(0, 3 * OOXML_SCAN),
+)
+def test_the_sniffing_sample_gives_the_whole_bodys_answers(
+    head: bytes, size: int, marker: bytes, at: int
+) -> None:
+    # sealing an object sniffs its first and last OOXML_SCAN bytes instead of copying it whole
+    body = bytearray(head + bytes(size))
+    at = min(at, len(body))
+    body[at:at] = marker
+    sample = sniff_sample(body)
+    kind = detect_type(bytes(body))
+    assert detect_type(sample) == kind
+    assert is_encrypted(sample, kind) == is_encrypted(bytes(body), kind)

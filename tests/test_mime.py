@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from sensor.content.mime import (
     MimeLimits,
+    _base64_careful,
+    _base64_fast,
     decode_base64,
     decode_words,
     parse_message,
@@ -141,3 +143,21 @@ def test_base64_round_trip_with_line_breaks(data: bytes, width: int, brk: bytes)
     if len(wrapped) > 2:
         junky = wrapped[:2] + b"*" + wrapped[2:]
         assert decode_base64(junky) == (data, ["mime.base64_invalid_chars"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.binary(max_size=60),
+    st.lists(st.tuples(st.integers(0, 200), st.sampled_from(list(b"= \r\n\t*-A/+"))), max_size=4),
+)
+def test_base64_fast_path_agrees_with_the_careful_path(
+    data: bytes, edits: list[tuple[int, int]]
+) -> None:
+    # the one-pass strict decoder may only accept what the piecewise decoder decodes the same
+    # way without reporting a problem
+    raw = bytearray(base64.b64encode(data))
+    for at, char in edits:
+        raw.insert(at % (len(raw) + 1), char)
+    fast = _base64_fast(bytes(raw))
+    if fast is not None:
+        assert _base64_careful(bytes(raw)) == (fast, [])

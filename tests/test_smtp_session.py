@@ -18,6 +18,7 @@ from sensor.protocols.smtp import (
     SmtpReply,
     SmtpSession,
 )
+from sensor.protocols.smtp.session import _line_dot
 
 C, S = Side.CLIENT, Side.SERVER
 
@@ -198,3 +199,11 @@ def test_rset_between_bdat_chunks_aborts_the_message() -> None:
     events += session.feed(C, b"BDAT 2 LAST\r\nxy")
     assert _messages(events) == [(b"abc", False), (b"xy", True)]
     assert SmtpAnomaly("smtp.bdat_aborted", "RSET") in events
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200).map(lambda b: bytes(b"\n.a"[x % 3] for x in b)), st.integers(0, 40))
+def test_line_dot_search_is_the_two_byte_search(data: bytes, start: int) -> None:
+    # the end-of-data and dot-unstuffing search looks for the dot first; it must find the same
+    # "\n." as the plain two-byte search, also in text full of dots that forces the fallback
+    assert _line_dot(bytearray(data), start) == data.find(b"\n.", start)

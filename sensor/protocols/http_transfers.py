@@ -11,7 +11,12 @@ objects:
   ``multipart/byteranges`` downloads one object per range; url-encoded forms and JSON get a text
   view for detection;
 - CONNECT and Upgrade tunnels become one object per direction that carried bytes, with the byte
-  count and whether the bytes look like TLS, their content not parsed.
+  count and whether the bytes look like TLS, their content not parsed as HTTP. TLS inside a
+  CONNECT tunnel is read like a direct TLS flow (``sensor.protocols.http_tunnel``): its hellos
+  and certificate are the flow's ``tls`` metadata (``encrypted``; ``metadata``), the tunnel
+  object is named by the server name (else by the CONNECT authority), and once the reader is done
+  ``payload_done`` lets the dispatcher stop copying the flow's bytes; the bytes the flow then
+  counts without delivering are added back with ``counted_without_payload``.
 
 Anomaly names: ``http.*`` from the parsers, ``content.*`` for decoding and multipart
 (``content.decode_error``, ``content.decompressed_size_limit``,
@@ -22,6 +27,8 @@ Anomaly names: ``http.*`` from the parsers, ``content.*`` for decoding and multi
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from sensor.anomalies import AnomalyCounter
 from sensor.content.encoding import ContentDecoder
@@ -52,6 +59,7 @@ from sensor.protocols.http import (
     TunnelStart,
 )
 from sensor.protocols.http.framing import header_values, parse_length
+from sensor.protocols.http_tunnel import TunnelTls
 
 ObjectSink = Callable[[TransferObject], None]
 
@@ -212,6 +220,10 @@ class HttpTransfers:
         self._anomalies = anomalies
         self.max_object_bytes = max_object_bytes
         self.connection = Http1Connection()
+        self.tunnel_tls = TunnelTls(uid, server[0], anomalies)
+        self.connection.requests.on_tunnel = partial(self.tunnel_tls.data, Side.CLIENT)
+        self.connection.responses.on_tunnel = partial(self.tunnel_tls.data, Side.SERVER)
+        self._uncopied: dict[Side, int] = {Side.CLIENT: 0, Side.SERVER: 0}
         self._bodies: dict[Side, _Body | None] = {Side.CLIENT: None, Side.SERVER: None}
         self._tunnels: dict[Side, tuple[TunnelStart, RequestHead | None]] = {}
         self._last_request: RequestHead | None = None
@@ -222,7 +234,29 @@ class HttpTransfers:
         self._handle(side, self.connection.feed(side, data))
 
     def gap(self, side: Side, length: int) -> None:
+        parser = self.connection.requests if side is Side.CLIENT else self.connection.responses
+        if parser.state == "tunnel":
+            self.tunnel_tls.gap(side, length)
         self._handle(side, self.connection.gap(side, length))
+
+    @property
+    def encrypted(self) -> bool:
+        """A CONNECT tunnel carries TLS: the flow record says ``http,tls``."""
+        return self.tunnel_tls.reader is not None
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The tunnelled TLS session's hellos, for the flow record ({} without one)."""
+        return self.tunnel_tls.metadata
+
+    @property
+    def payload_done(self) -> bool:
+        """Nothing later in the connection is read: the TLS reader inside the tunnel is done."""
+        return self.tunnel_tls.finished
+
+    def counted_without_payload(self, side: Side, length: int) -> None:
+        """``length`` tunnelled bytes the flow counted after it stopped delivering them."""
+        self._uncopied[side] += length
 
     def close(self) -> None:
         for side in (Side.CLIENT, Side.SERVER):
@@ -292,6 +326,7 @@ class HttpTransfers:
         url = target if target.startswith(("http://", "https://")) else f"http://{host}{target}"
         if head.method == "CONNECT":
             url = target
+            host = head.header("Host") or target  # the authority, not the proxy's address
         length = head.header("Content-Length")
         return TransferObject(
             flow=self._upload_ctx,
@@ -377,7 +412,9 @@ class HttpTransfers:
         obj.content_type = ""
         obj.declared_length = None
         obj.tunnel = tunnel.kind
-        obj.encoded_bytes = parser.tunnelled_bytes
+        obj.encoded_bytes = parser.tunnelled_bytes + self._uncopied[side]
+        if tunnel.kind == "connect" and self.tunnel_tls.server_name:
+            obj.host = self.tunnel_tls.server_name
         obj.detected_type = detect_type(parser.tunnel_prefix)
         obj.encrypted = is_encrypted(parser.tunnel_prefix, obj.detected_type)
         obj.complete = True

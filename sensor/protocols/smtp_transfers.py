@@ -124,7 +124,7 @@ class SmtpTransfers(SwitchesToTls):
         message.encoded_bytes = message.total_bytes
         if end.rejected:
             message.flag("smtp_rejected")
-        mime = parse_message(bytes(message.body), self._mime_limits)
+        mime = parse_message(message.body, self._mime_limits)
         for name, detail in mime.anomalies:
             self._count(name, detail)
         message.subject = mime.subject

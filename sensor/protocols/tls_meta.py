@@ -44,6 +44,11 @@ class TlsMetadata:
     def metadata(self) -> dict[str, Any]:
         return {"tls": self.tls} if self.tls else {}
 
+    @property
+    def finished(self) -> bool:
+        """Both hellos (and a visible certificate) were read; nothing later is."""
+        return self.session.finished
+
     def data(self, side: Side, data: bytes) -> None:
         self._handle(self.session.feed(side, data))
 

@@ -18,6 +18,7 @@ of known length; it then scans forward for a start line (``desync`` state) inste
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from sensor.protocols.http.events import (
     BodyData,
@@ -99,6 +100,9 @@ class MessageParser:
         self._after_message = "head"  # state to enter when the current message ends
         self.tunnelled_bytes = 0  # bytes after a protocol switch, counted and not parsed
         self.tunnel_prefix = b""  # the first of them, to tell what the tunnel carries
+        self.tunnel_kind = ""  # "connect" or "upgrade:<protocol>" once tunnelling
+        # told every tunnelled byte (kind, bytes), e.g. to read TLS hellos inside a CONNECT
+        self.on_tunnel: Callable[[str, bytes], None] | None = None
 
     @property
     def state(self) -> str:
@@ -173,9 +177,12 @@ class MessageParser:
         if len(self.tunnel_prefix) < TUNNEL_PREFIX_BYTES:
             self.tunnel_prefix += bytes(data[: TUNNEL_PREFIX_BYTES - len(self.tunnel_prefix)])
         self.tunnelled_bytes += len(data)
+        if self.on_tunnel is not None and data:
+            self.on_tunnel(self.tunnel_kind, bytes(data))
 
-    def _enter_tunnel(self) -> None:
+    def _enter_tunnel(self, kind: str) -> None:
         self._state = "tunnel"
+        self.tunnel_kind = kind
         self._tunnel(self._buf)
         self._buf.clear()
 

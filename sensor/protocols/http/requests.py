@@ -52,7 +52,7 @@ class Http1RequestParser(MessageParser):
             return events
         events.append(TunnelStart(self._switch_kind, confirmed=True))
         self.switch_request = None
-        self._enter_tunnel()
+        self._enter_tunnel(self._switch_kind)
         return events
 
     def resume(self) -> list[HttpEvent]:
@@ -114,7 +114,7 @@ class Http1RequestParser(MessageParser):
         self.switch_request = None
         if self._switch_kind == "connect" or not looks_http:
             events.append(TunnelStart(self._switch_kind, confirmed=False))
-            self._enter_tunnel()
+            self._enter_tunnel(self._switch_kind)
         else:
             self._state = "head"
         return events

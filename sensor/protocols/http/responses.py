@@ -105,4 +105,4 @@ class Http1ResponseParser(MessageParser):
         events.append(MessageEnd(True))
         self._in_message = False
         events.append(TunnelStart(kind, confirmed=True))
-        self._enter_tunnel()
+        self._enter_tunnel(kind)

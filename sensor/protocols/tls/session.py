@@ -62,6 +62,12 @@ class TlsSession:
         self.client_hello: ClientHello | None = None
         self.server_hello: ServerHello | None = None
 
+    @property
+    def finished(self) -> bool:
+        """Both sides are past what is read (hellos, a visible certificate): the rest of the
+        connection can be counted without its bytes."""
+        return all(state.done for state in self._sides.values())
+
     def feed(self, side: Side, data: bytes) -> list[TlsEvent]:
         state = self._sides[side]
         if state.done or not data:

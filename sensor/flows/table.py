@@ -197,6 +197,40 @@ class FlowTable:
         key: FlowKey = (low[0], low[1], high[0], high[1], vlan, ())
         return self._flows.get(self._vlan_alias.get(key, key))
 
+    def in_order(
+        self,
+        flow: Flow,
+        direction: Direction,
+        seq: int,
+        payload: bytes,
+        packets: int,
+        timestamp: float,
+    ) -> bool:
+        """Account ``packets`` data segments of an open flow that carry exactly ``payload``
+        (their payloads joined, contiguous from ``seq``), without SYN, FIN or RST, whose
+        history letter the flow already shows, when the direction's reassembler can deliver
+        them at once (``StreamReassembler.accepts``): what ``process`` would do for each, with
+        the expiry and activity order left to the caller (``advance``, ``touch``). False, and
+        nothing done, when the reassembler cannot take them so: ``process`` them instead."""
+        side = flow.to_responder if direction is Direction.TO_RESPONDER else flow.to_originator
+        stream = side.stream
+        if not stream.accepts(seq):
+            return False
+        flow.last = timestamp
+        side.packets += packets
+        side.bytes += len(payload)
+        offset = stream.take(seq, payload)
+        handler = flow.handler
+        if handler is not None:
+            handler.on_data(flow, direction, offset, payload)
+        return True
+
+    def next_close_deadline(self) -> float:
+        """Capture time at which the first ended flow will be closed (inf if none lingers)."""
+        for deadline in self._closing_at.values():
+            return deadline
+        return float("inf")
+
     def earliest_idle_expiry(self) -> float:
         """Capture time at which the least recently active flow would time out (inf if none)."""
         for flow in self._flows.values():

@@ -168,13 +168,15 @@ class BatchRunner:
         segments = iter(self._segments(h, data, normal[quick_mask], ts_list, first))
         quick = iter(quick_mask.tolist())
         in_order = iter(plan.in_order)
-        # Time of the last fast-path TCP segment before each record: the expiry a skipped
-        # segment would have run is run before the next thing anyone sees.
+        # The expiry a skipped segment would have run is run before the next thing anyone sees:
+        # at the time of the last fast-path TCP segment before a normal record, at its own time
+        # for in-order data and runs.
         fast_at = np.where(h.fast, np.arange(len(ts_list)), -1)
         last_fast = np.maximum.accumulate(fast_at)
         before = np.concatenate(([-1], last_fast[:-1]))[todo]
-        tcp_time = self._tcp_time
-        times = np.where(before >= 0, h.timestamps[np.maximum(before, 0)], tcp_time).tolist()
+        before = np.where(kinds == NORMAL, before, todo)
+        times = np.where(before >= 0, h.timestamps[np.maximum(before, 0)], self._tcp_time).tolist()
+        singles = len(plan.in_order)
         touched: dict[int, tuple[int, Flow]] = {}
         view = memoryview(data)
         deadline = table.next_close_deadline()
@@ -201,23 +203,15 @@ class BatchRunner:
                 deadline = table.next_close_deadline()
             elif k == IN_ORDER:
                 flow, direction, seq, at, length = next(in_order)
-                ts = ts_list[i]
-                if ts >= deadline:
-                    table.advance(ts)
-                    deadline = table.next_close_deadline()
-                stats.segments += 1
-                if in_order_call(flow, direction, seq, data[at : at + length], 1, ts):
-                    stats.in_order += 1
-                else:  # the handler discarded the direction meanwhile: the ordinary way
+                if not in_order_call(flow, direction, seq, data[at : at + length], 1, previous):
+                    # the handler discarded the direction meanwhile: the ordinary way
+                    singles -= 1
                     stats.per_packet += 1
                     flow = process(self._segments(h, data, np.array([i]), ts_list, first)[0])
                     deadline = table.next_close_deadline()
             else:  # RUN_END
                 run = plan.runs[i]
-                flow, ts = run.flow, ts_list[i]
-                if ts >= deadline:
-                    table.advance(ts)
-                    deadline = table.next_close_deadline()
+                flow, ts = run.flow, previous
                 stats.segments += len(run.rows)
                 chunk = b"".join(
                     [
@@ -235,6 +229,8 @@ class BatchRunner:
                         process(seg)
                     deadline = table.next_close_deadline()
             touched[id(flow)] = (i, flow)
+        stats.in_order += singles
+        stats.segments += len(plan.in_order)
         self._apply_bulk(plan, touched, ts_list)
         table.touch([flow for _, flow in sorted(touched.values(), key=lambda item: item[0])])
         fast = np.flatnonzero(h.fast)

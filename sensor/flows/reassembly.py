@@ -119,22 +119,19 @@ class StreamReassembler:
         return self._accept(seq, length, length, snapped)
 
     def in_order_seq(self) -> int:
-        """The sequence number ``accepts`` would approve, or -1 when none would be."""
+        """The sequence number ``take`` would accept, or -1 when it would accept none."""
         if self._next_seq is None or self._pending or self._holes or self._discarding:
             return -1
         return self._next_seq
 
-    def accepts(self, seq: int) -> bool:
-        """True when a segment at ``seq`` would be delivered at once, whole, with nothing else:
-        it starts at the next expected byte, nothing waits out of order and the bytes are kept.
-        ``take`` is then exactly ``segment`` (the batch path's in-order shortcut)."""
-        return (
-            seq == self._next_seq and not self._pending and not self._holes and not self._discarding
-        )
-
     def take(self, seq: int, payload: bytes) -> int:
-        """``segment`` for a payload ``accepts(seq)`` approved (several contiguous segments'
-        payloads joined give the same result as one by one): deliver it, return its offset."""
+        """The batch path's in-order shortcut: when a segment at ``seq`` would be delivered at
+        once, whole, with nothing else (it starts at the next expected byte, nothing waits out of
+        order and the bytes are kept), deliver ``payload`` exactly as ``segment`` would and return
+        its stream offset; otherwise do nothing and return -1. Contiguous segments' payloads
+        joined give the same result as one by one."""
+        if seq != self._next_seq or self._pending or self._holes or self._discarding or not payload:
+            return -1
         offset = self._next_offset
         size = len(payload)
         end = offset + size

@@ -209,17 +209,16 @@ class FlowTable:
         """Account ``packets`` data segments of an open flow that carry exactly ``payload``
         (their payloads joined, contiguous from ``seq``), without SYN, FIN or RST, whose
         history letter the flow already shows, when the direction's reassembler can deliver
-        them at once (``StreamReassembler.accepts``): what ``process`` would do for each, with
+        them at once (``StreamReassembler.take``): what ``process`` would do for each, with
         the expiry and activity order left to the caller (``advance``, ``touch``). False, and
         nothing done, when the reassembler cannot take them so: ``process`` them instead."""
         side = flow.to_responder if direction is Direction.TO_RESPONDER else flow.to_originator
-        stream = side.stream
-        if not stream.accepts(seq):
+        offset = side.stream.take(seq, payload)
+        if offset < 0:
             return False
         flow.last = timestamp
         side.packets += packets
         side.bytes += len(payload)
-        offset = stream.take(seq, payload)
         handler = flow.handler
         if handler is not None:
             handler.on_data(flow, direction, offset, payload)

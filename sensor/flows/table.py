@@ -84,7 +84,14 @@ class Flow:
 
 
 class FlowHandler(Protocol):
-    """What the application layer implements to receive a flow's streams."""
+    """What the application layer implements to receive a flow's streams.
+
+    A handler may also set a class attribute ``coalesce = True``: it then accepts that the batch
+    path delivers a direction's in-order run of segments within a block as one chunk, at the
+    place of the run's last segment (same bytes, offsets and gaps per direction; other flows'
+    events and ``Flow.last`` no longer interleave with its bytes as on the wire). Without it,
+    every segment's bytes arrive at their own place (docs/performance.md).
+    """
 
     def on_data(self, flow: Flow, direction: Direction, offset: int, data: bytes) -> None: ...
 

@@ -6,7 +6,9 @@ and hands every flow's streams to a minimal application handler that only counts
 bytes and gaps. No protocol parser, no detection, no output: the figure is the cost of the
 sensor's spine, not of what sits on it. It prints JSON: seconds (wall) and CPU seconds of the
 work loop (imports and start-up excluded), bytes read, packets, flows, delivered and missed
-stream bytes, and the process's peak RSS.
+stream bytes, and the process's peak RSS. The handler never discards a direction, so every
+stream is rebuilt, TLS records included (an upper bound for "the cleartext streams": the
+application layer discards TLS after the hellos, which the batch path then only counts).
 
 Handlers (``--handler``):
 

@@ -3,7 +3,7 @@
 The real pipeline runs unchanged; timers wrap the calls at each stage boundary (class attributes
 patched for the duration of one run in a benchmark process, never in the product):
 
-* flows: ``FlowTable.process``/``flush``/``advance``/``touch`` and the batch path's bulk
+* flows: ``FlowTable.process``/``in_order``/``flush``/``advance``/``touch`` and the batch path's bulk
   accounting, minus the application handlers and flow records they call;
 * application layer: ``AppLayerHandler.on_data``/``on_gap``/``on_close``, minus the object sink;
 * detection: ``DetectionEngine.inspect``;
@@ -30,6 +30,7 @@ from sensor.flows.table import FlowTable
 
 _WRAPPED: list[tuple[type, str, str]] = [
     (FlowTable, "process", "flows"),
+    (FlowTable, "in_order", "flows"),
     (FlowTable, "flush", "flows"),
     (FlowTable, "advance", "flows"),
     (FlowTable, "touch", "flows"),

@@ -10,7 +10,11 @@ Suites (``--suites``, all by default):
 3. ``dense``: detection over a CSV with a person every ~80 bytes: MB/s and detection rate.
 4. ``flows``: a million concurrent flows and a SYN flood (``bench.flowstress``) under the
    default flow limit: packets/s, peak RSS, evictions.
-5. ``peers``: ``tshark --export-objects`` (http, imf, smb, ftp-data), a dpkt + ``re``
+5. ``spine``: the issue's figure: decode + flow tracking + reassembly with a handler that only
+   counts the delivered bytes (``bench.spine``), for a stream consumer that takes coalesced runs
+   and for one that gets every segment on its own, beside ``tshark -q -z conv,tcp`` and a dpkt
+   parsing loop on the same capture: MB/s, Gbps, packets/s, CPU seconds, peak RSS, ratios.
+6. ``peers``: ``tshark --export-objects`` (http, imf, smb, ftp-data), a dpkt + ``re``
    pipeline, scapy and pyshark on a sub-sample (extrapolated per packet), the raw hyperscan scan
    rate over the payload bytes and ``cat`` of the file; ratios to egress.
 
@@ -38,6 +42,7 @@ from bench.measure import Figure, Run, loadavg, rate, repeat, run_process, timed
 from bench.traffic.mix import parse_size, write_mix
 from detectors.catalogue import load_catalogue
 from detectors.engine import DetectionEngine
+from sensor.decode.batch import BLOCK_BYTES
 
 QUICK = {"size": "3M", "flows": 3000, "dense_people": 2000, "scapy": 300, "pyshark": 30}
 
@@ -64,6 +69,10 @@ class Suite:
     # -- inputs -----------------------------------------------------------------------------
 
     def capture(self) -> Path:
+        if self.args.capture is not None:
+            path = Path(self.args.capture)
+            self.results["capture"] = {"path": str(path), "bytes": path.stat().st_size}
+            return path
         size = parse_size(self.args.size)
         path = self.work / f"mix-{self.args.size}-seed{self.args.seed}.pcap"
         if not path.exists():
@@ -199,6 +208,82 @@ class Suite:
                 path.unlink()
         return out
 
+    def spine(self, cap: Path) -> dict[str, Any]:
+        size = cap.stat().st_size
+        out: dict[str, Any] = {"capture_bytes": size}
+        for handler in ("stream", "strict"):
+            cmd = [sys.executable, "-m", "bench.spine", str(cap), "--handler", handler]
+            cmd += ["--block-bytes", str(self.args.block_bytes)]
+            runs = []
+            for _ in range(self.runs):
+                run = _child_json(cmd, self.work)
+                run.seconds = run.extra["seconds"]  # the work loop, without interpreter start-up
+                run.cpu_seconds = run.extra["cpu_seconds"]
+                runs.append(run)
+            fig = Figure(f"spine {handler}", runs)
+            extra = runs[-1].extra
+            out[handler] = {
+                "mb_per_s": rate(size, fig.seconds),
+                "gbps": size * 8 / fig.seconds / 1e9,
+                "mb_per_cpu_s": rate(size, fig.cpu_seconds),
+                "packets_per_s": extra["packets"] / fig.seconds,
+                "cpu_seconds": fig.cpu_seconds,
+                "peak_rss_mb": fig.max_rss_mb,
+                "packets": extra["packets"],
+                "flows": extra["flows"],
+                "delivered_bytes": extra["delivered_bytes"],
+                "gap_bytes": extra["gap_bytes"],
+                "batch": extra["batch"],
+                "load": fig.load,
+                "figure": fig.as_dict(),
+            }
+        if shutil.which("tshark"):
+            fig = repeat(
+                "tshark conv,tcp",
+                self.runs,
+                lambda: run_process(["tshark", "-r", str(cap), "-q", "-z", "conv,tcp"]),
+            )
+            out["tshark_conv_tcp"] = {
+                "mb_per_s": rate(size, fig.seconds),
+                "cpu_seconds": fig.cpu_seconds,
+                "peak_rss_mb": fig.max_rss_mb,
+                "load": fig.load,
+                "command": "tshark -r CAP -q -z conv,tcp",
+            }
+        else:
+            out["tshark_conv_tcp"] = {"skipped": "tshark not installed"}
+        try:
+            __import__("dpkt")
+        except ImportError:
+            out["dpkt_parse"] = {"skipped": "python package dpkt not installed"}
+        else:
+            packets = out["stream"]["packets"]
+            limit = self.args.dpkt_packets
+            sample = self.work / "sub-dpkt-spine.pcap"
+            got = peers.subsample(cap, sample, limit) if limit < packets else packets
+            target = sample if limit < packets else cap
+            cmd = [sys.executable, "-m", "bench.peers", "dpkt-parse", str(target)]
+            runs = []
+            for _ in range(self.runs):
+                run = _child_json(cmd, self.work)
+                run.seconds = run.extra["seconds"]
+                runs.append(run)
+            fig = Figure("dpkt parse", runs)
+            out["dpkt_parse"] = {
+                "packets_measured": got,
+                "extrapolated": got < packets,
+                "mb_per_s": rate(size, fig.seconds / max(got, 1) * packets),
+                "load": fig.load,
+                "command": "python -m bench.peers dpkt-parse CAP",
+            }
+        for handler in ("stream", "strict"):
+            for peer in ("tshark_conv_tcp", "dpkt_parse"):
+                value = out[peer].get("mb_per_s")
+                if value:
+                    out[f"ratio {handler} / {peer}"] = round(out[handler]["mb_per_s"] / value, 3)
+        self.results["commands"]["spine"] = "python -m bench.spine CAP --handler stream|strict"
+        return out
+
     def peers(self, cap: Path) -> dict[str, Any]:
         size = cap.stat().st_size
         total_packets = self.results["suites"].get("e2e", {}).get("packets") or _count_packets(cap)
@@ -282,9 +367,9 @@ class Suite:
     def run(self) -> dict[str, Any]:
         wanted = self.args.suites.split(",")
         self.results["machine"] = describe()
-        cap = self.capture() if {"e2e", "stages", "peers"} & set(wanted) else None
+        cap = self.capture() if {"e2e", "stages", "spine", "peers"} & set(wanted) else None
         suites = self.results["suites"]
-        for name in ("e2e", "stages", "dense", "flows", "peers"):
+        for name in ("e2e", "stages", "dense", "flows", "spine", "peers"):
             if name not in wanted:
                 continue
             print(f"suite {name} (load {loadavg():.2f}) ...", flush=True)
@@ -297,7 +382,7 @@ class Suite:
                 suites[name] = getattr(self, name)(cap)
         self.results["ratios"] = ratios(suites)
         self.results["machine"]["loadavg_at_end"] = Path("/proc/loadavg").read_text().strip()
-        if cap is not None and not self.args.keep:
+        if cap is not None and not self.args.keep and self.args.capture is None:
             cap.unlink()
         return self.results
 
@@ -388,6 +473,26 @@ def to_markdown(results: dict[str, Any]) -> str:
             f"{f['peak_rss_mb']:.0f} / {f['evicted']:,}",
             f["load"],
         )
+    if "spine" in s:
+        sp = s["spine"]
+        for handler, label in (("stream", "coalesced runs"), ("strict", "every segment")):
+            f = sp[handler]
+            name = f"spine (decode + flows + reassembly, {label})"
+            row(f"{name}, MB/s of capture", f"{f['mb_per_s']:.1f}", f["load"])
+            row(f"{name}, Gbps", f"{f['gbps']:.3f}", f["load"])
+            row(f"{name}, MB per CPU-second", f"{f['mb_per_cpu_s']:.1f}", f["load"])
+            row(f"{name}, packets/s", f"{f['packets_per_s']:,.0f}", f["load"])
+            row(f"{name}, CPU s / peak RSS MB", f"{f['cpu_seconds']:.2f} / {f['peak_rss_mb']:.0f}")
+        for peer, label in (("tshark_conv_tcp", "tshark -z conv,tcp"), ("dpkt_parse", "dpkt")):
+            p = sp[peer]
+            if "skipped" in p:
+                row(f"spine peer {label}", f"skipped: {p['skipped']}")
+            else:
+                note = " (extrapolated)" if p.get("extrapolated") else ""
+                row(f"spine peer {label}, MB/s{note}", f"{p['mb_per_s']:.1f}", p["load"])
+        for key, value in sp.items():
+            if key.startswith("ratio "):
+                row(f"spine {key}", f"{value:.2f}")
     for name, p in s.get("peers", {}).items():
         if "skipped" in p:
             row(f"peer {name}", f"skipped: {p['skipped']}")
@@ -407,7 +512,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="300M", help="standard mix size (default 300M)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3, help="runs per figure; medians reported")
-    parser.add_argument("--suites", default="e2e,stages,dense,flows,peers")
+    parser.add_argument("--suites", default="e2e,stages,dense,flows,spine,peers")
+    parser.add_argument(
+        "--capture", type=Path, default=None, help="measure this capture instead of a mix"
+    )
     parser.add_argument("--work", type=Path, default=None, help="scratch directory")
     parser.add_argument("--cpu", type=int, default=1, help="CPU to pin to; -1 to not pin")
     parser.add_argument("--flows", type=int, default=1_000_000)
@@ -415,6 +523,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dpkt-packets", type=int, default=200_000)
     parser.add_argument("--scapy-packets", type=int, default=20_000)
     parser.add_argument("--pyshark-packets", type=int, default=2_000)
+    parser.add_argument(
+        "--block-bytes", type=int, default=BLOCK_BYTES, help="batch block size for spine"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny smoke run (seconds)")
     parser.add_argument("--keep", action="store_true", help="keep generated captures")
     args = parser.parse_args(argv)
@@ -426,6 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         args.scapy_packets, args.pyshark_packets = QUICK["scapy"], QUICK["pyshark"]
         args.dpkt_packets = min(args.dpkt_packets, 2_000)
+        args.block_bytes = 256 << 10  # several blocks in the small mix, so flows span blocks
     if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
         cpus = os.sched_getaffinity(0)
         if args.cpu in cpus:

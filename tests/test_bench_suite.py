@@ -80,6 +80,18 @@ def test_flow_stress_counts(results: dict[str, object]) -> None:
     assert flows["million_flows"]["evicted"] == 0  # 3,000 flows: far below the default limit
 
 
+def test_spine_counts_every_stream_byte(results: dict[str, object]) -> None:
+    spine = results["suites"]["spine"]  # type: ignore[index]
+    stream, strict = spine["stream"], spine["strict"]
+    assert stream["packets"] == strict["packets"] > 1000
+    assert stream["delivered_bytes"] == strict["delivered_bytes"] > 1 << 20
+    assert stream["batch"]["runs"] > 0 and strict["batch"]["runs"] == 0
+    assert stream["mb_per_s"] > 0 and stream["peak_rss_mb"] > 10
+    if shutil.which("tshark"):
+        assert spine["ratio stream / tshark_conv_tcp"] > 0
+    assert "skipped" in spine["dpkt_parse"] or spine["ratio strict / dpkt_parse"] > 0
+
+
 def test_peers_and_ratios(results: dict[str, object]) -> None:
     peers = results["suites"]["peers"]  # type: ignore[index]
     if shutil.which("tshark"):

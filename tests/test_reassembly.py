@@ -163,3 +163,55 @@ def test_sparse_capture_counts_every_wrap_of_the_sequence_space() -> None:
     assert data == b"xxxx"
     assert gaps == [(k * step + 1, step - 1) for k in range(3)]
     assert stream.bytes_delivered + stream.bytes_missing == 3 * step + 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(1, 300_000),
+    st.lists(st.integers(1, 100_000), min_size=1, max_size=30),
+    st.integers(0, (1 << 32) - 1),
+    st.sampled_from([1, 1460, 65_535, 65_536, 65_537]) | st.integers(1, 140_000),
+    st.integers(1, 3_000),
+)
+def test_take_is_segment_for_in_order_runs(
+    length: int, cuts: list[int], isn: int, back: int, size: int
+) -> None:
+    """``take`` (the batch path's shortcut, runs of segments joined) leaves the reassembler as
+    ``segment`` would: same offsets, counts and delivered bytes, and a later retransmission that
+    differs from what was delivered is caught the same way (the kept tail is the same)."""
+    stream = random.Random(length).randbytes(length)
+    plain, fast = StreamReassembler(AnomalyCounter()), StreamReassembler(AnomalyCounter())
+    for r in (plain, fast):
+        r.syn(isn)
+    got: list[bytes] = []
+    expected: list[bytes] = []
+    pos = 0
+    for cut in [*cuts, len(stream)]:
+        piece = stream[pos : pos + cut]
+        if not piece:
+            break
+        seq = (isn + 1 + pos) % (1 << 32)
+        assert fast.in_order_seq() == seq
+        offset = fast.take(seq, piece)  # a run: several wire segments joined
+        assert offset == pos
+        got.append(piece)
+        for at in range(0, len(piece), 1460):  # the same bytes one wire segment at a time
+            part = piece[at : at + 1460]
+            expected += [e.data for e in _data(plain.segment(seq + at, part))]
+        pos += len(piece)
+    assert b"".join(got) == b"".join(expected) == stream[:pos]
+    assert fast.take((isn + 1 + pos + 1) % (1 << 32), b"x") == -1  # not the next byte
+    # a retransmission reaching ``back`` bytes into what was delivered, with one byte changed
+    start = max(0, pos - back)
+    resent = bytearray(stream[start : start + size])
+    resent[0] ^= 0xFF
+    for r in (plain, fast):
+        r.segment((isn + 1 + start) % (1 << 32), bytes(resent))
+        r.close()
+    for attr in ("next_offset", "bytes_delivered", "bytes_missing", "retransmitted_bytes"):
+        assert getattr(fast, attr) == getattr(plain, attr), attr
+    assert fast.anomalies.as_dict() == plain.anomalies.as_dict()
+
+
+def _data(events: list[StreamEvent]) -> list[StreamData]:
+    return [e for e in events if isinstance(e, StreamData)]

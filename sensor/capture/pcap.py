@@ -60,6 +60,7 @@ class PcapReader:
                 f"{name}: truncated pcap: the 24-byte file header is only {len(head)} bytes"
             )
         self._record_header = struct.Struct(order + "IIII")
+        self._caplen = struct.Struct(order + "8xI")  # the captured length alone, for ``blocks``
         _vmaj, _vmin, _tz, _sigfigs, self.snaplen, network = struct.unpack(
             order + "HHiIII", head[4:GLOBAL_HEADER_LEN]
         )
@@ -117,35 +118,41 @@ class PcapReader:
 
     def blocks(self, block_bytes: int = BLOCK_BYTES) -> Iterator[RecordBlock]:
         """The same records as iteration, as large blocks of whole records (same anomalies)."""
-        source, count, name = self._source, self.anomalies.count, self.name
-        unpack_from, snaplen = self._record_header.unpack_from, self.snaplen
+        source, count, name, snaplen = self._source, self.anomalies.count, self.name, self.snaplen
+        caplen_at = self._caplen.unpack_from
+        # one comparison per record in the common case; the rare ones are sorted out below
+        limit = min(snaplen, MAX_SANE_CAPLEN) if snaplen else MAX_SANE_CAPLEN
         carry, index = b"", 0
         base = source.offset  # file offset of ``buf[0]``
         while True:
             chunk = source.read(block_bytes)
             buf = carry + chunk if carry else chunk
             at_end = len(chunk) < block_bytes
-            n, pos, stop = len(buf), 0, False
+            pos, stop = 0, False
+            last = len(buf) - RECORD_HEADER_LEN  # a record header must start at or before this
             starts: list[int] = []
-            while pos + RECORD_HEADER_LEN <= n:
-                caplen = unpack_from(buf, pos)[2]
-                if caplen > MAX_SANE_CAPLEN:
-                    count(
-                        "capture.absurd_caplen",
-                        f"{name}: record {index + len(starts)} at byte {base + pos}: "
-                        f"captured length {caplen}",
-                    )
-                    stop = True
-                    break
-                if pos + RECORD_HEADER_LEN + caplen > n:
-                    break
-                if snaplen and caplen > snaplen:
+            append = starts.append
+            while pos <= last:
+                (caplen,) = caplen_at(buf, pos)
+                if caplen > limit:
+                    if caplen > MAX_SANE_CAPLEN:
+                        count(
+                            "capture.absurd_caplen",
+                            f"{name}: record {index + len(starts)} at byte {base + pos}: "
+                            f"captured length {caplen}",
+                        )
+                        stop = True
+                        break
+                    if pos + caplen > last:
+                        break
                     count(
                         "capture.caplen_exceeds_snaplen",
                         f"{name}: record {index + len(starts)}: captured length {caplen} > "
                         f"snaplen {snaplen}",
                     )
-                starts.append(pos)
+                elif pos + caplen > last:
+                    break
+                append(pos)
                 pos += RECORD_HEADER_LEN + caplen
             if starts:
                 yield RecordBlock(buf, starts, index)

@@ -173,12 +173,32 @@ class ByteSource:
 
     def read(self, n: int) -> bytes:
         """Up to ``n`` bytes; fewer only at the end of the stream (or where it is corrupt)."""
+        if n >= self._chunk:
+            return self._read_direct(n)  # block reads: no second copy through the buffer
         if self._pos + n > len(self._buf):
             self._fill(n)
         data = self._buf[self._pos : self._pos + n]
         self._pos += len(data)
         self.offset += len(data)
         return data
+
+    def _read_direct(self, n: int) -> bytes:
+        rest = self._buf[self._pos :]
+        parts = [rest] if rest else []
+        have = len(rest)
+        while have < n:
+            try:
+                block = self._stream.read(n - have)
+            except (OSError, EOFError, zstandard.ZstdError) as exc:
+                self.damaged = f"{type(exc).__name__}: {exc}"
+                break
+            if not block:
+                break
+            parts.append(block)
+            have += len(block)
+        self._buf, self._pos = b"", 0
+        self.offset += have
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _fill(self, n: int) -> None:
         parts = [self._buf[self._pos :]]

@@ -118,6 +118,35 @@ class StreamReassembler:
         the events are gaps only."""
         return self._accept(seq, length, length, snapped)
 
+    def in_order_seq(self) -> int:
+        """The sequence number ``take`` would accept, or -1 when it would accept none."""
+        if self._next_seq is None or self._pending or self._holes or self._discarding:
+            return -1
+        return self._next_seq
+
+    def take(self, seq: int, payload: bytes) -> int:
+        """The batch path's in-order shortcut: when a segment at ``seq`` would be delivered at
+        once, whole, with nothing else (it starts at the next expected byte, nothing waits out of
+        order and the bytes are kept), deliver ``payload`` exactly as ``segment`` would and return
+        its stream offset; otherwise do nothing and return -1. Contiguous segments' payloads
+        joined give the same result as one by one."""
+        if seq != self._next_seq or self._pending or self._holes or self._discarding or not payload:
+            return -1
+        offset = self._next_offset
+        size = len(payload)
+        end = offset + size
+        self._next_offset = self._top_offset = end
+        self._next_seq = self._top_seq = (seq + size) % _SEQ_MOD
+        self.bytes_delivered += size
+        tail = self._delivered_tail
+        if size >= TAIL_BYTES:  # only the last TAIL_BYTES are ever compared
+            self._delivered_tail = bytearray(payload[-TAIL_BYTES:])
+        else:
+            tail += payload
+            if len(tail) > 2 * TAIL_BYTES:
+                del tail[:-TAIL_BYTES]
+        return offset
+
     def fin(self, seq: int) -> None:
         """The FIN's sequence number: the stream ends there, whatever the capture missed."""
         if self._next_seq is None:

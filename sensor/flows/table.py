@@ -84,7 +84,14 @@ class Flow:
 
 
 class FlowHandler(Protocol):
-    """What the application layer implements to receive a flow's streams."""
+    """What the application layer implements to receive a flow's streams.
+
+    A handler may also set a class attribute ``coalesce = True``: it then accepts that the batch
+    path delivers a direction's in-order run of segments within a block as one chunk, at the
+    place of the run's last segment (same bytes, offsets and gaps per direction; other flows'
+    events and ``Flow.last`` no longer interleave with its bytes as on the wire). Without it,
+    every segment's bytes arrive at their own place (docs/performance.md).
+    """
 
     def on_data(self, flow: Flow, direction: Direction, offset: int, data: bytes) -> None: ...
 
@@ -196,6 +203,39 @@ class FlowTable:
         low, high = min(a, b), max(a, b)
         key: FlowKey = (low[0], low[1], high[0], high[1], vlan, ())
         return self._flows.get(self._vlan_alias.get(key, key))
+
+    def in_order(
+        self,
+        flow: Flow,
+        direction: Direction,
+        seq: int,
+        payload: bytes,
+        packets: int,
+        timestamp: float,
+    ) -> bool:
+        """Account ``packets`` data segments of an open flow that carry exactly ``payload``
+        (their payloads joined, contiguous from ``seq``), without SYN, FIN or RST, whose
+        history letter the flow already shows, when the direction's reassembler can deliver
+        them at once (``StreamReassembler.take``): what ``process`` would do for each, with
+        the expiry and activity order left to the caller (``advance``, ``touch``). False, and
+        nothing done, when the reassembler cannot take them so: ``process`` them instead."""
+        side = flow.to_responder if direction is Direction.TO_RESPONDER else flow.to_originator
+        offset = side.stream.take(seq, payload)
+        if offset < 0:
+            return False
+        flow.last = timestamp
+        side.packets += packets
+        side.bytes += len(payload)
+        handler = flow.handler
+        if handler is not None:
+            handler.on_data(flow, direction, offset, payload)
+        return True
+
+    def next_close_deadline(self) -> float:
+        """Capture time at which the first ended flow will be closed (inf if none lingers)."""
+        for deadline in self._closing_at.values():
+            return deadline
+        return float("inf")
 
     def earliest_idle_expiry(self) -> float:
         """Capture time at which the least recently active flow would time out (inf if none)."""

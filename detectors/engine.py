@@ -50,7 +50,7 @@ from detectors.masking import mask_value
 from detectors.matcher import Candidates, FloatArray, Matcher, ScanResult
 from detectors.reference import REFERENCES
 from detectors.validators import VALIDATORS
-from detectors.vectors import BoolArray, IntArray
+from detectors.vectors import BoolArray, IntArray, unique_ints
 
 MAX_SAMPLES = 3  # masked samples per identifier in an alert: enough to recognise, little to leak
 MAX_OFFSETS = 20  # evidence offsets per identifier kept in an alert
@@ -206,7 +206,8 @@ class DetectionEngine:
         sensitive: list[IntArray] = [np.zeros(0, dtype=np.int64)]
         account: list[IntArray] = [np.zeros(0, dtype=np.int64)]
         for acc in detection.accepted.values():
-            finding = self._finding(acc)
+            distinct = np.unique(acc.values, return_inverse=True) if acc.values.size else None
+            finding = self._finding(acc, distinct)
             (general if acc.spec.data_class is DataClass.GENERAL else personal).append(finding)
             if not acc.starts.size:
                 continue
@@ -224,6 +225,7 @@ class DetectionEngine:
                         acc.values,
                         is_sensitive(spec),
                         is_account_or_medical(spec),
+                        distinct,
                     )
                 )
         marks = ClassMarks(np.concatenate(sensitive), np.concatenate(account))
@@ -334,15 +336,18 @@ class DetectionEngine:
                 acc.candidates,
             )
 
-    def _finding(self, acc: Accepted) -> Finding:
+    def _finding(
+        self, acc: Accepted, distinct_values: tuple[npt.NDArray[np.bytes_], IntArray] | None
+    ) -> Finding:
+        """``distinct_values`` is ``np.unique(acc.values, return_inverse=True)`` (None if empty)."""
         spec = acc.spec
         samples: list[str] = []
         distinct = 0
-        if acc.values.size:
-            uniq, first = np.unique(acc.values, return_index=True)
+        if distinct_values is not None:
+            uniq, inverse = distinct_values
             distinct = len(uniq)
-            for i in np.sort(first)[: self.max_samples].tolist():
-                text = bytes(acc.values[i]).decode("utf-8", "replace")
+            for code in first_codes(inverse, self.max_samples):
+                text = bytes(uniq[code]).decode("utf-8", "replace")
                 samples.append(
                     mask_value(text, spec.mask.style, spec.mask.keep_start, spec.mask.keep_end)
                 )
@@ -362,6 +367,18 @@ class DetectionEngine:
             suppressed=acc.suppressed,
             confidence=round(float(acc.confidence.mean()), 2) if acc.starts.size else 0.0,
         )
+
+
+def first_codes(inverse: IntArray, count: int) -> list[int]:
+    """The first ``count`` distinct codes of ``inverse`` in order of first appearance: the masked
+    samples are the first values met in the object. Reads a growing prefix, so the cost is bounded
+    by where the ``count``-th distinct value first appears, not by the number of matches."""
+    length = 64
+    while True:
+        seen = dict.fromkeys(inverse[:length].tolist())
+        if len(seen) >= count or length >= len(inverse):
+            return list(seen)[:count]
+        length *= 4
 
 
 def _empty(spec: IdentifierSpec, rejected: IntArray, candidates: int) -> Accepted:
@@ -388,7 +405,7 @@ def _rejected(
     starts: IntArray, valid: BoolArray, kept_starts: IntArray, kept_ends: IntArray
 ) -> IntArray:
     """Distinct starts with no valid reading and not inside an accepted span."""
-    bad = np.unique(starts[~valid])
+    bad = unique_ints(starts[~valid])
     if bad.size and kept_starts.size:
         bad = bad[~np.isin(bad, starts[valid])]
         i = np.searchsorted(kept_starts, bad, "right") - 1

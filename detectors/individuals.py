@@ -45,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.layout import Layout
-from detectors.vectors import IntArray
+from detectors.vectors import IntArray, unique_int_counts, unique_ints
 
 ALIAS_ROUNDS = 4  # alias chains longer than e-mail -> mobile -> passport -> resident ID are noise
 
@@ -60,6 +60,9 @@ class Evidence:
     values: npt.NDArray[np.bytes_]
     sensitive: bool = False
     account_or_medical: bool = False
+    # ``np.unique(values, return_inverse=True)`` when the caller already has it (the engine computes
+    # it once per identifier for the finding's distinct count); None: computed here
+    distinct: tuple[npt.NDArray[np.bytes_], IntArray] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,11 +157,16 @@ def _nodes(evidence: list[Evidence]) -> _Nodes:
     codes, offsets, firsts, uniques = [], [], [], []
     total = 0
     for _namespace, items in ordered:
-        width = max(e.values.dtype.itemsize for e in items)
-        values = np.concatenate([e.values.astype(f"S{width}") for e in items])
-        uniq, inverse = np.unique(values, return_inverse=True)
+        if len(items) == 1 and items[0].distinct is not None:
+            uniq, inverse = items[0].distinct
+        else:
+            width = max(e.values.dtype.itemsize for e in items)
+            values = np.concatenate([e.values.astype(f"S{width}") for e in items])
+            uniq, inverse = np.unique(values, return_inverse=True)
         codes.append(inverse.astype(np.int64).ravel() + total)
-        offsets.append(np.concatenate([e.starts for e in items]))
+        offsets.append(
+            items[0].starts if len(items) == 1 else np.concatenate([e.starts for e in items])
+        )
         firsts.append(total)
         uniques.append(uniq)
         total += len(uniq)
@@ -182,9 +190,9 @@ def _rows(codes: IntArray, rows: IntArray, n_nodes: int) -> tuple[IntArray, IntA
     weak = codes != occ_primary
     alias = np.arange(n_nodes, dtype=np.int64)
     if weak.any():
-        pairs = np.unique(codes[weak] * n_nodes + occ_primary[weak])  # (weak, strong) as one int
+        pairs = unique_ints(codes[weak] * n_nodes + occ_primary[weak])  # (weak, strong) as one int
         weak_nodes, strong_nodes = pairs // n_nodes, pairs % n_nodes
-        nodes, counts = np.unique(weak_nodes, return_counts=True)
+        nodes, counts = unique_int_counts(weak_nodes)
         single = np.isin(weak_nodes, nodes[counts == 1])
         alias[weak_nodes[single]] = strong_nodes[single]
         for _ in range(ALIAS_ROUNDS):
@@ -198,7 +206,7 @@ def _marked(row_ids: IntArray, persons: IntArray, marked_rows: IntArray) -> IntA
     """Distinct persons with at least one row among ``marked_rows``."""
     if marked_rows.size == 0:
         return np.zeros(0, dtype=np.int64)
-    result: IntArray = np.unique(persons[np.isin(row_ids, marked_rows)])
+    result: IntArray = unique_ints(persons[np.isin(row_ids, marked_rows)])
     return result
 
 
@@ -226,9 +234,9 @@ def count_people(
     n_nodes = int(nodes.first_code[-1]) + len(nodes.values[-1])
     if layout.rows:
         row_ids, persons = _rows(nodes.codes, layout.row_of(nodes.offsets), n_nodes)
-        people = np.unique(persons)
-        sensitive = _marked(row_ids, persons, np.unique(layout.row_of(marks.sensitive)))
-        account = _marked(row_ids, persons, np.unique(layout.row_of(marks.account_or_medical)))
+        people = unique_ints(persons)
+        sensitive = _marked(row_ids, persons, unique_ints(layout.row_of(marks.sensitive)))
+        account = _marked(row_ids, persons, unique_ints(layout.row_of(marks.account_or_medical)))
     else:
         people = _largest(nodes, tuple(True for _ in nodes.values))
         if people.size == 1:  # one person's document: everything in it is about them
@@ -237,7 +245,7 @@ def count_people(
         else:
             sensitive = _largest(nodes, nodes.sensitive)
             account = _largest(nodes, nodes.account_or_medical)
-    hashed = nodes.key_map(np.unique(np.concatenate([people, sensitive, account])), hasher)
+    hashed = nodes.key_map(unique_ints(np.concatenate([people, sensitive, account])), hasher)
     keys = sorted(hashed[n] for n in people.tolist())
     return People(
         len(keys),

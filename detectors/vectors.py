@@ -209,3 +209,29 @@ def digits_of(mat: ByteArray) -> IntArray:
     """Digit values of a byte matrix, 0 where the byte is not a digit (check DIGIT separately)."""
     result: IntArray = np.where(DIGIT[mat], mat.astype(np.int64) - ord("0"), 0)
     return result
+
+
+def unique_ints(values: IntArray) -> IntArray:
+    """``np.unique`` of an integer array, by sorting.
+
+    numpy 2's ``np.unique`` goes through a hash table first; on the 10^5-10^6 offsets and node
+    numbers of a dense object that is twenty to thirty times slower than the (SIMD) sort alone.
+    """
+    ordered = np.sort(values)
+    if ordered.size < 2:
+        return ordered
+    keep = np.ones(ordered.size, dtype=bool)
+    keep[1:] = ordered[1:] != ordered[:-1]
+    result: IntArray = ordered[keep]
+    return result
+
+
+def unique_int_counts(values: IntArray) -> tuple[IntArray, IntArray]:
+    """``np.unique(values, return_counts=True)`` of an integer array, by sorting."""
+    ordered = np.sort(values)
+    if ordered.size == 0:
+        return ordered, np.zeros(0, dtype=np.int64)
+    first = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+    counts: IntArray = np.diff(np.append(first, ordered.size)).astype(np.int64)
+    result: IntArray = ordered[first]
+    return result, counts

@@ -33,7 +33,6 @@ from detectors.catalogue import DataClass, IdentifierSpec
 from detectors.context import (
     STRUCTURES,
     header_columns,
-    in_columns,
     keyword_context,
     keyword_table,
 )
@@ -264,20 +263,20 @@ class DetectionEngine:
         governing, after_reverse, after_positive = keyword_context(
             kw, lengths, sets, buf, starts, ends, ctx.window_before, ctx.window_after, layout.rows
         )
-        excluded = np.isin(values, self._allow[index]) | (governing == 0)
+        allow = self._allow[index]
+        excluded = governing == 0
+        if allow.size:
+            excluded |= np.isin(values, allow)
         if self._needs_context[index]:  # 车架号 after 姓名 in a header line is a column name
             excluded |= layout.in_header(starts)
         excluded |= after_reverse
-        excluded |= in_columns(layout, starts, header_columns(layout, sets.reverse_words))
+        columns = _Columns(layout, starts)
+        excluded |= columns.among(header_columns(layout, sets.reverse_words))
         for structure in exc.structures:
             excluded |= STRUCTURES[structure](buf, starts, ends)
-        positive = (governing == 2) | in_columns(
-            layout, starts, header_columns(layout, sets.positive_words)
-        )
+        positive = (governing == 2) | columns.among(header_columns(layout, sets.positive_words))
         positive |= (governing == -1) & after_positive
-        negative = (governing == 1) | in_columns(
-            layout, starts, header_columns(layout, sets.negative_words)
-        )
+        negative = (governing == 1) | columns.among(header_columns(layout, sets.negative_words))
         confidence = np.clip(base + ctx.raise_by * positive - ctx.lower_by * negative, 0.0, 1.0)
         ok = ~excluded & (confidence >= spec.minimum_confidence - 1e-9)
         return Accepted(
@@ -369,6 +368,27 @@ class DetectionEngine:
         )
 
 
+class _Columns:
+    """Which values sit below the header in given columns (``context.in_columns``), with the
+    column of each value found once per identifier instead of once per keyword set."""
+
+    def __init__(self, layout: Layout, starts: IntArray) -> None:
+        self.layout, self.starts = layout, starts
+        self._places: tuple[IntArray, BoolArray] | None = None
+
+    def among(self, columns: IntArray) -> BoolArray:
+        if columns.size == 0 or self.starts.size == 0:
+            return np.zeros(self.starts.shape, dtype=bool)
+        if self._places is None:
+            below_header = self.layout.row_of(self.starts) > 0
+            self._places = self.layout.column_of(self.starts), below_header
+        column, below_header = self._places
+        wanted = np.zeros(int(columns.max()) + 2, dtype=bool)  # the last entry stays False: -1
+        wanted[columns] = True
+        result: BoolArray = below_header & wanted[np.clip(column, -1, wanted.size - 1)]
+        return result
+
+
 def first_codes(inverse: IntArray, count: int) -> list[int]:
     """The first ``count`` distinct codes of ``inverse`` in order of first appearance: the masked
     samples are the first values met in the object. Reads a growing prefix, so the cost is bounded
@@ -407,7 +427,10 @@ def _rejected(
     """Distinct starts with no valid reading and not inside an accepted span."""
     bad = unique_ints(starts[~valid])
     if bad.size and kept_starts.size:
-        bad = bad[~np.isin(bad, starts[valid])]
+        good = starts[valid]  # sorted, like every candidate start: a lookup, not np.isin
+        at = np.minimum(np.searchsorted(good, bad), max(good.size - 1, 0))
+        if good.size:
+            bad = bad[good[at] != bad]
         i = np.searchsorted(kept_starts, bad, "right") - 1
         inside = (i >= 0) & (kept_ends[np.maximum(i, 0)] > bad)
         bad = bad[~inside]

@@ -246,13 +246,26 @@ def count_people(
             sensitive = _largest(nodes, nodes.sensitive)
             account = _largest(nodes, nodes.account_or_medical)
     hashed = nodes.key_map(unique_ints(np.concatenate([people, sensitive, account])), hasher)
-    keys = sorted(hashed[n] for n in people.tolist())
+    keys = tuple(sorted(hashed[n] for n in people.tolist()))
     return People(
         len(keys),
-        tuple(keys),
-        tuple(sorted(hashed[n] for n in sensitive.tolist())),
-        tuple(sorted(hashed[n] for n in account.tolist())),
+        keys,
+        _sorted_keys(sensitive, people, keys, hashed),
+        _sorted_keys(account, people, keys, hashed),
     )
+
+
+def _sorted_keys(
+    nodes: IntArray, people: IntArray, people_keys: tuple[str, ...], hashed: dict[int, str]
+) -> tuple[str, ...]:
+    """Sorted keys of ``nodes``. A subset of the people (always so in a table) is read off their
+    sorted keys instead of sorting again: in a dense export every person is often sensitive."""
+    if nodes.size == people.size and np.array_equal(nodes, people):
+        return people_keys
+    if nodes.size and np.isin(nodes, people).all():
+        wanted = {hashed[n] for n in nodes.tolist()}
+        return tuple(k for k in people_keys if k in wanted)
+    return tuple(sorted(hashed[n] for n in nodes.tolist()))
 
 
 def digest_secret(secret: bytes) -> str:

@@ -39,13 +39,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from detectors.layout import Layout
 from detectors.vectors import IntArray, unique_int_counts, unique_ints
+
+if TYPE_CHECKING:  # the extension may not be built; see _native_hasher
+    from detectors import _keyhash
 
 ALIAS_ROUNDS = 4  # alias chains longer than e-mail -> mobile -> passport -> resident ID are noise
 
@@ -87,11 +92,25 @@ class People:
 KEY_BYTES = 16  # 128 bits of the HMAC: no collisions among billions of people, half the storage
 
 
+def _native_hasher(secret: bytes) -> _keyhash.Hasher | None:
+    """The C loop (``detectors._keyhash``), unless it was not built or ``EGRESS_NATIVE_HASH=0``."""
+    if os.environ.get("EGRESS_NATIVE_HASH", "1") == "0":
+        return None
+    try:
+        from detectors import _keyhash
+    except ImportError:
+        return None
+    return _keyhash.Hasher(secret)
+
+
 class KeyedHasher:
     """HMAC-SHA256 (RFC 2104) with the key pads hashed once, truncated to ``KEY_BYTES``.
 
     ``hmac.digest`` re-derives the pads on every call (3.5 us per value measured); copying the two
     prepared SHA-256 states costs a third of that, which matters at 10 000 people per megabyte.
+    The C extension ``detectors._keyhash`` does the same with plain struct copies and no
+    interpreter in the loop (0.19 us per value against 0.8 us); this class falls back to hashlib
+    when it is not built.
     """
 
     def __init__(self, secret: bytes) -> None:
@@ -99,12 +118,23 @@ class KeyedHasher:
         key = key.ljust(64, b"\0")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        self._native = _native_hasher(secret)
+
+    @property
+    def native(self) -> bool:
+        return self._native is not None
 
     def __call__(self, message: bytes) -> str:
         return self.many(b"", [message])[0]
 
     def many(self, prefix: bytes, values: list[bytes]) -> list[str]:
         """Keys of ``prefix + value`` for every value: one loop, no Python call per value."""
+        if self._native is not None:
+            return self._native.many(prefix, values, KEY_BYTES)
+        return self.many_python(prefix, values)
+
+    def many_python(self, prefix: bytes, values: list[bytes]) -> list[str]:
+        """The hashlib reference of ``many`` (also the path without the C extension)."""
         inner_copy, outer_copy = self._inner.copy, self._outer.copy
         out = []
         for value in values:

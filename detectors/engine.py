@@ -302,6 +302,9 @@ class DetectionEngine:
         pos = np.concatenate([np.arange(a.starts.size) for _, a in items])
         starts = np.concatenate([a.starts for _, a in items])
         ends = np.concatenate([a.ends for _, a in items])
+        by_start = np.argsort(starts, kind="stable")
+        if bool(np.all(starts[by_start[1:]] >= np.maximum.accumulate(ends[by_start])[:-1])):
+            return  # no two spans share a byte (the usual case): nothing to resolve
         conf = np.concatenate([a.confidence for _, a in items])
         order = np.lexsort((owner, self._ranks[owner], -conf, -ends, starts))
         s, e, o = starts[order], ends[order], owner[order]

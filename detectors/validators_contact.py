@@ -8,6 +8,7 @@ rest. Plain-Python twins: ``detectors.reference``.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from detectors.tables import (
     CN_AREA_CODES_2,
@@ -107,6 +108,21 @@ _EMAIL_LOCAL = byte_table(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 _EMAIL_DOMAIN = byte_table(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 _TLD_WIDTH = max(len(t) for t in FILE_EXTENSION_TLDS)
 _DENIED_TLDS = np.array(sorted(t.encode() for t in FILE_EXTENSION_TLDS), dtype=f"S{_TLD_WIDTH}")
+assert _TLD_WIDTH <= 8, "TLDs are compared as one big-endian 64-bit word each"
+
+
+def _tld_words(tld: ByteArray) -> npt.NDArray[np.uint64]:
+    """Each zero-padded row of up to 8 bytes as one integer: equal rows, equal integers, and a
+    sorted lookup instead of ``np.isin`` on byte strings (a tenth of the time)."""
+    padded = np.zeros((tld.shape[0], 8), dtype=np.uint8)
+    padded[:, : tld.shape[1]] = tld
+    result: npt.NDArray[np.uint64] = padded.view(">u8").ravel().astype(np.uint64)
+    return result
+
+
+_DENIED_WORDS = np.sort(
+    _tld_words(np.frombuffer(_DENIED_TLDS.tobytes(), np.uint8).reshape(-1, _TLD_WIDTH))
+)
 
 
 def _file_tld(buf: ByteArray, ends: IntArray) -> BoolArray:
@@ -117,7 +133,9 @@ def _file_tld(buf: ByteArray, ends: IntArray) -> BoolArray:
     shift = (_TLD_WIDTH + 1 - np.minimum(tld_len, _TLD_WIDTH))[:, None]
     picked = np.take_along_axis(lower(tail), np.minimum(shift + cols, _TLD_WIDTH), axis=1)
     tld = np.where(cols < tld_len[:, None], picked, 0).astype(np.uint8)
-    result: BoolArray = (tld_len <= _TLD_WIDTH) & np.isin(as_strings(tld), _DENIED_TLDS)
+    words = _tld_words(tld)
+    at = np.minimum(np.searchsorted(_DENIED_WORDS, words), _DENIED_WORDS.size - 1)
+    result: BoolArray = (tld_len <= _TLD_WIDTH) & (_DENIED_WORDS[at] == words)
     return result
 
 

@@ -49,7 +49,7 @@ from detectors.masking import mask_value
 from detectors.matcher import Candidates, FloatArray, Matcher, ScanResult
 from detectors.reference import REFERENCES
 from detectors.validators import VALIDATORS
-from detectors.vectors import BoolArray, IntArray, unique_ints
+from detectors.vectors import BoolArray, IntArray, unique_ints, unique_strings
 
 MAX_SAMPLES = 3  # masked samples per identifier in an alert: enough to recognise, little to leak
 MAX_OFFSETS = 20  # evidence offsets per identifier kept in an alert
@@ -205,7 +205,7 @@ class DetectionEngine:
         sensitive: list[IntArray] = [np.zeros(0, dtype=np.int64)]
         account: list[IntArray] = [np.zeros(0, dtype=np.int64)]
         for acc in detection.accepted.values():
-            distinct = np.unique(acc.values, return_inverse=True) if acc.values.size else None
+            distinct = unique_strings(acc.values) if acc.values.size else None
             finding = self._finding(acc, distinct)
             (general if acc.spec.data_class is DataClass.GENERAL else personal).append(finding)
             if not acc.starts.size:
@@ -341,7 +341,7 @@ class DetectionEngine:
     def _finding(
         self, acc: Accepted, distinct_values: tuple[npt.NDArray[np.bytes_], IntArray] | None
     ) -> Finding:
-        """``distinct_values`` is ``np.unique(acc.values, return_inverse=True)`` (None if empty)."""
+        """``distinct_values`` is ``unique_strings(acc.values)`` (None if empty)."""
         spec = acc.spec
         samples: list[str] = []
         distinct = 0

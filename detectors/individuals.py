@@ -47,7 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.layout import Layout
-from detectors.vectors import IntArray, unique_int_counts, unique_ints
+from detectors.vectors import IntArray, unique_int_counts, unique_ints, unique_strings
 
 if TYPE_CHECKING:  # the extension may not be built; see _native_hasher
     from detectors import _keyhash
@@ -65,7 +65,7 @@ class Evidence:
     values: npt.NDArray[np.bytes_]
     sensitive: bool = False
     account_or_medical: bool = False
-    # ``np.unique(values, return_inverse=True)`` when the caller already has it (the engine computes
+    # ``unique_strings(values)`` (sorted distinct values, inverse) when the caller already has it (the engine computes
     # it once per identifier for the finding's distinct count); None: computed here
     distinct: tuple[npt.NDArray[np.bytes_], IntArray] | None = None
 
@@ -192,7 +192,7 @@ def _nodes(evidence: list[Evidence]) -> _Nodes:
         else:
             width = max(e.values.dtype.itemsize for e in items)
             values = np.concatenate([e.values.astype(f"S{width}") for e in items])
-            uniq, inverse = np.unique(values, return_inverse=True)
+            uniq, inverse = unique_strings(values)
         codes.append(inverse.astype(np.int64).ravel() + total)
         offsets.append(
             items[0].starts if len(items) == 1 else np.concatenate([e.starts for e in items])

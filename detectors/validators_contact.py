@@ -63,6 +63,9 @@ def _digits_only(
 
 
 def _shift_left(mat: ByteArray, shift: IntArray, width: int) -> ByteArray:
+    if width <= mat.shape[1] and not shift.any():  # no country code anywhere: the first columns
+        head: ByteArray = mat[:, :width].copy()
+        return head
     cols = np.minimum(shift[:, None] + np.arange(width, dtype=np.int64), mat.shape[1] - 1)
     result: ByteArray = np.take_along_axis(mat, cols, axis=1)
     return result

@@ -65,10 +65,14 @@ def compact(mat: ByteArray, keep: BoolArray) -> tuple[ByteArray, IntArray]:
 
     Used to strip separators: "138 1234-5678" becomes "13812345678" in the same row.
     """
-    order = np.argsort(~keep, axis=1, kind="stable")
-    moved = np.take_along_axis(mat, order, axis=1)
     counts = keep.sum(axis=1).astype(np.int64)
     cols = np.arange(mat.shape[1])
+    if mat.shape[1] < 2 or bool(np.all(keep[:, :-1] | ~keep[:, 1:])):
+        # every row's kept bytes already lead it (a separator-free span): nothing to move
+        moved = mat
+    else:
+        order = np.argsort(~keep, axis=1, kind="stable")
+        moved = np.take_along_axis(mat, order, axis=1)
     out: ByteArray = np.where(cols[None, :] < counts[:, None], moved, 0).astype(np.uint8)
     return out, counts
 

@@ -149,6 +149,12 @@ def windows(
 ) -> tuple[ByteArray, ByteArray]:
     """The ``before`` bytes preceding and ``after`` bytes following each span (zero outside buf)."""
     n = len(buf)
+    if n and before and starts.size and bool(starts.min() >= before):
+        # no window reaches past the buffer (the usual case): read rows of a window view
+        if not after:
+            return _rows_at(buf, starts - before, before), np.zeros((len(ends), 0), np.uint8)
+        if bool(ends.max() + after <= n):
+            return _rows_at(buf, starts - before, before), _rows_at(buf, ends, after)
     left_idx = starts[:, None] + np.arange(-before, 0, dtype=np.int64)[None, :]
     right_idx = ends[:, None] + np.arange(after, dtype=np.int64)[None, :]
     if not n:

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from detectors.engine import first_codes
-from detectors.vectors import unique_int_counts, unique_ints, unique_strings
+from detectors.vectors import (
+    fixed_matrix,
+    span_matrix,
+    unique_int_counts,
+    unique_ints,
+    unique_strings,
+    windows,
+)
 
 
 def _strings(rng: random.Random, n: int, width: int, alphabet: bytes) -> list[bytes]:
@@ -52,3 +59,30 @@ def test_first_codes_are_the_first_distinct_values_in_order() -> None:
         expected = inverse[np.sort(first)[:3]].tolist()
         assert first_codes(inverse, 3) == expected
     assert first_codes(np.array([5] * 10_000 + [1, 2]), 3) == [5, 1, 2]
+
+
+def test_windows_and_span_matrices_match_plain_slicing() -> None:
+    """The window-view fast paths and the clipped index paths give the bytes slicing gives,
+    zero outside the buffer and after each span."""
+    rng = random.Random(9)
+    for size in (1, 5, 40, 300):
+        data = bytes(rng.randrange(1, 256) for _ in range(size))
+        buf = np.frombuffer(data, dtype=np.uint8)
+        for _ in range(30):
+            n = rng.randint(1, 20)
+            starts = np.sort(np.array([rng.randrange(size) for _ in range(n)], dtype=np.int64))
+            ends = np.minimum(starts + np.array([rng.randint(1, 12) for _ in range(n)]), size)
+            before, after = rng.randint(0, 12), rng.randint(0, 12)
+            left, right = windows(buf, starts, ends, before, after)
+            mat, inside = span_matrix(buf, starts, ends)
+            for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+                want_left = bytes(max(before - s, 0)) + data[max(s - before, 0) : s]
+                want_right = data[e : e + after] + bytes(max(e + after - size, 0))
+                assert bytes(left[i]) == want_left
+                assert bytes(right[i]) == want_right
+                assert bytes(mat[i]) == data[s:e].ljust(mat.shape[1], b"\0")
+                assert inside[i].sum() == e - s
+            fixed = [s for s in starts.tolist() if s + 4 <= size]
+            if fixed:
+                got = fixed_matrix(buf, np.array(fixed, dtype=np.int64), 4)
+                assert [bytes(r) for r in got] == [data[s : s + 4] for s in fixed]

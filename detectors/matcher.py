@@ -215,7 +215,7 @@ class Matcher:
     def matches(self, data: bytes) -> IntArray:
         """(expression id, from, to) rows of every match in the padded buffer."""
         if self._native is not None:
-            raw = self._native.scan(PAD + data + PAD)
+            raw = self._native.scan(b"".join((PAD, data, PAD)))
             table: IntArray = np.frombuffer(raw, dtype=np.int64).reshape(-1, 3)
             return table
         hits: list[int] = []
@@ -225,7 +225,7 @@ class Matcher:
             collect((ident, start, end))
 
         assert self._db is not None
-        self._db.scan(PAD + data + PAD, match_event_handler=on_match)
+        self._db.scan(b"".join((PAD, data, PAD)), match_event_handler=on_match)
         return np.array(hits, dtype=np.int64).reshape(-1, 3)
 
     def scan(self, data: bytes) -> ScanResult:

@@ -49,8 +49,7 @@ def span_matrix(
     inside = cols[None, :] < lengths[:, None]
     if not len(buf):
         return np.zeros(inside.shape, dtype=np.uint8), inside
-    safe = starts <= len(buf) - width
-    if width and safe.all():
+    if width and len(buf) >= width and bool(np.all(starts <= len(buf) - width)):
         mat = _rows_at(buf, starts, width)
     else:  # spans near the end of the buffer read clipped indices (zeroed below)
         mat = buf.take(starts[:, None] + cols[None, :], mode="clip")

@@ -86,3 +86,11 @@ def test_windows_and_span_matrices_match_plain_slicing() -> None:
             if fixed:
                 got = fixed_matrix(buf, np.array(fixed, dtype=np.int64), 4)
                 assert [bytes(r) for r in got] == [data[s : s + 4] for s in fixed]
+
+
+def test_span_matrix_with_a_width_wider_than_the_buffer() -> None:
+    buf = np.frombuffer(b"abc", dtype=np.uint8)
+    none = np.zeros(0, dtype=np.int64)
+    assert span_matrix(buf, none, none, width=12)[0].shape == (0, 12)
+    mat, inside = span_matrix(buf, np.array([1]), np.array([3]), width=12)
+    assert bytes(mat[0]) == b"bc" + bytes(10) and int(inside.sum()) == 2

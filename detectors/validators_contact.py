@@ -150,19 +150,22 @@ def check_email(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
     """
     if starts.size == 0:
         return empty()
-    mat, inside = span_matrix(buf, starts, ends)
-    lengths = ends - starts
-    cols = np.arange(mat.shape[1], dtype=np.int64)[None, :]
-    at = (mat == ord("@")) & inside
+    mat, inside = span_matrix(buf, starts, ends)  # zero outside each span
+    n, width = mat.shape
+    rows = np.arange(n)
+    at = mat == ord("@")
     at_pos = np.argmax(at, axis=1).astype(np.int64)
-    local = cols < at_pos[:, None]
-    domain = (cols > at_pos[:, None]) & inside
-    ok = (at.sum(axis=1) == 1) & (at_pos >= 1) & (at_pos <= 64) & (lengths <= 254)
-    ok &= np.all(_EMAIL_LOCAL[mat] | ~local, axis=1) & np.all(_EMAIL_DOMAIN[mat] | ~domain, axis=1)
+    ok = (at.sum(axis=1) == 1) & (at_pos >= 1) & (at_pos <= 64) & (ends - starts <= 254)
+    # '@' is neither a local nor a domain byte, so with exactly one '@': the local part is clean
+    # when the first non-local byte is the '@', the domain when the last non-domain byte of the
+    # span is the '@'
+    ok &= np.argmax(~_EMAIL_LOCAL[mat], axis=1) == at_pos
+    not_domain = ~_EMAIL_DOMAIN[mat] & inside
+    ok &= width - 1 - np.argmax(not_domain[:, ::-1], axis=1) == at_pos
     dot = mat == ord(".")
     ok &= ~dot[:, 0]
-    ok &= ~dot[np.arange(len(starts)), np.maximum(at_pos - 1, 0)]
-    doubled = dot[:, :-1] & dot[:, 1:] & local[:, 1:]
+    ok &= ~dot[rows, np.maximum(at_pos - 1, 0)]
+    doubled = dot[:, :-1] & dot[:, 1:] & (np.arange(1, width)[None, :] < at_pos[:, None])
     ok &= ~doubled.any(axis=1)
     ok &= ~_file_tld(buf, ends)
     return Checked(ok, as_strings(lower(mat)))

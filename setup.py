@@ -1,8 +1,12 @@
-"""Build hook for the optional C match collector (detectors/_hsscan.c); metadata is in pyproject.toml.
+"""Build hook for the optional C extensions; metadata is in pyproject.toml.
 
-The extension needs a C compiler and the system hyperscan headers (Debian: gcc, libhyperscan-dev,
-which deploy/install.sh installs). ``optional=True``: without them the install still succeeds and
-detectors/matcher.py falls back to the python-hyperscan callback path.
+* detectors/_hsscan.c, the match collector, needs a C compiler and the system hyperscan headers
+  (Debian: gcc, libhyperscan-dev; deploy/install.sh installs them).
+* detectors/_keyhash.c, the person-key HMAC loop, needs the OpenSSL headers (Debian: libssl-dev,
+  also installed by deploy/install.sh).
+
+``optional=True``: without them the install still succeeds and detectors/matcher.py falls back to the
+python-hyperscan callback path, detectors/individuals.py to hashlib.
 """
 
 from setuptools import Extension, setup
@@ -14,6 +18,12 @@ setup(
             sources=["detectors/_hsscan.c"],
             libraries=["hs"],
             optional=True,
-        )
+        ),
+        Extension(
+            "detectors._keyhash",
+            sources=["detectors/_keyhash.c"],
+            libraries=["crypto"],
+            optional=True,
+        ),
     ]
 )

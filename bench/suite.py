@@ -7,7 +7,9 @@ Suites (``--suites``, all by default):
    path against the per-packet path in-process.
 2. ``stages``: decode, flows and reassembly, application layer, detection, policy and output,
    each in MB/s of capture (``bench.stages``).
-3. ``dense``: detection over a CSV with a person every ~80 bytes: MB/s and detection rate.
+3. ``dense``: detection over a CSV with a person every ~80 bytes: MB/s and detection rate; and
+   over ordinary text with sparse personal data; each with a pure-Python ``re`` peer (the
+   ``detectors.baseline`` scanner) on the same bytes in the same run.
 4. ``flows``: a million concurrent flows and a SYN flood (``bench.flowstress``) under the
    default flow limit: packets/s, peak RSS, evictions.
 5. ``spine``: the issue's figure: decode + flow tracking + reassembly with a handler that only
@@ -44,7 +46,14 @@ from detectors.catalogue import load_catalogue
 from detectors.engine import DetectionEngine
 from sensor.decode.batch import BLOCK_BYTES
 
-QUICK = {"size": "3M", "flows": 3000, "dense_people": 2000, "scapy": 300, "pyshark": 30}
+QUICK = {
+    "size": "3M",
+    "flows": 3000,
+    "dense_people": 2000,
+    "sparse_bytes": 200_000,
+    "scapy": 300,
+    "pyshark": 30,
+}
 
 
 def _egress() -> list[str]:
@@ -173,7 +182,35 @@ class Suite:
         )
         last = figure.runs[-1].extra
         result = {k: v for k, v in last.items() if k != "seconds"}
-        result.update(mb_per_s=rate(len(data), figure.seconds), load=figure.load)
+        result.update(
+            mb_per_s=rate(len(data), figure.seconds),
+            mb_per_cpu_s=rate(len(data), figure.cpu_seconds),
+            load=figure.load,
+        )
+        # the peer: a pure-Python ``re`` scanner over the same bytes, once (it is slow)
+        scanner = dense_suite.ReScanner(engine.specs)
+        peer = timed(lambda: dense_suite.run_peer(data, scanner))
+        result["re_peer"] = {
+            "mb_per_s": rate(len(data), peer.seconds),
+            "mb_per_cpu_s": rate(len(data), peer.cpu_seconds),
+            "found": peer.extra["found"],
+        }
+        result["ratio_to_re"] = peer.cpu_seconds / figure.cpu_seconds
+        text = dense_suite.sparse_text(self.args.sparse_bytes)
+        sparse = repeat(
+            "sparse", self.runs, lambda: timed(lambda: dense_suite.run_engine(text, engine))
+        )
+        sparse_peer = timed(lambda: dense_suite.run_peer(text, scanner))
+        result["sparse"] = {
+            "bytes": len(text),
+            "mb_per_s": rate(len(text), sparse.seconds),
+            "mb_per_cpu_s": rate(len(text), sparse.cpu_seconds),
+            "found": sparse.runs[-1].extra["found"],
+            "load": sparse.load,
+            "re_peer_mb_per_s": rate(len(text), sparse_peer.seconds),
+            "re_peer_mb_per_cpu_s": rate(len(text), sparse_peer.cpu_seconds),
+            "ratio_to_re": sparse_peer.cpu_seconds / sparse.cpu_seconds,
+        }
         return result
 
     def flows(self) -> dict[str, Any]:
@@ -459,9 +496,23 @@ def to_markdown(results: dict[str, Any]) -> str:
             f"{d['mb_per_s']:.2f}",
             d["load"],
         )
+        row("dense PI CSV, MB per CPU-second", f"{d['mb_per_cpu_s']:.2f}", d["load"])
+        row(
+            "dense PI CSV, pure-Python re peer, MB per CPU-second",
+            f"{d['re_peer']['mb_per_cpu_s']:.3f}",
+        )
+        row("dense PI CSV, ratio egress / re peer (CPU)", f"{d['ratio_to_re']:.1f}")
         for k, v in d["detection_rate"].items():
             row(f"dense detection rate, {k}", f"{v:.4f}")
         row("dense distinct individuals / people", f"{d['individual_rate']:.4f}")
+        sp = d["sparse"]
+        row("sparse PI text, MB/s", f"{sp['mb_per_s']:.1f}", sp["load"])
+        row("sparse PI text, MB per CPU-second", f"{sp['mb_per_cpu_s']:.1f}", sp["load"])
+        row(
+            "sparse PI text, pure-Python re peer, MB per CPU-second",
+            f"{sp['re_peer_mb_per_cpu_s']:.2f}",
+        )
+        row("sparse PI text, ratio egress / re peer (CPU)", f"{sp['ratio_to_re']:.1f}")
     for name, f in s.get("flows", {}).items():
         row(
             f"{name} ({f['flows_offered']:,} flows), packets/s",
@@ -520,6 +571,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu", type=int, default=1, help="CPU to pin to; -1 to not pin")
     parser.add_argument("--flows", type=int, default=1_000_000)
     parser.add_argument("--dense-people", type=int, default=125_000, help="~10 MB of CSV")
+    parser.add_argument(
+        "--sparse-bytes", type=int, default=10_000_000, help="sparse PI text for the dense suite"
+    )
     parser.add_argument("--dpkt-packets", type=int, default=200_000)
     parser.add_argument("--scapy-packets", type=int, default=20_000)
     parser.add_argument("--pyshark-packets", type=int, default=2_000)
@@ -535,6 +589,7 @@ def main(argv: list[str] | None = None) -> int:
             QUICK["flows"],
             QUICK["dense_people"],
         )
+        args.sparse_bytes = QUICK["sparse_bytes"]
         args.scapy_packets, args.pyshark_packets = QUICK["scapy"], QUICK["pyshark"]
         args.dpkt_packets = min(args.dpkt_packets, 2_000)
         args.block_bytes = 256 << 10  # several blocks in the small mix, so flows span blocks

@@ -13,8 +13,9 @@ apt_packages=()
 # python3-venv: Debian's python3 needs it for `python3 -m venv`.
 python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv)
 # gcc, libhyperscan-dev and the Python headers build detectors/_hsscan.c, the C match collector
-# (optional: without it detection falls back to a slower Python callback per match).
-for pkg in gcc libhyperscan-dev; do
+# (optional: without it detection falls back to a slower Python callback per match); libssl-dev
+# builds detectors/_keyhash.c, the person-key HMAC loop (optional: hashlib otherwise).
+for pkg in gcc libhyperscan-dev libssl-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || apt_packages+=("$pkg")
 done
 python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \

@@ -33,7 +33,6 @@ from detectors.catalogue import DataClass, IdentifierSpec
 from detectors.context import (
     STRUCTURES,
     header_columns,
-    in_columns,
     keyword_context,
     keyword_table,
 )
@@ -50,7 +49,7 @@ from detectors.masking import mask_value
 from detectors.matcher import Candidates, FloatArray, Matcher, ScanResult
 from detectors.reference import REFERENCES
 from detectors.validators import VALIDATORS
-from detectors.vectors import BoolArray, IntArray
+from detectors.vectors import BoolArray, IntArray, unique_ints, unique_strings
 
 MAX_SAMPLES = 3  # masked samples per identifier in an alert: enough to recognise, little to leak
 MAX_OFFSETS = 20  # evidence offsets per identifier kept in an alert
@@ -206,7 +205,8 @@ class DetectionEngine:
         sensitive: list[IntArray] = [np.zeros(0, dtype=np.int64)]
         account: list[IntArray] = [np.zeros(0, dtype=np.int64)]
         for acc in detection.accepted.values():
-            finding = self._finding(acc)
+            distinct = unique_strings(acc.values) if acc.values.size else None
+            finding = self._finding(acc, distinct)
             (general if acc.spec.data_class is DataClass.GENERAL else personal).append(finding)
             if not acc.starts.size:
                 continue
@@ -224,6 +224,7 @@ class DetectionEngine:
                         acc.values,
                         is_sensitive(spec),
                         is_account_or_medical(spec),
+                        distinct,
                     )
                 )
         marks = ClassMarks(np.concatenate(sensitive), np.concatenate(account))
@@ -262,20 +263,20 @@ class DetectionEngine:
         governing, after_reverse, after_positive = keyword_context(
             kw, lengths, sets, buf, starts, ends, ctx.window_before, ctx.window_after, layout.rows
         )
-        excluded = np.isin(values, self._allow[index]) | (governing == 0)
+        allow = self._allow[index]
+        excluded = governing == 0
+        if allow.size:
+            excluded |= np.isin(values, allow)
         if self._needs_context[index]:  # 车架号 after 姓名 in a header line is a column name
             excluded |= layout.in_header(starts)
         excluded |= after_reverse
-        excluded |= in_columns(layout, starts, header_columns(layout, sets.reverse_words))
+        columns = _Columns(layout, starts)
+        excluded |= columns.among(header_columns(layout, sets.reverse_words))
         for structure in exc.structures:
             excluded |= STRUCTURES[structure](buf, starts, ends)
-        positive = (governing == 2) | in_columns(
-            layout, starts, header_columns(layout, sets.positive_words)
-        )
+        positive = (governing == 2) | columns.among(header_columns(layout, sets.positive_words))
         positive |= (governing == -1) & after_positive
-        negative = (governing == 1) | in_columns(
-            layout, starts, header_columns(layout, sets.negative_words)
-        )
+        negative = (governing == 1) | columns.among(header_columns(layout, sets.negative_words))
         confidence = np.clip(base + ctx.raise_by * positive - ctx.lower_by * negative, 0.0, 1.0)
         ok = ~excluded & (confidence >= spec.minimum_confidence - 1e-9)
         return Accepted(
@@ -301,6 +302,9 @@ class DetectionEngine:
         pos = np.concatenate([np.arange(a.starts.size) for _, a in items])
         starts = np.concatenate([a.starts for _, a in items])
         ends = np.concatenate([a.ends for _, a in items])
+        by_start = np.argsort(starts, kind="stable")
+        if bool(np.all(starts[by_start[1:]] >= np.maximum.accumulate(ends[by_start])[:-1])):
+            return  # no two spans share a byte (the usual case): nothing to resolve
         conf = np.concatenate([a.confidence for _, a in items])
         order = np.lexsort((owner, self._ranks[owner], -conf, -ends, starts))
         s, e, o = starts[order], ends[order], owner[order]
@@ -334,15 +338,18 @@ class DetectionEngine:
                 acc.candidates,
             )
 
-    def _finding(self, acc: Accepted) -> Finding:
+    def _finding(
+        self, acc: Accepted, distinct_values: tuple[npt.NDArray[np.bytes_], IntArray] | None
+    ) -> Finding:
+        """``distinct_values`` is ``unique_strings(acc.values)`` (None if empty)."""
         spec = acc.spec
         samples: list[str] = []
         distinct = 0
-        if acc.values.size:
-            uniq, first = np.unique(acc.values, return_index=True)
+        if distinct_values is not None:
+            uniq, inverse = distinct_values
             distinct = len(uniq)
-            for i in np.sort(first)[: self.max_samples].tolist():
-                text = bytes(acc.values[i]).decode("utf-8", "replace")
+            for code in first_codes(inverse, self.max_samples):
+                text = bytes(uniq[code]).decode("utf-8", "replace")
                 samples.append(
                     mask_value(text, spec.mask.style, spec.mask.keep_start, spec.mask.keep_end)
                 )
@@ -362,6 +369,39 @@ class DetectionEngine:
             suppressed=acc.suppressed,
             confidence=round(float(acc.confidence.mean()), 2) if acc.starts.size else 0.0,
         )
+
+
+class _Columns:
+    """Which values sit below the header in given columns (``context.in_columns``), with the
+    column of each value found once per identifier instead of once per keyword set."""
+
+    def __init__(self, layout: Layout, starts: IntArray) -> None:
+        self.layout, self.starts = layout, starts
+        self._places: tuple[IntArray, BoolArray] | None = None
+
+    def among(self, columns: IntArray) -> BoolArray:
+        if columns.size == 0 or self.starts.size == 0:
+            return np.zeros(self.starts.shape, dtype=bool)
+        if self._places is None:
+            below_header = self.layout.row_of(self.starts) > 0
+            self._places = self.layout.column_of(self.starts), below_header
+        column, below_header = self._places
+        wanted = np.zeros(int(columns.max()) + 2, dtype=bool)  # the last entry stays False: -1
+        wanted[columns] = True
+        result: BoolArray = below_header & wanted[np.clip(column, -1, wanted.size - 1)]
+        return result
+
+
+def first_codes(inverse: IntArray, count: int) -> list[int]:
+    """The first ``count`` distinct codes of ``inverse`` in order of first appearance: the masked
+    samples are the first values met in the object. Reads a growing prefix, so the cost is bounded
+    by where the ``count``-th distinct value first appears, not by the number of matches."""
+    length = 64
+    while True:
+        seen = dict.fromkeys(inverse[:length].tolist())
+        if len(seen) >= count or length >= len(inverse):
+            return list(seen)[:count]
+        length *= 4
 
 
 def _empty(spec: IdentifierSpec, rejected: IntArray, candidates: int) -> Accepted:
@@ -388,9 +428,12 @@ def _rejected(
     starts: IntArray, valid: BoolArray, kept_starts: IntArray, kept_ends: IntArray
 ) -> IntArray:
     """Distinct starts with no valid reading and not inside an accepted span."""
-    bad = np.unique(starts[~valid])
+    bad = unique_ints(starts[~valid])
     if bad.size and kept_starts.size:
-        bad = bad[~np.isin(bad, starts[valid])]
+        good = starts[valid]  # sorted, like every candidate start: a lookup, not np.isin
+        at = np.minimum(np.searchsorted(good, bad), max(good.size - 1, 0))
+        if good.size:
+            bad = bad[good[at] != bad]
         i = np.searchsorted(kept_starts, bad, "right") - 1
         inside = (i >= 0) & (kept_ends[np.maximum(i, 0)] > bad)
         bad = bad[~inside]

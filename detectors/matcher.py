@@ -215,7 +215,7 @@ class Matcher:
     def matches(self, data: bytes) -> IntArray:
         """(expression id, from, to) rows of every match in the padded buffer."""
         if self._native is not None:
-            raw = self._native.scan(PAD + data + PAD)
+            raw = self._native.scan(b"".join((PAD, data, PAD)))
             table: IntArray = np.frombuffer(raw, dtype=np.int64).reshape(-1, 3)
             return table
         hits: list[int] = []
@@ -225,7 +225,7 @@ class Matcher:
             collect((ident, start, end))
 
         assert self._db is not None
-        self._db.scan(PAD + data + PAD, match_event_handler=on_match)
+        self._db.scan(b"".join((PAD, data, PAD)), match_event_handler=on_match)
         return np.array(hits, dtype=np.int64).reshape(-1, 3)
 
     def scan(self, data: bytes) -> ScanResult:
@@ -236,19 +236,24 @@ class Matcher:
         table = self.matches(data)
         if not table.size:
             return ScanResult(buf, {})
-        order = np.argsort(table[:, 0], kind="stable")
-        table = table[order]
-        bounds = np.searchsorted(table[:, 0], np.arange(len(self._exprs) + 1))
+        # Group the rows by expression without moving the (n, 3) table: a stable argsort of the ids
+        # as uint16 is a radix sort (a tenth of the int64 sort), and only the two offset columns
+        # of each group are gathered.
+        ids = table[:, 0].astype(np.uint16 if len(self._exprs) <= 0xFFFF else np.int64)
+        order = np.argsort(ids, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(ids, minlength=len(self._exprs)))])
+        froms, tos = table[:, 1], table[:, 2]
         per_identifier: dict[int, list[tuple[IntArray, IntArray, float]]] = {}
         keyword_starts: dict[int, IntArray] = {}
         for expr_id in np.flatnonzero(np.diff(bounds)).tolist():
-            rows = table[bounds[expr_id] : bounds[expr_id + 1]]
+            rows = order[bounds[expr_id] : bounds[expr_id + 1]]
             expr = self._exprs[expr_id]
             if expr.mode == "keyword":
-                ends = rows[:, 2] - 1 - expr.right_wrapped
+                ends = tos[rows] - 1 - expr.right_wrapped
                 keyword_starts[expr.keyword] = ends - expr.min_length
                 continue
-            starts, ends = self._spans(buf, expr, rows[:, 1], rows[:, 2] - 2)
+            froms_e = froms[rows] if expr.mode == "som" else froms[:0]
+            starts, ends = self._spans(buf, expr, froms_e, tos[rows] - 2)
             per_identifier.setdefault(expr.identifier, []).append((starts, ends, expr.confidence))
         candidates = {ident: _merge(parts) for ident, parts in per_identifier.items()}
         return ScanResult(buf, candidates, keyword_starts, len(table))
@@ -268,6 +273,12 @@ class Matcher:
 
 
 def _merge(parts: list[tuple[IntArray, IntArray, float]]) -> Candidates:
+    if len(parts) == 1:
+        starts, ends, confidence = parts[0]
+        if starts.size < 2 or bool(np.all(starts[1:] > starts[:-1])):
+            # one pattern, spans already in start order without shared starts (a fixed-length
+            # pattern reports in end order): nothing to sort or merge
+            return Candidates(starts, ends, np.full(len(starts), confidence))
     starts = np.concatenate([p[0] for p in parts])
     ends = np.concatenate([p[1] for p in parts])
     conf = np.concatenate([np.full(len(p[0]), p[2]) for p in parts])

@@ -55,11 +55,13 @@ def gb11643_check_chars(digits17: IntArray) -> ByteArray:
     return result
 
 
-def gb11643(buf: ByteArray, starts: IntArray) -> BoolArray:
-    """Valid 18-character resident ID numbers at ``starts``: check character, date, province."""
+def gb11643(buf: ByteArray, starts: IntArray, chars: ByteArray | None = None) -> BoolArray:
+    """Valid 18-character resident ID numbers at ``starts``: check character, date, province.
+    ``chars``: their upper-cased bytes, when the caller has them already."""
     if starts.size == 0:
         return np.zeros(0, dtype=bool)
-    chars = upper(fixed_matrix(buf, starts, 18))
+    if chars is None:
+        chars = upper(fixed_matrix(buf, starts, 18))
     body_ok = DIGIT[chars[:, :17]].all(axis=1)
     digits = np.where(DIGIT[chars[:, :17]], chars[:, :17].astype(np.int64) - ord("0"), 0)
     check_ok = chars[:, 17] == gb11643_check_chars(digits)
@@ -80,7 +82,8 @@ def check_gb11643(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
     """18-digit resident ID; normalised to upper case (a trailing x becomes X)."""
     if starts.size == 0:
         return empty()
-    return Checked(gb11643(buf, starts), as_strings(upper(fixed_matrix(buf, starts, 18))))
+    chars = upper(fixed_matrix(buf, starts, 18))
+    return Checked(gb11643(buf, starts, chars), as_strings(chars))
 
 
 def check_gb11643_15(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:

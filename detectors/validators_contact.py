@@ -8,6 +8,7 @@ rest. Plain-Python twins: ``detectors.reference``.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from detectors.tables import (
     CN_AREA_CODES_2,
@@ -62,6 +63,9 @@ def _digits_only(
 
 
 def _shift_left(mat: ByteArray, shift: IntArray, width: int) -> ByteArray:
+    if width <= mat.shape[1] and not shift.any():  # no country code anywhere: the first columns
+        head: ByteArray = mat[:, :width].copy()
+        return head
     cols = np.minimum(shift[:, None] + np.arange(width, dtype=np.int64), mat.shape[1] - 1)
     result: ByteArray = np.take_along_axis(mat, cols, axis=1)
     return result
@@ -107,6 +111,21 @@ _EMAIL_LOCAL = byte_table(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 _EMAIL_DOMAIN = byte_table(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 _TLD_WIDTH = max(len(t) for t in FILE_EXTENSION_TLDS)
 _DENIED_TLDS = np.array(sorted(t.encode() for t in FILE_EXTENSION_TLDS), dtype=f"S{_TLD_WIDTH}")
+assert _TLD_WIDTH <= 8, "TLDs are compared as one big-endian 64-bit word each"
+
+
+def _tld_words(tld: ByteArray) -> npt.NDArray[np.uint64]:
+    """Each zero-padded row of up to 8 bytes as one integer: equal rows, equal integers, and a
+    sorted lookup instead of ``np.isin`` on byte strings (a tenth of the time)."""
+    padded = np.zeros((tld.shape[0], 8), dtype=np.uint8)
+    padded[:, : tld.shape[1]] = tld
+    result: npt.NDArray[np.uint64] = padded.view(">u8").ravel().astype(np.uint64)
+    return result
+
+
+_DENIED_WORDS = np.sort(
+    _tld_words(np.frombuffer(_DENIED_TLDS.tobytes(), np.uint8).reshape(-1, _TLD_WIDTH))
+)
 
 
 def _file_tld(buf: ByteArray, ends: IntArray) -> BoolArray:
@@ -117,7 +136,9 @@ def _file_tld(buf: ByteArray, ends: IntArray) -> BoolArray:
     shift = (_TLD_WIDTH + 1 - np.minimum(tld_len, _TLD_WIDTH))[:, None]
     picked = np.take_along_axis(lower(tail), np.minimum(shift + cols, _TLD_WIDTH), axis=1)
     tld = np.where(cols < tld_len[:, None], picked, 0).astype(np.uint8)
-    result: BoolArray = (tld_len <= _TLD_WIDTH) & np.isin(as_strings(tld), _DENIED_TLDS)
+    words = _tld_words(tld)
+    at = np.minimum(np.searchsorted(_DENIED_WORDS, words), _DENIED_WORDS.size - 1)
+    result: BoolArray = (tld_len <= _TLD_WIDTH) & (_DENIED_WORDS[at] == words)
     return result
 
 
@@ -129,19 +150,22 @@ def check_email(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
     """
     if starts.size == 0:
         return empty()
-    mat, inside = span_matrix(buf, starts, ends)
-    lengths = ends - starts
-    cols = np.arange(mat.shape[1], dtype=np.int64)[None, :]
-    at = (mat == ord("@")) & inside
+    mat, inside = span_matrix(buf, starts, ends)  # zero outside each span
+    n, width = mat.shape
+    rows = np.arange(n)
+    at = mat == ord("@")
     at_pos = np.argmax(at, axis=1).astype(np.int64)
-    local = cols < at_pos[:, None]
-    domain = (cols > at_pos[:, None]) & inside
-    ok = (at.sum(axis=1) == 1) & (at_pos >= 1) & (at_pos <= 64) & (lengths <= 254)
-    ok &= np.all(_EMAIL_LOCAL[mat] | ~local, axis=1) & np.all(_EMAIL_DOMAIN[mat] | ~domain, axis=1)
+    ok = (at.sum(axis=1) == 1) & (at_pos >= 1) & (at_pos <= 64) & (ends - starts <= 254)
+    # '@' is neither a local nor a domain byte, so with exactly one '@': the local part is clean
+    # when the first non-local byte is the '@', the domain when the last non-domain byte of the
+    # span is the '@'
+    ok &= np.argmax(~_EMAIL_LOCAL[mat], axis=1) == at_pos
+    not_domain = ~_EMAIL_DOMAIN[mat] & inside
+    ok &= width - 1 - np.argmax(not_domain[:, ::-1], axis=1) == at_pos
     dot = mat == ord(".")
     ok &= ~dot[:, 0]
-    ok &= ~dot[np.arange(len(starts)), np.maximum(at_pos - 1, 0)]
-    doubled = dot[:, :-1] & dot[:, 1:] & local[:, 1:]
+    ok &= ~dot[rows, np.maximum(at_pos - 1, 0)]
+    doubled = dot[:, :-1] & dot[:, 1:] & (np.arange(1, width)[None, :] < at_pos[:, None])
     ok &= ~doubled.any(axis=1)
     ok &= ~_file_tld(buf, ends)
     return Checked(ok, as_strings(lower(mat)))

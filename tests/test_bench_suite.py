@@ -70,6 +70,13 @@ def test_dense_finds_every_resident_id(results: dict[str, object]) -> None:
     dense = results["suites"]["dense"]  # type: ignore[index]
     assert 70 <= dense["bytes_per_person"] <= 95
     assert dense["detection_rate"]["cn_resident_id"] == 1.0
+    assert dense["detection_rate"]["cn_mobile"] == 1.0  # the generator draws allocated segments
+    assert dense["detection_rate"]["email"] == 1.0
+    # the re peer validates the same identifiers, so it finds the same resident IDs and mobiles
+    assert dense["re_peer"]["found"]["cn_resident_id"] == dense["found"]["cn_resident_id"]
+    assert dense["re_peer"]["found"]["cn_mobile"] == dense["found"]["cn_mobile"]
+    assert dense["ratio_to_re"] > 0 and dense["sparse"]["ratio_to_re"] > 0
+    assert dense["sparse"]["found"]
     assert dense["individual_rate"] == 1.0
 
 

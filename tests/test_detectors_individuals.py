@@ -6,6 +6,8 @@ import hmac
 import json
 import random
 
+import pytest
+
 from detectors.catalogue import load_catalogue
 from detectors.corpus_values import ValueMaker
 from detectors.engine import DetectionEngine
@@ -96,3 +98,30 @@ def test_keyed_hasher_is_hmac_sha256() -> None:
         hasher = KeyedHasher(key)
         for message in (b"", b"cn_mobile:13812345678", bytes(range(200))):
             assert hasher(message) == hmac.digest(key, message, "sha256")[:16].hex()
+
+
+def test_native_and_hashlib_keys_agree_with_hmac() -> None:
+    """The C loop (detectors._keyhash) against the hashlib path and hmac.digest, key lengths on
+    both sides of the 64-byte block, prefixes and values of every length up to two blocks."""
+    pytest.importorskip("detectors._keyhash")
+    rng = random.Random(5)
+    values = [b""] + [bytes(rng.randrange(256) for _ in range(n)) for n in range(1, 140)]
+    values += ["王芳".encode(), b"13812345678", b"\x00tail\x00"]
+    for key in (b"", b"k", b"x" * 63, b"x" * 64, b"y" * 65, bytes(range(256))):
+        hasher = KeyedHasher(key)
+        assert hasher.native
+        for prefix in (b"", b"cn_resident_id:", b"p" * 70):
+            expected = [hmac.digest(key, prefix + v, "sha256")[:16].hex() for v in values]
+            assert hasher.many(prefix, values) == expected
+            assert hasher.many_python(prefix, values) == expected
+
+
+def test_engine_keys_do_not_depend_on_the_hash_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    people = _people(40, seed=8)
+    data = "\n".join(["姓名,身份证号,手机号,邮箱", *(",".join(p) for p in people)]).encode()
+    native = DetectionEngine(load_catalogue(), identity_key=KEY).inspect(data)
+    monkeypatch.setenv("EGRESS_NATIVE_HASH", "0")
+    engine = DetectionEngine(load_catalogue(), identity_key=KEY)
+    assert not engine._hasher.native
+    assert engine.inspect(data) == native
+    assert len(native.individual_keys) == 40

@@ -21,6 +21,7 @@ import dpkt
 import pytest
 
 from bench.traffic.people import (
+    ALLOCATED_MOBILE_PREFIXES,
     IMPOSSIBLE_DATE_KINDS,
     REGION_CODES,
     WEIGHTS,
@@ -109,6 +110,28 @@ def test_people_are_valid_and_unique() -> None:
         assert re.fullmatch(r"[a-z]+\.[a-z]+\d{1,2}@example\.(com|net|org)", p.email)
         assert 2 <= len(p.name) <= 3 and all("\u4e00" <= c <= "\u9fff" for c in p.name)
     assert any(i.endswith("X") for i in ids)  # the 10 -> X branch is exercised
+
+
+def test_mobile_prefixes_are_the_detectors_allocated_segments() -> None:
+    """The generator's own list and the product's table were written apart; they must agree."""
+    from detectors.tables import CN_MOBILE_PREFIXES
+
+    assert {int(p) for p in ALLOCATED_MOBILE_PREFIXES} == set(CN_MOBILE_PREFIXES)
+    assert len(set(ALLOCATED_MOBILE_PREFIXES)) == len(ALLOCATED_MOBILE_PREFIXES)
+
+
+def test_generated_mobiles_are_allocated_and_the_stream_is_unchanged() -> None:
+    from detectors.reference import cn_mobile
+
+    new = generate_people(11, 2000)
+    old = SyntheticPeople(11, allocated_mobiles=False).people(2000)
+    assert all(cn_mobile(p.mobile) == p.mobile for p in new)
+    # the old draw, kept for the bundled sample, has unallocated prefixes; the fix only touches them
+    assert sum(cn_mobile(p.mobile) is None for p in old) > 300
+    for a, b in zip(new, old, strict=True):
+        assert (a.name, a.resident_id, a.email) == (b.name, b.resident_id, b.email)
+        assert a.mobile[3:] == b.mobile[3:]
+        assert a.mobile == b.mobile or cn_mobile(b.mobile) is None
 
 
 def test_people_are_deterministic_per_seed() -> None:

@@ -90,6 +90,22 @@ GIVEN_NAME_CHARS: tuple[tuple[str, str], ...] = (
 )
 EMAIL_DOMAINS: tuple[str, ...] = ("example.com", "example.net", "example.org")
 
+# Mainland mobile segments allocated to public mobile, virtual-operator or satellite service (MIIT
+# numbering plan, 2024): the first three digits of an 11-digit number. Written out here, apart from
+# the product's table (detectors/tables.py), so the generator stays an oracle; the test suite checks
+# that the two lists agree. Not here: 140-144, 146, 148, 172 (13-digit IoT) and the unallocated 154,
+# 160, 161, 163, 164, 168, 169, 179, 194.
+ALLOCATED_MOBILE_PREFIXES: tuple[str, ...] = (
+    "130", "131", "132", "133", "134", "135", "136", "137", "138", "139",
+    "145", "147", "149",
+    "150", "151", "152", "153", "155", "156", "157", "158", "159",
+    "162", "165", "166", "167",
+    "170", "171", "173", "174", "175", "176", "177", "178",
+    "180", "181", "182", "183", "184", "185", "186", "187", "188", "189",
+    "190", "191", "192", "193", "195", "196", "197", "198", "199",
+)  # fmt: skip
+_ALLOCATED = frozenset(ALLOCATED_MOBILE_PREFIXES)
+
 BIRTH_FIRST = datetime.date(1950, 1, 1)
 BIRTH_LAST = datetime.date(2010, 12, 31)
 
@@ -181,9 +197,13 @@ class SyntheticPeople:
     exactly the number of people drawn.
     """
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, *, allocated_mobiles: bool = True) -> None:
         self.rng = random.Random(seed)
         self._issued: set[str] = set()
+        # False: the original draw, any 1[3-9] prefix (a quarter of them unallocated, which a
+        # validating detector rightly rejects); kept for the bundled sample capture, whose bytes and
+        # truth file the end-to-end tests pin.
+        self.allocated_mobiles = allocated_mobiles
 
     def name(self) -> tuple[str, str]:
         """(Chinese name, ascii handle) — surname plus a one- or two-character given name."""
@@ -213,8 +233,17 @@ class SyntheticPeople:
             return value
 
     def mobile(self) -> str:
-        """An 11-digit mainland mobile number, 1[3-9]x xxxx xxxx."""
-        return f"1{self.rng.randint(3, 9)}{self.rng.randint(0, 999_999_999):09d}"
+        """An 11-digit mainland mobile number in an allocated segment (``ALLOCATED_MOBILE_PREFIXES``).
+
+        Draws exactly what the original ``1[3-9]`` + nine digits draw did, and replaces an
+        unallocated three-digit prefix by an allocated one chosen from the drawn digits: the random
+        stream, and so every other field of every later person, is the same either way.
+        """
+        second, rest = self.rng.randint(3, 9), self.rng.randint(0, 999_999_999)
+        number = f"1{second}{rest:09d}"
+        if self.allocated_mobiles and number[:3] not in _ALLOCATED:
+            number = ALLOCATED_MOBILE_PREFIXES[rest % len(ALLOCATED_MOBILE_PREFIXES)] + number[3:]
+        return number
 
     def person(self) -> Person:
         name, handle = self.name()

@@ -14,8 +14,9 @@ was captured after its first bytes.
 
 Streams nobody parses are only counted; their bytes are not kept: the handler tells the flow
 (``Flow.discard_payload``) so the reassembler stops copying them. The same happens once a parser
-says it reads nothing more (``payload_done``: the TLS hellos inside an HTTP CONNECT tunnel were
-read); the bytes the flow then counts are handed back to it as a number at the end.
+says it reads nothing more (``payload_done``: the TLS hellos were read, on a direct TLS flow, after
+SMTP STARTTLS or FTP AUTH TLS, or inside an HTTP CONNECT tunnel); for a tunnel the bytes the flow
+then counts are handed back to it as a number at the end, so its objects keep their sizes.
 """
 
 from __future__ import annotations
@@ -38,9 +39,13 @@ from sensor.protocols.http_transfers import HttpTransfers
 from sensor.protocols.smb import SmbTransfers
 from sensor.protocols.smb.records import smb_client_is_originator
 from sensor.protocols.smtp_transfers import SmtpTransfers
-from sensor.protocols.tls_meta import TlsMetadata
+from sensor.protocols.tls_meta import SwitchesToTls, TlsMetadata
 
 ObjectSink = Callable[[TransferObject], None]
+# Parsers that can say they read nothing more of a connection (``payload_done``): TLS hellos read,
+# directly, after STARTTLS / AUTH TLS, or inside an HTTP CONNECT tunnel. Checked by type so other
+# parsers pay nothing per segment.
+_FINISHING = (HttpTransfers, TlsMetadata, SwitchesToTls)
 Endpoint = tuple[str, int]
 
 
@@ -113,7 +118,7 @@ class AppLayerHandler:
             self._counting[direction] += len(data)
         parser = self._parser
         parser.data(self._side(direction), data)
-        if self._counting is None and isinstance(parser, HttpTransfers) and parser.payload_done:
+        if self._counting is None and isinstance(parser, _FINISHING) and parser.payload_done:
             self._counting = {d: flow.side(d).stream.bytes_delivered for d in Direction}
             flow.discard_payload()
 

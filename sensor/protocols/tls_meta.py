@@ -49,6 +49,11 @@ class TlsMetadata:
         """Both hellos (and a visible certificate) were read; nothing later is."""
         return self.session.finished
 
+    @property
+    def payload_done(self) -> bool:
+        """The dispatcher may stop copying the flow's bytes: nothing later is read."""
+        return self.session.finished
+
     def data(self, side: Side, data: bytes) -> None:
         self._handle(self.session.feed(side, data))
 
@@ -121,3 +126,8 @@ class SwitchesToTls:
     def metadata(self) -> dict[str, Any]:
         """TLS metadata after STARTTLS / AUTH TLS, for the flow record."""
         return self._tls.metadata if self._tls is not None else {}
+
+    @property
+    def payload_done(self) -> bool:
+        """After the switch, once the hellos are read, nothing later in the connection is."""
+        return self._tls is not None and self._tls.finished

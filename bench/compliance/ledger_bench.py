@@ -27,6 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scopes", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=200_000)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--progress",
+        type=int,
+        default=0,
+        help="every this many people, print a JSON line to stderr (rate since the last, RSS)",
+    )
     args = parser.parse_args(argv)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{args.out}{suffix}").unlink(missing_ok=True)
@@ -35,7 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     scopes += [f"extra:{i}" for i in range(args.scopes - len(scopes))]
     sent: list[str] = []
     started = time.perf_counter()
+    last_mark, last_done = started, 0
     for done in range(0, args.people, args.batch):
+        if args.progress and done - last_done >= args.progress:
+            now = time.perf_counter()
+            mark = {
+                "people": done,
+                "seconds": round(now - started, 1),
+                "people_per_second_since_last": round((done - last_done) / (now - last_mark)),
+                "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            }
+            print(json.dumps(mark), file=sys.stderr, flush=True)
+            last_mark, last_done = now, done
         keys = sorted(os.urandom(16).hex() for _ in range(min(args.batch, args.people - done)))
         if len(sent) < args.repeat:
             sent.extend(keys[: args.repeat - len(sent)])

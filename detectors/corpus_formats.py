@@ -24,7 +24,8 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def docx(lines: list[str]) -> bytes:
 
 
 def pdf(lines: list[str]) -> bytes:
-    """Each line as one text line of an A3 landscape page, wrapped only if it is still too wide."""
+    """Each line as text lines of an A3 landscape page, broken between fields where too wide."""
     import fpdf
 
     document = fpdf.FPDF(orientation="landscape", format="A3")
@@ -130,9 +131,25 @@ def pdf(lines: list[str]) -> bytes:
     document.add_font("wqy", fname=str(CJK_FONT))
     document.set_font("wqy", size=PDF_FONT_PT)
     document.add_page()
+    width = document.epw - 2 * document.c_margin - 1  # what multi_cell leaves for text
     for line in lines:
-        document.multi_cell(w=0, text=line, new_x="LMARGIN", new_y="NEXT")
+        for piece in _fit(line, width, document.get_string_width):
+            document.multi_cell(w=0, text=piece, new_x="LMARGIN", new_y="NEXT")
     return bytes(document.output())
+
+
+def _fit(line: str, width: float, measure: Callable[[str], float]) -> list[str]:
+    """Break a line between fields (after ``，`` or ``; ``), as a report writer lays out a
+    record that does not fit; a single field wider than the page is left to fpdf2's wrapping."""
+    pieces: list[str] = []
+    current = ""
+    for field in re.split(r"(?<=，)|(?<=; )", line):
+        if current and measure(current + field) > width:
+            pieces.append(current)
+            current = field
+        else:
+            current += field
+    return [*pieces, current] if current else pieces
 
 
 def render(doc: Document, available: dict[str, bool]) -> Iterator[Rendered]:

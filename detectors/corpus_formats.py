@@ -32,7 +32,7 @@ from pathlib import Path
 from detectors.corpus import Document
 
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
-FIXED_TIME = datetime.datetime(2024, 6, 1, tzinfo=datetime.timezone.utc)  # for reproducible files
+FIXED_TIME = datetime.datetime(2024, 6, 1, tzinfo=datetime.UTC)  # for reproducible files
 STRUCTURED = ("csv-utf8", "csv-gbk", "xlsx", "json")  # one person per record
 UNSTRUCTURED = ("text", "docx", "pdf")
 PDF_WIDTH_MM = 420.0  # A3 landscape: a report line fits, as in a printed export
@@ -84,7 +84,7 @@ def _is_plain_number(value: str) -> bool:
 def xlsx(rows: list[list[str]]) -> bytes:
     """One sheet; digit strings Excel keeps exactly (mobiles, amounts' integer parts) as numbers,
     longer ones (resident IDs, cards) as text, as an exported workbook has them."""
-    import openpyxl
+    import openpyxl  # type: ignore[import-untyped]
 
     book = openpyxl.Workbook()
     sheet = book.active

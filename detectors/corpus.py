@@ -7,7 +7,8 @@ values. Every identifier written is labelled with its byte span; decoys (``corpu
 not, so any detection of them is a false positive. Documents also know how many distinct people
 they hold, to check ``distinct_individuals``.
 
-Everything is synthetic and seeded: the same seed writes the same bytes.
+Everything is synthetic and seeded: the same seed writes the same bytes. ``corpus_formats`` writes
+the same documents again as GBK CSV, XLSX, DOCX and PDF, for measuring through content extraction.
 """
 
 from __future__ import annotations

@@ -122,6 +122,26 @@ def test_documents_made_by_real_libraries_yield_their_people(maker, kind) -> Non
     assert _resident_ids(data) == len(PEOPLE)
 
 
+def test_justified_pdf_text_keeps_numbers_written_with_spaces() -> None:
+    """A justified paragraph stretches its gaps; pypdf reads each as two spaces, which hid
+    ``150 0295 5862`` from the mobile pattern until extraction collapsed the runs."""
+    fpdf = pytest.importorskip("fpdf")
+    if not CJK_FONT.exists():
+        pytest.skip("fonts-wqy-microhei is not installed (deploy/install.sh --test installs it)")
+    mobile = _MAKER.mobile()
+    spaced = f"{mobile[:3]} {mobile[3:7]} {mobile[7:]}"
+    pdf = fpdf.FPDF()
+    pdf.add_page()
+    pdf.add_font("wqy", fname=str(CJK_FONT))
+    pdf.set_font("wqy", size=12)
+    pdf.multi_cell(w=0, text=f"客户手机号 {spaced} 请尽快回电 " * 8)  # justified: wraps 3 times
+    text = extract(bytes(pdf.output())).parts[0].text
+    assert b"  " not in text
+    found = ENGINE.detect(text).accepted["cn_mobile"]
+    lines = text.count(b"\n") + 1
+    assert lines >= 3 and found.starts.size >= 8 - (lines - 1)  # a wrapped one may be split
+
+
 def test_spreadsheet_sheets_are_separate_tables_with_their_header_first() -> None:
     parts = extract(_xlsx()).parts
     assert [p.path for p in parts] == ["客户", "说明"]

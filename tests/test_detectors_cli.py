@@ -9,9 +9,10 @@ from pathlib import Path
 import click
 from click.testing import CliRunner, Result
 
-from detectors.accuracy import run
+from detectors.accuracy import FORMAT_ORDER, meets, run
 from detectors.catalogue import load_catalogue
 from detectors.cli import scan_command, signatures_group
+from detectors.corpus_formats import STRUCTURED
 from detectors.engine import DetectionEngine
 from sensor.config import EgressConfig, SignaturesConfig
 
@@ -104,11 +105,30 @@ def test_scan_missing_path_is_a_user_error(tmp_path: Path) -> None:
     assert "no such file or directory" in str(result.exception)
 
 
+# Below target in one format only, for a cause outside extraction (docs/accuracy.md, "Causes"):
+# a one-comma-per-line report read as a table by detectors/layout.py. Remove when fixed.
+KNOWN_FORMAT_MISSES = {("text", "cn_hkmo_travel_permit")}
+
+
 def test_accuracy_meets_targets_and_docs_are_current() -> None:
+    """The issue's targets, regenerated through content extraction in every format: each
+    identifier overall and per format (check-digit ones 99.5 % / 99.5 %, others 95 % / 90 %),
+    and distinct individuals within 1 % on every structured format."""
     report, text = run()
+    assert set(report.kinds) == set(FORMAT_ORDER), report.kinds  # every writer was installed
     failing = [i for i in report.tallies if not report.meets(i)]
     assert not failing, failing
-    assert report.people_exact == report.people_docs
+    per_format = {
+        (fmt, ident)
+        for fmt, tallies in report.by_format.items()
+        for ident, tally in tallies.items()
+        if tally.tp + tally.fp + tally.fn and not meets(ident, tally)
+    }
+    assert per_format == KNOWN_FORMAT_MISSES
+    for fmt in STRUCTURED:
+        people = report.people[fmt]
+        assert people.documents >= 40
+        assert people.mean <= 0.01 and people.total_error <= 0.01, (fmt, people)
     assert (REPO / "docs" / "accuracy.md").read_text(encoding="utf-8") == text, (
         "docs/accuracy.md is stale: run `egress signatures accuracy --out docs/accuracy.md`"
     )

@@ -95,6 +95,10 @@ _HTML_CELL_END = re.compile(rb"</t[dh]\s*>", re.I)
 _HTML_LINE_END = re.compile(rb"</(?:tr|p|div|li|h[1-6])\s*>|<br\s*/?>", re.I)
 _HTML_DROP = re.compile(rb"<(script|style)\b.*?</\1\s*>", re.I | re.S)
 _TAG = re.compile(rb"<[^>]*>")
+# pypdf writes a justified line's stretched gaps as a space glyph plus a synthesised space, so a
+# mobile "150 0295 5862" in a justified paragraph reads "150  0295  5862" and no pattern takes it.
+# A PDF has no meaningful runs of spaces (layout is by position), so runs become one space.
+_PDF_SPACES = re.compile(r" {2,}")
 _ENTITY = re.compile(rb"&(?:#[0-9]{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
 
 
@@ -312,7 +316,7 @@ class _Extractor:
         except Exception:  # pypdf raises many types on damaged files; the flag says which object
             self.result.flag("error:pdf")
             return
-        text = self._expanded("\n".join(pages).encode("utf-8"), len(data))
+        text = self._expanded(_PDF_SPACES.sub(" ", "\n".join(pages)).encode("utf-8"), len(data))
         if text:
             self.result.parts.append(
                 TextPart(_join(path, "[text]") if path else "", "pdf", "utf-8", text)

@@ -23,7 +23,7 @@ def _files(root: Path) -> dict[str, Path]:
     return {
         str(p.relative_to(root)): p
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name not in SKIPPED
+        if p.is_file() and p.name not in SKIPPED and not p.name.endswith(("-wal", "-shm"))
     }
 
 

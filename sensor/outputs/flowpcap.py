@@ -4,7 +4,7 @@ Keeping every packet of every flow in case it later alerts would tax the hot pat
 the few flows that do. An offline audit can read its input twice instead: the first pass notes the
 alerted flows' keys (the canonical address/port pair) and time span; after it, ``collect_flows``
 re-reads the capture with the same reader and decoder and keeps only the frames of those flows,
-which ``pcap_bytes`` writes as a small classic pcap per flow.
+spooled to a temporary file, and ``FlowPackets.pcap`` reads back as a small classic pcap per flow.
 
 Limits: ``max_bytes_per_flow`` caps one flow's pcap (``evidence.pcap_truncated`` when hit). A
 segment rebuilt from IP fragments is represented by its last fragment's frame only. Flows that
@@ -13,15 +13,22 @@ differ only by VLAN or tunnel and overlap in time on the same address pair would
 
 from __future__ import annotations
 
+import io
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
+
+import numpy as np
 
 from sensor.anomalies import AnomalyCounter
 from sensor.capture import CaptureRecord, open_capture
+from sensor.capture.pcap import PcapReader
+from sensor.decode.batch import BlockHeaders, supports
 from sensor.decode.decoder import PacketDecoder
 from sensor.decode.link import LINKTYPE_ETHERNET
+from sensor.decode.packet import TcpSegment
 
 PCAP_SNAPLEN = 262_144
 Endpoints = tuple[str, int, str, int]
@@ -35,15 +42,30 @@ def canonical(ip_a: str, port_a: int, ip_b: str, port_b: int) -> Endpoints:
 
 @dataclass
 class FlowPackets:
-    """One alerted flow: how to recognise its frames, and the frames found."""
+    """One alerted flow: how to recognise its frames, and where the frames found were spooled.
+
+    The frames themselves go to the pass's spool file (``pieces`` are their offsets and lengths
+    there, as pcap records), so memory holds a few numbers per frame however large the flows."""
 
     uid: str
     endpoints: Endpoints
     start: float = float("-inf")
     end: float = float("inf")
-    records: list[CaptureRecord] = field(default_factory=list)
+    packets: int = 0
+    linktype: int | None = None  # the first frame's; frames of another link type are not kept
+    mixed_linktype: bool = False
+    pieces: list[tuple[int, int]] = field(default_factory=list)
     captured_bytes: int = 0
     truncated: bool = False
+
+    def pcap(self, spool: IO[bytes]) -> bytes:
+        """The flow's frames as a classic little-endian microsecond pcap."""
+        linktype = 1 if self.linktype is None else self.linktype
+        parts = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, PCAP_SNAPLEN, linktype)]
+        for offset, size in self.pieces:
+            spool.seek(offset)
+            parts.append(spool.read(size))
+        return b"".join(parts)
 
 
 def _port_pairs(by_key: dict[Endpoints, list[FlowPackets]]) -> frozenset[bytes]:
@@ -72,12 +94,19 @@ def _ports_at(data: bytes) -> bytes | None:
 
 
 def collect_flows(
-    path: Path, flows: Iterable[FlowPackets], anomalies: AnomalyCounter, max_bytes_per_flow: int
+    path: Path,
+    flows: Iterable[FlowPackets],
+    anomalies: AnomalyCounter,
+    max_bytes_per_flow: int,
+    spool: IO[bytes],
 ) -> None:
-    """Second pass over ``path``: append each wanted flow's frames to its ``records``.
+    """Second pass over ``path``: spool each wanted flow's frames to ``spool`` (see FlowPackets).
 
     The pass decodes with its own anomaly counter (the first pass already counted the capture's
-    anomalies); only evidence limits are counted in ``anomalies``.
+    anomalies); only evidence limits are counted in ``anomalies``. A classic Ethernet pcap is
+    read in blocks whose plain TCP frames are matched by their port bytes in numpy; only
+    frames of wanted port pairs and frames that are not plain TCP (fragments, tunnels, UDP,
+    ...) are decoded, the same frames the per-record loop keeps.
     """
     by_key: dict[Endpoints, list[FlowPackets]] = {}
     for flow in flows:
@@ -88,41 +117,80 @@ def collect_flows(
     reader = open_capture(path, scratch)
     decoder = PacketDecoder(scratch)
     wanted = _port_pairs(by_key)
+    keeper = _Keeper(by_key, anomalies, max_bytes_per_flow, spool)
     try:
-        for record in reader:
-            ports = _ports_at(record.data) if record.linktype == LINKTYPE_ETHERNET else None
-            if ports is not None and ports not in wanted:
-                continue  # a plain TCP frame of another connection: no need to decode it
-            seg = decoder.decode(record)
-            if seg is None:
-                continue
-            candidates = by_key.get(canonical(seg.src, seg.sport, seg.dst, seg.dport))
-            if not candidates:
-                continue
-            for flow in candidates:
-                if flow.start <= seg.timestamp <= flow.end:
-                    if flow.captured_bytes + len(record.data) > max_bytes_per_flow:
-                        if not flow.truncated:
-                            flow.truncated = True
-                            anomalies.count("evidence.pcap_truncated", flow.uid)
-                        break
-                    flow.records.append(record)
-                    flow.captured_bytes += len(record.data)
-                    break
+        if supports(reader):
+            for record in _block_candidates(reader, wanted):
+                keeper.offer(record, decoder.decode(record))
+        else:
+            for record in reader:
+                ports = _ports_at(record.data) if record.linktype == LINKTYPE_ETHERNET else None
+                if ports is not None and ports not in wanted:
+                    continue  # a plain TCP frame of another connection: no need to decode it
+                keeper.offer(record, decoder.decode(record))
     finally:
         reader.close()
 
 
-def pcap_bytes(records: list[CaptureRecord]) -> bytes:
-    """A classic little-endian microsecond pcap of ``records`` (all of the first one's link type)."""
-    linktype = records[0].linktype if records else 1
-    parts = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, PCAP_SNAPLEN, linktype)]
-    for record in records:
-        if record.linktype != linktype:
-            continue  # a pcap holds one link type; mixed-link flows are counted by the caller
-        micros = round(record.timestamp * 1_000_000)
-        sec, usec = divmod(micros, 1_000_000)
-        data = record.data
-        parts.append(struct.pack("<IIII", sec, usec, len(data), max(record.wire_length, len(data))))
-        parts.append(data)
-    return b"".join(parts)
+def _block_candidates(reader: PcapReader, wanted: frozenset[bytes]) -> Iterator[CaptureRecord]:
+    """The records of a classic Ethernet pcap that may belong to a wanted flow, in order."""
+    keys = np.array([int.from_bytes(pair, "big") for pair in wanted], dtype=np.int64)
+    header = struct.Struct(reader.byte_order + "IIII")
+    divisor, linktype = reader.ts_divisor, reader.linktype
+    for block in reader.blocks():
+        starts = np.asarray(block.starts, dtype=np.int64)
+        h = BlockHeaders(block.data, starts, reader.byte_order, divisor)
+        ports = (h.sport << 16) | h.dport
+        take = ~h.fast | np.isin(ports, keys)
+        data, first = block.data, block.first_index
+        for i in np.flatnonzero(take).tolist():
+            at = block.starts[i]
+            ts_sec, ts_frac, caplen, wirelen = header.unpack_from(data, at)
+            frame = data[at + 16 : at + 16 + caplen]
+            yield CaptureRecord(first + i, ts_sec + ts_frac / divisor, linktype, frame, wirelen)
+
+
+class _Keeper:
+    """Appends the frames of wanted flows to the spool, within the per-flow byte limit."""
+
+    def __init__(
+        self,
+        by_key: dict[Endpoints, list[FlowPackets]],
+        anomalies: AnomalyCounter,
+        max_bytes_per_flow: int,
+        spool: IO[bytes],
+    ) -> None:
+        self._by_key = by_key
+        self._anomalies = anomalies
+        self._max = max_bytes_per_flow
+        self._spool = spool
+
+    def offer(self, record: CaptureRecord, seg: TcpSegment | None) -> None:
+        if seg is None:
+            return
+        candidates = self._by_key.get(canonical(seg.src, seg.sport, seg.dst, seg.dport))
+        if not candidates:
+            return
+        for flow in candidates:
+            if flow.start <= seg.timestamp <= flow.end:
+                data = record.data
+                if flow.captured_bytes + len(data) > self._max:
+                    if not flow.truncated:
+                        flow.truncated = True
+                        self._anomalies.count("evidence.pcap_truncated", flow.uid)
+                    return
+                flow.packets += 1
+                flow.captured_bytes += len(data)
+                if flow.linktype is None:
+                    flow.linktype = record.linktype
+                elif record.linktype != flow.linktype:
+                    flow.mixed_linktype = True  # a pcap holds one link type: counted by the caller
+                    return
+                micros = round(record.timestamp * 1_000_000)
+                sec, usec = divmod(micros, 1_000_000)
+                head = struct.pack("<IIII", sec, usec, len(data), max(record.wire_length, len(data)))
+                offset = self._spool.seek(0, io.SEEK_END)
+                self._spool.write(head)
+                self._spool.write(data)
+                flow.pieces.append((offset, len(head) + len(data)))
+                return

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -27,6 +27,7 @@ from sensor.capture import CaptureRecord, open_capture
 from sensor.capture.pcap import PcapReader
 from sensor.decode.batch import BlockHeaders, supports
 from sensor.decode.decoder import PacketDecoder
+from sensor.decode.ip import address
 from sensor.decode.link import LINKTYPE_ETHERNET
 from sensor.decode.packet import TcpSegment
 
@@ -120,34 +121,67 @@ def collect_flows(
     keeper = _Keeper(by_key, anomalies, max_bytes_per_flow, spool)
     try:
         if supports(reader):
-            for record in _block_candidates(reader, wanted):
-                keeper.offer(record, decoder.decode(record))
+            for record, endpoints in _block_candidates(reader, wanted):
+                if endpoints is not None:  # plain TCP: the numpy headers name its connection
+                    keeper.offer(record, endpoints, record.timestamp)
+                else:
+                    keeper.decoded(record, decoder.decode(record))
         else:
             for record in reader:
                 ports = _ports_at(record.data) if record.linktype == LINKTYPE_ETHERNET else None
                 if ports is not None and ports not in wanted:
                     continue  # a plain TCP frame of another connection: no need to decode it
-                keeper.offer(record, decoder.decode(record))
+                keeper.decoded(record, decoder.decode(record))
     finally:
         reader.close()
 
 
-def _block_candidates(reader: PcapReader, wanted: frozenset[bytes]) -> Iterator[CaptureRecord]:
-    """The records of a classic Ethernet pcap that may belong to a wanted flow, in order."""
+def _block_candidates(
+    reader: PcapReader, wanted: frozenset[bytes]
+) -> Iterator[tuple[CaptureRecord, Endpoints | None]]:
+    """The records of a classic Ethernet pcap that may belong to a wanted flow, in order, each
+    with its connection's canonical endpoints when it is plain TCP (None: decode it)."""
     keys = np.array([int.from_bytes(pair, "big") for pair in wanted], dtype=np.int64)
     header = struct.Struct(reader.byte_order + "IIII")
     divisor, linktype = reader.ts_divisor, reader.linktype
+    text = _address_text()
     for block in reader.blocks():
         starts = np.asarray(block.starts, dtype=np.int64)
         h = BlockHeaders(block.data, starts, reader.byte_order, divisor)
         ports = (h.sport << 16) | h.dport
         take = ~h.fast | np.isin(ports, keys)
         data, first = block.data, block.first_index
-        for i in np.flatnonzero(take).tolist():
+        rows = np.flatnonzero(take)
+        for i, fast, v6, sport, dport in zip(
+            rows.tolist(),
+            h.fast[rows].tolist(),
+            h.v6[rows].tolist(),
+            h.sport[rows].tolist(),
+            h.dport[rows].tolist(),
+            strict=True,
+        ):
             at = block.starts[i]
             ts_sec, ts_frac, caplen, wirelen = header.unpack_from(data, at)
             frame = data[at + 16 : at + 16 + caplen]
-            yield CaptureRecord(first + i, ts_sec + ts_frac / divisor, linktype, frame, wirelen)
+            record = CaptureRecord(first + i, ts_sec + ts_frac / divisor, linktype, frame, wirelen)
+            endpoints = None
+            if fast:
+                src, dst = h.src16[i].tobytes(), h.dst16[i].tobytes()
+                endpoints = canonical(text(src, v6), sport, text(dst, v6), dport)
+            yield record, endpoints
+
+
+def _address_text() -> Callable[[bytes, bool], str]:
+    """``address`` of a 16-byte field (IPv4 in its last four bytes), remembered per address."""
+    known: dict[bytes, str] = {}
+
+    def text(raw16: bytes, v6: bool) -> str:
+        found = known.get(raw16)
+        if found is None:
+            found = known[raw16] = address(raw16 if v6 else raw16[12:])
+        return found
+
+    return text
 
 
 class _Keeper:
@@ -164,15 +198,18 @@ class _Keeper:
         self._anomalies = anomalies
         self._max = max_bytes_per_flow
         self._spool = spool
+        self._end = spool.seek(0, io.SEEK_END)  # where the next frame goes
 
-    def offer(self, record: CaptureRecord, seg: TcpSegment | None) -> None:
-        if seg is None:
-            return
-        candidates = self._by_key.get(canonical(seg.src, seg.sport, seg.dst, seg.dport))
+    def decoded(self, record: CaptureRecord, seg: TcpSegment | None) -> None:
+        if seg is not None:
+            self.offer(record, canonical(seg.src, seg.sport, seg.dst, seg.dport), seg.timestamp)
+
+    def offer(self, record: CaptureRecord, endpoints: Endpoints, timestamp: float) -> None:
+        candidates = self._by_key.get(endpoints)
         if not candidates:
             return
         for flow in candidates:
-            if flow.start <= seg.timestamp <= flow.end:
+            if flow.start <= timestamp <= flow.end:
                 data = record.data
                 if flow.captured_bytes + len(data) > self._max:
                     if not flow.truncated:
@@ -188,9 +225,10 @@ class _Keeper:
                     return
                 micros = round(record.timestamp * 1_000_000)
                 sec, usec = divmod(micros, 1_000_000)
-                head = struct.pack("<IIII", sec, usec, len(data), max(record.wire_length, len(data)))
-                offset = self._spool.seek(0, io.SEEK_END)
-                self._spool.write(head)
-                self._spool.write(data)
-                flow.pieces.append((offset, len(head) + len(data)))
+                head = struct.pack(
+                    "<IIII", sec, usec, len(data), max(record.wire_length, len(data))
+                )
+                self._spool.write(head + data)
+                flow.pieces.append((self._end, len(head) + len(data)))
+                self._end += len(head) + len(data)
                 return

@@ -1,9 +1,10 @@
 """Compare two case folders: ``python -m bench.compare_cases BEFORE AFTER``.
 
 A speed change to the output path must not change a result. Every file of the case folder is
-compared byte for byte, except ``report.html`` (it carries the time it was written), the ledger's
+compared byte for byte, except ``report.html`` (it carries the time it was written), the GeoIP
+database's install path and the timing fields in summary.json, the ledger's
 SQLite file (with no identity key configured its person keys are keyed by a key drawn for
-each run, so only its tables' row counts can be compared) and the timing fields of summary.json.
+each run, so only its tables' row counts can be compared).
 Exit status 0 when the folders agree, 1 with the differences listed otherwise.
 """
 
@@ -35,6 +36,14 @@ def _without_timings(value: Any) -> Any:
     return value
 
 
+def _comparable(summary: Any) -> Any:
+    """summary.json without timings and without where the GeoIP file is installed."""
+    summary = _without_timings(summary)
+    if isinstance(summary, dict) and isinstance(summary.get("geoip"), dict):
+        summary["geoip"] = {k: v for k, v in summary["geoip"].items() if k != "path"}
+    return summary
+
+
 def _ledger_rows(path: Path) -> dict[str, int]:
     if not path.exists():
         return {}
@@ -56,8 +65,8 @@ def differences(before: Path, after: Path) -> list[str]:
         found.append(f"only in {after}: {name}")
     for name in sorted(a.keys() & b.keys()):
         if name == "summary.json":
-            left = _without_timings(json.loads(a[name].read_text(encoding="utf-8")))
-            right = _without_timings(json.loads(b[name].read_text(encoding="utf-8")))
+            left = _comparable(json.loads(a[name].read_text(encoding="utf-8")))
+            right = _comparable(json.loads(b[name].read_text(encoding="utf-8")))
             if left != right:
                 found.append(f"differs: {name}")
         elif a[name].read_bytes() != b[name].read_bytes():

@@ -108,10 +108,10 @@ def collect_flows(
     """Second pass over ``path``: spool each wanted flow's frames to ``spool`` (see FlowPackets).
 
     The pass decodes with its own anomaly counter (the first pass already counted the capture's
-    anomalies); only evidence limits are counted in ``anomalies``. A classic Ethernet pcap is
-    read in blocks whose plain TCP frames are matched by their port bytes in numpy; only
-    frames of wanted port pairs and frames that are not plain TCP (fragments, tunnels, UDP,
-    ...) are decoded, the same frames the per-record loop keeps.
+    anomalies); only evidence limits are counted in ``anomalies``. A classic Ethernet pcap goes
+    through ``_collect_blocks`` (plain TCP frames matched in numpy, the rest decoded); any other
+    capture record by record, where plain TCP frames of other port pairs are skipped undecoded.
+    Both keep the same frames.
     """
     by_key: dict[Endpoints, list[FlowPackets]] = {}
     for flow in flows:

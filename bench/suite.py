@@ -5,8 +5,9 @@ Suites (``--suites``, all by default):
 1. ``e2e``: ``egress audit`` on the standard mix (``bench.traffic.mix``): MB/s and Gbps of
    capture, packets/s, peak RSS; interpreter and signature start-up measured apart; the batch
    path against the per-packet path in-process.
-2. ``stages``: decode, flows and reassembly, application layer, detection, policy and output,
-   each in MB/s of capture (``bench.stages``).
+2. ``stages``: reading, decode, flows and reassembly, application layer, extraction, detection,
+   policy, records, accounting, evidence, audit log and finishing, each in MB/s of capture
+   (``bench.stages``).
 3. ``dense``: detection over a CSV with a person every ~80 bytes: MB/s and detection rate; and
    over ordinary text with sparse personal data; each with a pure-Python ``re`` peer (the
    ``detectors.baseline`` scanner) on the same bytes in the same run.
@@ -41,6 +42,7 @@ from bench import dense as dense_suite
 from bench import flowstress, peers
 from bench.machine import describe
 from bench.measure import Figure, Run, loadavg, rate, repeat, run_process, timed
+from bench.stages import STAGES
 from bench.traffic.mix import parse_size, write_mix
 from detectors.catalogue import load_catalogue
 from detectors.engine import DetectionEngine
@@ -162,7 +164,7 @@ class Suite:
             "--stages",
         ]
         runs = [_child_json(cmd, self.work) for _ in range(self.runs)]
-        names = ("decode", "flows", "app", "detection", "policy_output")
+        names = STAGES
         seconds = {n: statistics.median(r.extra["stages"][n] for r in runs) for n in names}
         total = statistics.median(r.extra["seconds"] for r in runs)
         return {

@@ -15,6 +15,7 @@ live capture's (``egress sensor`` releases after every ring lap: ``evidence.pcap
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -24,7 +25,7 @@ from sensor.capture.source import STDIN
 from sensor.flows.table import Flow
 from sensor.objects import TransferObject
 from sensor.outputs.evidence import EvidenceStore
-from sensor.outputs.flowpcap import FlowPackets, canonical, collect_flows, pcap_bytes
+from sensor.outputs.flowpcap import FlowPackets, canonical, collect_flows
 
 PENDING_NAME = ".pending-alerts.jsonl"
 
@@ -92,16 +93,19 @@ class AlertEvidence:
         if capture == STDIN:
             self._anomalies.count("evidence.pcap_unavailable_stdin", n=len(flows))
             return {}
-        collect_flows(capture, flows, self._anomalies, self._max_pcap)
         refs = {}
-        for flow in flows:
-            if not flow.records:
-                continue
-            if any(r.linktype != flow.records[0].linktype for r in flow.records):
-                self._anomalies.count("evidence.pcap_mixed_linktype", flow.uid)
-            ref = self.store.put("pcap", pcap_bytes(flow.records), suffix=".pcap")
-            ref["packets"] = len(flow.records)
-            ref["truncated"] = flow.truncated
-            refs[flow.uid] = ref
-            self.pcaps += 1
+        # The frames wait in an anonymous file (owner-only, gone when closed) next to the alert
+        # spool, so one flow's pcap at a time is in memory, not every alerted flow's frames.
+        with tempfile.TemporaryFile(dir=self._spool_path.parent, prefix=".pcap-spool-") as spool:
+            collect_flows(capture, flows, self._anomalies, self._max_pcap, spool)
+            for flow in flows:
+                if not flow.packets:
+                    continue
+                if flow.mixed_linktype:
+                    self._anomalies.count("evidence.pcap_mixed_linktype", flow.uid)
+                ref = self.store.put("pcap", flow.pcap(spool), suffix=".pcap")
+                ref["packets"] = flow.packets
+                ref["truncated"] = flow.truncated
+                refs[flow.uid] = ref
+                self.pcaps += 1
         return refs

@@ -402,10 +402,12 @@ class Audit:
 
     def _name_destination(self, obj: TransferObject) -> None:
         """An object with no host name gets the server's name from DNS/TLS, if one was seen;
-        a named one (HTTP Host, mail recipient domain) teaches the cache its server's name."""
+        a named one (HTTP Host, mail recipient domain) teaches the cache its server's name, unless
+        the server is a forward proxy (``via_proxy``): its address is shared by every site."""
         server = obj.flow.dst_ip if obj.direction == "upload" else obj.flow.src_ip
         if obj.host and not is_address(obj.host):
-            self.names.observe(server, obj.host.split(":", 1)[0], obj.protocol)
+            if not obj.via_proxy:
+                self.names.observe(server, obj.host.split(":", 1)[0], obj.protocol)
             return
         entry = self.names.lookup(server)
         if entry is not None:

@@ -65,6 +65,9 @@ class TransferObject:
     encoded_bytes: int = 0  # body bytes as sent, before content decoding
     total_bytes: int = 0  # decoded bytes seen, including any past the size limit
     tunnel: str = ""  # "connect", "upgrade:websocket": bytes carried by a tunnel, not parsed
+    # The request went to a forward proxy (absolute-form target or CONNECT): the server address
+    # is the proxy's, shared by every site behind it, so it must not be named after this host.
+    via_proxy: bool = False
     flags: list[str] = field(default_factory=list)  # named conditions, e.g. "decode_error"
     text_view: bytes | None = None  # the body rewritten for detection (forms, JSON escapes)
     sha256: str = ""  # of every decoded byte seen, set by ``seal``

@@ -218,6 +218,39 @@ def test_objects_without_a_host_name_are_named_from_dns(tmp_path: Path) -> None:
     ]
 
 
+def test_requests_through_a_forward_proxy_do_not_name_the_proxy(tmp_path: Path) -> None:
+    """An absolute-form request to a forward proxy names its object after the site, but the
+    proxy's address is shared by every site behind it: a later request to the same address
+    without a Host must not inherit that site's name (it keeps the address)."""
+    from bench.traffic.tcp_session import tcp_session, write_pcap
+
+    proxied = (
+        b"POST http://files.example.hk/sink HTTP/1.1\r\nHost: files.example.hk\r\n"
+        b"Content-Length: 5\r\n\r\nhello"
+    )
+    bare = b"POST /sink HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello"
+    frames = []
+    for n, body in enumerate((proxied, bare)):
+        frames += tcp_session(
+            body,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            server_ip="219.76.10.20",
+            server_port=3128,
+            client_port=50020 + n,
+            start_time=1_700_000_100.0 + n * 10,
+        )
+    write_pcap(tmp_path / "proxied.pcap", frames)
+    found: list[Any] = []
+    Audit(EgressConfig(), tmp_path / "case", on_object=found.append).run(
+        [tmp_path / "proxied.pcap"]
+    )
+    uploads = [o for o in found if o.direction == "upload"]
+    assert [(o.host, o.via_proxy) for o in uploads] == [
+        ("files.example.hk", True),
+        ("219.76.10.20", False),
+    ]
+
+
 def test_dns_over_tcp_framing_split_anywhere() -> None:
     answer = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xc6\x33\x64\x09"
     message = _query("mail.example.cn", answer, 1)

@@ -122,6 +122,7 @@ class RangeStitcher:
             declared_length=assembly.total,
             status=template.status,
             filename=template.filename,
+            via_proxy=template.via_proxy,
         )
         obj.append(bytes(whole), self._max_bytes)
         obj.gap_bytes = holes

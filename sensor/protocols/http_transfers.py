@@ -283,6 +283,7 @@ class HttpTransfers:
             content_encoding=template.content_encoding,
             content_range=template.content_range,
             flags=list(template.flags),
+            via_proxy=template.via_proxy,
         )
 
     def append(self, obj: TransferObject, data: bytes) -> None:
@@ -339,6 +340,7 @@ class HttpTransfers:
             host=host,
             content_type=head.header("Content-Type") or "",
             declared_length=parse_length(length),
+            via_proxy=head.method == "CONNECT" or target.startswith(("http://", "https://")),
         )
 
     def _response_template(self, head: ResponseHead) -> TransferObject:

@@ -32,15 +32,24 @@ JIANGSU = {"ftz": "jiangsu", "industry": "retail"}  # no published list for reta
 JIANGSU_LISTED = {"ftz": "jiangsu", "industry": "manufacturing"}  # list names only JS-FTZ-16
 BEIJING_RETAIL = {"ftz": "beijing", "scenarios": ("retail_membership",)}
 BEIJING_OTHER = {"ftz": "beijing", "industry": "logistics"}
+TIANJIN = {"ftz": "tianjin", "industry": "logistics"}  # no list for the domain: national
+TIANJIN_LISTED = {"ftz": "tianjin", "industry": "finance"}  # operator list names TJ-FIN-01
+LINGANG = {"ftz": "shanghai_lingang", "scenarios": ("lingang_clinical_research",)}
+LINGANG_OTHER = {"ftz": "shanghai_lingang", "industry": "retail"}  # no registered scenario
 
 
 @pytest.fixture(scope="module")
 def evaluator(tmp_path_factory: pytest.TempPathFactory) -> Evaluator:
-    """Built-in packs plus an operator copy of the Jiangsu negative-list pack naming one list."""
+    """Built-in packs plus operator copies of the Jiangsu and Tianjin negative-list packs, each
+    naming one list (the seeds describe the lists, not their contents)."""
     directory = tmp_path_factory.mktemp("packs")
-    text = (builtin_directory() / "jiangsu_ftz_negative_list.yaml").read_text(encoding="utf-8")
-    text = text.replace("  industries: {}", "  industries: {manufacturing: [JS-FTZ-16]}")
-    (directory / "js_list.yaml").write_text(text, encoding="utf-8")
+    for name, industries in (
+        ("jiangsu_ftz_negative_list", "{manufacturing: [JS-FTZ-16]}"),
+        ("tianjin_ftz_negative_list", "{finance: [TJ-FIN-01]}"),
+    ):
+        text = (builtin_directory() / f"{name}.yaml").read_text(encoding="utf-8")
+        text = text.replace("  industries: {}", f"  industries: {industries}")
+        (directory / f"{name}.yaml").write_text(text, encoding="utf-8")
     return Evaluator(load_packs((directory,)))
 
 
@@ -223,6 +232,57 @@ _add(
     "sc_personal_100k",
 )
 _add("BJ keeps N 第七条第一项 for CIIOs", {**BEIJING_RETAIL, "ciio": True}, _one({"personal": 10}, SA), "ciio_any_pi_or_important")  # fmt: skip
+
+# --- Tianjin FTZ negative list (seed 004 ch. 4; 规定 第六条) ------------------------------------------
+_add(
+    "TJ domain without a list -> N 第八条",
+    TIANJIN,
+    _boundary("personal", 100_000, EX, SC, {}),
+    "sc_personal_100k",
+)
+_add(
+    "TJ 规定 第六条: outside the domain's list",
+    TIANJIN_LISTED,
+    _one({"personal": 5_000_000, "sensitive": 500_000}, EX),
+    "tj_outside_negative_list",
+)
+_add(
+    "TJ listed data keeps the national path -> N 第八条",
+    TIANJIN_LISTED,
+    _one({"personal": 100_000, "important_data": ("TJ-FIN-01",)}, SA),
+    "important_data_assessment",
+)
+_add("TJ keeps N 第七条第一项 for CIIOs", {**TIANJIN_LISTED, "ciio": True}, _one({"personal": 10}, SA), "ciio_any_pi_or_important")  # fmt: skip
+# --- Shanghai Lingang general data list (seed 004 ch. 4, 表4-1) -------------------------------------
+_add(
+    "LG 一般数据 备案后出境: no national volume path",
+    LINGANG,
+    [
+        ({"personal": 99_999}, EX, True),
+        ({"personal": 1_000_000}, EX, True),
+        ({"personal": 1_000_001, "sensitive": 10_000}, EX, True),
+    ],
+    "lingang_general_list_registration",
+)
+_add(
+    "LG without a registered scenario -> N 第八条",
+    LINGANG_OTHER,
+    _boundary("personal", 100_000, EX, SC, {}),
+    "sc_personal_100k",
+)
+_add(
+    "LG 重要数据 安全评估后出境 (national rule stays)",
+    LINGANG,
+    _one({"personal": 10, "important_data": ("X",)}, SA),
+    "important_data_assessment",
+)
+_add(
+    "LG 核心数据 禁止跨境 (national rule stays)",
+    LINGANG,
+    _one({"personal": 10, "core_data": ("C",)}, NO),
+    "core_data_prohibited",
+)
+_add("LG keeps N 第七条第一项 for CIIOs", {**LINGANG, "ciio": True}, _one({"personal": 10}, SA), "ciio_any_pi_or_important")  # fmt: skip
 
 
 @pytest.mark.parametrize(("source", "profile", "counts", "path", "rule", "cited"), CASES)

@@ -23,6 +23,7 @@ MIN_LINES = 3  # a header and two rows: fewer lines say nothing about structure
 CONSISTENT_SHARE = 0.8  # share of sampled lines that must agree (quoted commas spoil a few)
 DELIMITERS = b",\t;|"
 MAX_HEADER_BYTES = 4096  # a header line longer than this is data, not column names
+HEADER_MAX_DIGITS = 4  # column names hold years or short numbers ("2024年", "col12"), not 5+ digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,17 @@ def _unquoted(buf: ByteArray, delimiter: int, quotes: IntArray, end: int | None 
     return found
 
 
+def _holds_data(line: ByteArray) -> bool:
+    """A first line with a run of ``HEADER_MAX_DIGITS`` + 1 digits is a record, not column
+    names: a headerless export, or a report whose lines each hold one delimiter ("lat, lon").
+    Taking its values as column names would give every column the wrong context."""
+    digits = (line >= 48) & (line <= 57)
+    if not digits.any():
+        return False
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], digits.view(np.int8), [0]))))
+    return bool((edges[1::2] - edges[::2]).max() > HEADER_MAX_DIGITS)
+
+
 def detect_layout(buf: ByteArray) -> Layout:
     """Classify ``buf`` as rows or text; for rows, index its lines and fields."""
     head = buf[:SAMPLE_BYTES]
@@ -109,7 +121,7 @@ def detect_layout(buf: ByteArray) -> Layout:
         if mode >= 1 and freq.max() >= CONSISTENT_SHARE * len(lines):
             first_end = lines[0][1] if lines[0][0] == 0 else 0
             header: tuple[str, ...] = ()
-            if 0 < first_end <= MAX_HEADER_BYTES:
+            if 0 < first_end <= MAX_HEADER_BYTES and not _holds_data(buf[:first_end]):
                 text = bytes(buf[:first_end]).decode("utf-8", "replace")
                 header = tuple(c.strip().strip("\"'").lower() for c in text.split(chr(delimiter)))
             all_quotes = np.flatnonzero(buf == ord('"')).astype(np.int64)

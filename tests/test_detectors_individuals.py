@@ -125,3 +125,24 @@ def test_engine_keys_do_not_depend_on_the_hash_path(monkeypatch: pytest.MonkeyPa
     assert not engine._hasher.native
     assert engine.inspect(data) == native
     assert len(native.individual_keys) == 40
+
+
+def test_a_first_line_holding_data_is_not_taken_for_column_names() -> None:
+    """Column names come from the first line only when it has no run of 5+ digits: a
+    headerless export or a report with one comma per line ("lat, lon") has a record there."""
+    import numpy as np
+
+    from detectors.layout import detect_layout
+
+    def header(text: str) -> tuple[str, ...]:
+        layout = detect_layout(np.frombuffer(text.encode(), np.uint8))
+        assert layout.rows
+        return layout.header
+
+    assert header("姓名,手机\n张三,13800138000\n李四,13900139000\n") == ("姓名", "手机")
+    assert header("year2024,x\n1,2\n3,4\n") == ("year2024", "x")
+    assert header("张三,13800138000\n李四,13900139000\n王五,13700137000\n") == ()
+    report = "".join(
+        f"姓名：张{i}，证件：H{60_000_000 + i}，位置：31.2{i}, 121.4{i}\n" for i in range(4)
+    )
+    assert header(report) == ()

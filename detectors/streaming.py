@@ -114,7 +114,7 @@ class ObjectScanner:
         self,
         engine: DetectionEngine,
         start: int = 0,
-        history: bytes = b"",
+        history: bytes | bytearray = b"",
         batch: int = DEFAULT_BATCH,
         max_values: int = DEFAULT_MAX_VALUES,
     ) -> None:

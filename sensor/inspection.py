@@ -64,9 +64,10 @@ def inspect_object(
     engine: DetectionEngine, obj: TransferObject, limits: ExtractionLimits | None = None
 ) -> Inspection:
     """Extract ``obj``'s readable parts, detect in each, and combine (flags go on ``obj``)."""
-    stream = _stream_part(obj)
     if obj.encrypted:
+        obj.overflow = None  # detection cannot see inside; the streamed bytes are dropped
         return Inspection(ObjectFindings((), 0), (), ())
+    stream = _stream_part(obj)
     extraction = extract(obj.inspection_bytes(), limits)
     for flag in extraction.flags:
         obj.flag(f"content:{flag}")

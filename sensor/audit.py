@@ -26,6 +26,7 @@ from typing import Any
 
 from detectors.catalogue import load_catalogue
 from detectors.engine import DetectionEngine
+from detectors.streaming import ObjectScanner
 from geoip import CountryDatabase
 from sensor.anomalies import AnomalyCounter
 from sensor.app import AppContext, AppLayerHandler
@@ -42,7 +43,7 @@ from sensor.flows.records import flow_record
 from sensor.flows.table import Flow, FlowTable
 from sensor.inspection import inspect_object
 from sensor.names import NameCache, is_address
-from sensor.objects import TransferObject, object_record
+from sensor.objects import TransferObject, object_record, set_overflow_scanning
 from sensor.outputs.alert_evidence import AlertEvidence
 from sensor.outputs.alerts import JsonlWriter, build_alert
 from sensor.outputs.auditlog import LOG_NAME, AuditLog
@@ -146,6 +147,7 @@ class Audit:
             self.specs, config.output.masked_samples_per_identifier, identity_key
         )
         self.extraction_limits = ExtractionLimits(**config.limits.extraction.model_dump())
+        set_overflow_scanning(self._stream_scanner if config.limits.stream_past_limit else None)
         self.ranges = RangeStitcher(self._on_object, config.limits.max_object_bytes, self.anomalies)
         self.inputs: list[dict[str, Any]] = []
         self._source = ""
@@ -339,6 +341,10 @@ class Audit:
             self.config.limits.max_object_bytes,
             self._context,
         )
+
+    def _stream_scanner(self, start: int, head: bytearray) -> ObjectScanner:
+        """Stream inspection of an object's bytes past the size limit (detectors.streaming)."""
+        return ObjectScanner(self.engine, start, head)  # keeps only the last margin bytes
 
     def _on_object(self, obj: TransferObject) -> None:
         self.counts.objects += 1

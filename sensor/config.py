@@ -132,6 +132,9 @@ class LimitsConfig(BaseModel):
     max_object_bytes: int = Field(
         64 << 20, ge=1024, description="bytes of one object kept for inspection; rest counted"
     )
+    stream_past_limit: bool = Field(
+        True, description="scan the bytes past max_object_bytes as they arrive (stream mode)"
+    )
     extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
     fragments: FragmentsConfig = Field(default_factory=FragmentsConfig)
 

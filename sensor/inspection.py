@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from detectors.combine import PartFindings, combine
 from detectors.engine import DetectionEngine, ObjectFindings
 from detectors.genetic import genetic_finding, sniff_genetic
+from detectors.streaming import ObjectScanner
 from sensor.content.extract import ExtractionLimits, extract
 from sensor.objects import TransferObject
 
@@ -64,7 +65,9 @@ def inspect_object(
 ) -> Inspection:
     """Extract ``obj``'s readable parts, detect in each, and combine (flags go on ``obj``)."""
     if obj.encrypted:
+        obj.overflow = None  # detection cannot see inside; the streamed bytes are dropped
         return Inspection(ObjectFindings((), 0), (), ())
+    stream = _stream_part(obj)
     extraction = extract(obj.inspection_bytes(), limits)
     for flag in extraction.flags:
         obj.flag(f"content:{flag}")
@@ -72,7 +75,31 @@ def inspect_object(
         PartFindings(p.path, p.kind, p.encoding, len(p.text), inspect_part(engine, p.text))
         for p in extraction.parts
     )
+    if stream is not None:
+        parts = (*parts, stream)
     combined = combine(list(parts), engine.max_samples)
     for indication in combined.important:  # tag the object: objects.jsonl and alerts carry it
         obj.flag(f"{IMPORTANT_DATA_FLAG}{indication.code}")
     return Inspection(combined, parts, tuple(extraction.flags))
+
+
+STREAM_PART = "#stream"  # the part path of the bytes inspected in stream mode
+
+
+def _stream_part(obj: TransferObject) -> PartFindings | None:
+    """Findings of the bytes past the object limit (``detectors.streaming``), and flags that say
+    which bytes were read how: ``inspected:block=0-N`` (extracted and scanned whole) and
+    ``inspected:stream=N-M`` (scanned raw as they arrived), ``stream:gaps=K`` for holes in it."""
+    scanner = obj.overflow
+    if not isinstance(scanner, ObjectScanner):
+        return None
+    findings = scanner.close()
+    obj.overflow = None
+    stats = scanner.stats
+    obj.flag(f"inspected:block=0-{stats.start}")
+    obj.flag(f"inspected:stream={stats.start}-{stats.end}")
+    if stats.gaps:
+        obj.flag(f"stream:gaps={stats.gaps}")
+    if stats.values_dropped:
+        obj.flag("limit:stream_values")
+    return PartFindings(STREAM_PART, "stream", "", stats.end - stats.start, findings)

@@ -14,14 +14,38 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from detectors.masking import mask_email
 from sensor.content.sniff import detect_type, is_encrypted, sniff_sample
 
 OBJECT_SCHEMA_VERSION = "0.1"
+
+
+# --- stream inspection past the size limit (detectors.streaming) -------------------------------
+
+
+class OverflowSink(Protocol):
+    """Takes the decoded bytes of an object past ``max_bytes`` as they arrive."""
+
+    def feed(self, chunk: bytes) -> None: ...
+
+    def gap(self, length: int) -> None: ...
+
+
+# (object offset where the limit cut, the kept body) -> a sink for the rest
+OverflowFactory = Callable[[int, bytearray], OverflowSink]
+_overflow_factory: OverflowFactory | None = None
+
+
+def set_overflow_scanning(factory: OverflowFactory | None) -> None:
+    """Objects that hit their size limit from now on hand the rest to ``factory``'s sink (the
+    audit installs ``detectors.streaming.ObjectScanner``); ``None``: the rest is only counted."""
+    global _overflow_factory
+    _overflow_factory = factory
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +102,8 @@ class TransferObject:
     part: str = ""  # MIME part path ("1.2") of a mail part; "" for the whole message
     related_flow: str = ""  # FTP: the control connection that opened this data connection
     _hash: Any = field(default_factory=hashlib.sha256, repr=False)
+    overflow: OverflowSink | None = field(default=None, repr=False)  # bytes past the limit
+    _overflow_gaps: int = field(default=0, repr=False)  # gap_bytes already told to overflow
 
     @property
     def size(self) -> int:
@@ -97,7 +123,19 @@ class TransferObject:
             self.body += data[:room]
         first = not self.truncated
         self.truncated = True
+        self._overflow(data[max(room, 0) :], first)
         return first
+
+    def _overflow(self, rest: bytes, first: bool) -> None:
+        if first and _overflow_factory is not None:
+            self.overflow = _overflow_factory(len(self.body), self.body)
+            self._overflow_gaps = self.gap_bytes
+        if self.overflow is None:
+            return
+        if self.gap_bytes > self._overflow_gaps:  # a hole since the last piece
+            self.overflow.gap(self.gap_bytes - self._overflow_gaps)
+            self._overflow_gaps = self.gap_bytes
+        self.overflow.feed(rest)
 
     def flag(self, name: str) -> None:
         if name not in self.flags:

@@ -1,0 +1,322 @@
+"""Inspecting the bytes of an object that arrive past the in-memory object limit, with bounded memory.
+
+An object is kept in memory up to ``limits.max_object_bytes`` and inspected whole (block mode,
+``DetectionEngine.inspect``, after content extraction). What arrives after that limit used to be
+counted and dropped. ``ObjectScanner`` reads it as it arrives instead: ``feed(chunk)`` for every
+piece, ``gap(n)`` for a hole in the capture, ``close()`` at the end of the object.
+
+How the bytes are scanned (the *window*)
+----------------------------------------
+The scanner keeps a rolling buffer: ``margin`` bytes of history plus the bytes not yet evaluated.
+When more than ``batch`` new bytes are held, the buffer is scanned with the same compiled database,
+validators, context keywords, exclusions and overlap rules as block mode, and the scanner *owns*
+the matches whose **end** lies in ``(owned_to, len(buffer) - margin]``; everything after that
+stays for the next round, everything more than ``margin`` before the new ``owned_to`` is dropped.
+``margin`` is the longest pattern of the catalogue plus the widest context reach (context windows,
+the hex and URL structure checks) plus two boundary bytes, so for every owned match the scan saw
+
+* the whole match, and any longer reading of it (``a@b.com.cn`` beyond ``a@b.com``),
+* the bytes left of it up to the context window before it, and the window after it,
+* any value of another identifier that contains it (overlap resolution),
+
+exactly as a block scan over the whole object would: a match that straddles two chunks, two TCP
+segments or the object limit is found once, with the same validation result. Each owned end falls
+in exactly one round, so nothing is counted twice. At ``close`` everything left is owned (the end of
+the object is a boundary, as in block mode).
+
+The seam with the block part: the scanner is opened with the last ``margin`` bytes of the kept
+body as history and owns matches that end *after* the limit, so a value that straddles the limit is
+found here; block mode owns values that end inside the kept body.
+
+Not done in stream mode (documented in docs/signatures.md): content extraction (the bytes are read
+as they were sent: text, CSV, JSON, mail bodies; an archive's compressed tail is not unpacked),
+table layout (records are not grouped by rows, so people are counted as in free text: the distinct
+values of the strongest ranked kind, see ``detectors.individuals``) and important-data term
+scoring. A hole in the capture (``gap``) ends the round at the hole: bytes on the two sides are
+never joined into one match, the history is cleared, and the hole is counted.
+
+Memory: the buffer holds at most ``batch + 2 * margin`` bytes plus the chunk being fed; the
+accepted values that name a person are kept (normalised, a few dozen bytes each) to count distinct
+individuals at ``close``, at most ``max_values`` of them; past that, values are counted but not
+kept (``values_dropped``), and the person count is a lower bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from detectors.catalogue import DataClass
+from detectors.context import HEX_WINDOW, URL_WINDOW
+from detectors.engine import (
+    MAX_OFFSETS,
+    Accepted,
+    DetectionEngine,
+    Finding,
+    ObjectFindings,
+    _drop_claimed_rejections,
+    is_account_or_medical,
+    is_sensitive,
+)
+from detectors.individuals import ClassMarks, Evidence, count_people
+from detectors.layout import TEXT
+from detectors.masking import mask_value
+from detectors.vectors import IntArray
+
+DEFAULT_BATCH = 256 << 10  # new bytes per scan round: a few rounds per MiB, little rescanned
+DEFAULT_MAX_VALUES = 1_000_000  # person-naming values kept per object for the distinct count
+
+
+def stream_margin(engine: DetectionEngine) -> int:
+    """Bytes of history a round needs so that owned matches are judged as in block mode."""
+    longest = max((p.max_length for s in engine.specs for p in s.patterns), default=0)
+    reach = max(
+        (max(s.context.window_before, s.context.window_after) for s in engine.specs), default=0
+    )
+    return longest + max(reach, HEX_WINDOW, URL_WINDOW) + 2
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What one identifier found so far in the stream (no raw values but ``values``)."""
+
+    count: int = 0
+    rejected: int = 0
+    suppressed: int = 0
+    confidence_sum: float = 0.0
+    samples: list[str] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    starts: list[IntArray] = field(default_factory=list)
+    values: list[npt.NDArray[np.bytes_]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStats:
+    """How the stream part was read, for the object's flags and the tests."""
+
+    start: int  # object offset where stream inspection began (the block limit)
+    end: int  # object offset after the last byte fed
+    rounds: int  # scans of the rolling buffer
+    rescanned: int  # bytes scanned more than once (history of each round)
+    max_buffer: int  # largest rolling buffer held, in bytes
+    kept_values: int  # person-naming values kept for the distinct count
+    values_dropped: int  # values past ``max_values``: counted, not kept
+    gaps: int  # holes in the capture inside the stream part
+    gap_bytes: int
+
+
+class ObjectScanner:
+    """Inspects an object's bytes past the block limit as they arrive (see the module docstring)."""
+
+    def __init__(
+        self,
+        engine: DetectionEngine,
+        start: int = 0,
+        history: bytes | bytearray = b"",
+        batch: int = DEFAULT_BATCH,
+        max_values: int = DEFAULT_MAX_VALUES,
+    ) -> None:
+        self.engine = engine
+        self.margin = stream_margin(engine)
+        self.batch = max(batch, 1)
+        self.max_values = max_values
+        self._buf = bytearray(history[-self.margin :] if history else b"")
+        self._base = start - len(self._buf)  # object offset of _buf[0]
+        self._owned_to = len(self._buf)  # ends <= this (buffer coordinates) are done
+        self._start = start
+        self._end = start
+        self._tallies: dict[int, _Tally] = {}
+        self._sensitive: list[IntArray] = []
+        self._account: list[IntArray] = []
+        self._rounds = 0
+        self._rescanned = 0
+        self._max_buffer = len(self._buf)
+        self._kept = 0
+        self._dropped = 0
+        self._gaps = 0
+        self._gap_bytes = 0
+        self._closed = False
+
+    # --- input ----------------------------------------------------------------------------------
+
+    def feed(self, chunk: bytes) -> None:
+        if not chunk or self._closed:
+            return
+        self._buf += chunk
+        self._end += len(chunk)
+        self._max_buffer = max(self._max_buffer, len(self._buf))
+        if len(self._buf) - self._owned_to >= self.batch + self.margin:
+            self._round(final=False)
+
+    def gap(self, length: int) -> None:
+        """``length`` bytes of the object were never captured: finish what is held, start over."""
+        if self._closed or length <= 0:
+            return
+        self._round(final=True)
+        self._gaps += 1
+        self._gap_bytes += length
+        self._end += length
+        self._buf = bytearray()
+        self._base = self._end
+        self._owned_to = 0
+
+    def close(self) -> ObjectFindings:
+        """Findings of the stream part; the scanner takes no more bytes."""
+        if not self._closed:
+            self._round(final=True)
+            self._closed = True
+            self._buf = bytearray()
+        return self._findings()
+
+    @property
+    def stats(self) -> StreamStats:
+        return StreamStats(
+            self._start,
+            self._end,
+            self._rounds,
+            self._rescanned,
+            self._max_buffer,
+            self._kept,
+            self._dropped,
+            self._gaps,
+            self._gap_bytes,
+        )
+
+    # --- one round ------------------------------------------------------------------------------
+
+    def _round(self, final: bool) -> None:
+        limit = len(self._buf) if final else len(self._buf) - self.margin
+        if limit <= self._owned_to:
+            return
+        data = bytes(self._buf)
+        self._rounds += 1
+        self._rescanned += min(self._owned_to, len(data))
+        for index, acc in self._detect(data).items():
+            self._take(index, acc, self._owned_to, limit)
+        self._owned_to = limit
+        drop = max(0, limit - self.margin)
+        if drop:
+            del self._buf[:drop]
+            self._base += drop
+            self._owned_to -= drop
+
+    def _detect(self, data: bytes) -> dict[int, Accepted]:
+        """Block-mode evaluation of one buffer, read as free text (no table layout)."""
+        engine = self.engine
+        scan = engine.matcher.scan(data)
+        by_index = {
+            index: engine._evaluate(index, cands, scan, TEXT)
+            for index, cands in sorted(scan.candidates.items())
+        }
+        engine._resolve_overlaps(by_index)
+        _drop_claimed_rejections(by_index)
+        return by_index
+
+    def _take(self, index: int, acc: Accepted, lo: int, hi: int) -> None:
+        spec = acc.spec
+        own = (acc.ends > lo) & (acc.ends <= hi)
+        # a rejected candidate has no end; it is owned where a value starting there would end
+        rej = acc.rejected
+        rej_own = (rej + self._min_length(index) > lo) & (rej + self._min_length(index) <= hi)
+        tally = self._tallies.setdefault(index, _Tally())
+        tally.rejected += int(np.count_nonzero(rej_own))
+        tally.suppressed += self._owned_suppressed(acc, lo, hi)
+        if not own.any():
+            return
+        starts = acc.starts[own] + self._base
+        values = acc.values[own]
+        tally.count += int(starts.size)
+        tally.confidence_sum += float(acc.confidence[own].sum())
+        room = MAX_OFFSETS - len(tally.offsets)
+        tally.offsets.extend(starts[:room].tolist())
+        for value in values[: self.engine.max_samples * 4].tolist():
+            if len(tally.samples) >= self.engine.max_samples:
+                break
+            text = bytes(value).decode("utf-8", "replace")
+            masked = mask_value(text, spec.mask.style, spec.mask.keep_start, spec.mask.keep_end)
+            if masked not in tally.samples:
+                tally.samples.append(masked)
+        if is_sensitive(spec):
+            self._sensitive.append(starts)
+        if is_account_or_medical(spec):
+            self._account.append(starts)
+        room = self.max_values - self._kept
+        if room < starts.size:
+            self._dropped += int(starts.size) - max(room, 0)
+            starts, values = starts[: max(room, 0)], values[: max(room, 0)]
+        if starts.size:
+            tally.starts.append(starts)
+            tally.values.append(values)
+            self._kept += int(starts.size)
+
+    def _min_length(self, index: int) -> int:
+        return min(p.min_length for p in self.engine.specs[index].patterns)
+
+    @staticmethod
+    def _owned_suppressed(acc: Accepted, lo: int, hi: int) -> int:
+        """Suppressed values are counted per round only when the round owns the whole buffer's
+        candidates it judged; an approximation: share by the fraction of owned accepted ends."""
+        if not acc.suppressed:
+            return 0
+        total = acc.starts.size + acc.suppressed
+        owned = int(np.count_nonzero((acc.ends > lo) & (acc.ends <= hi)))
+        return round(acc.suppressed * owned / total) if acc.starts.size else 0
+
+    # --- output ---------------------------------------------------------------------------------
+
+    def _findings(self) -> ObjectFindings:
+        engine = self.engine
+        personal: list[Finding] = []
+        general: list[Finding] = []
+        evidence: list[Evidence] = []
+        for index, tally in sorted(self._tallies.items()):
+            spec = engine.specs[index]
+            if not tally.count and not tally.rejected and not tally.suppressed:
+                continue
+            values = np.concatenate(tally.values) if tally.values else np.zeros(0, "S1")
+            starts = np.concatenate(tally.starts) if tally.starts else np.zeros(0, np.int64)
+            finding = Finding(
+                identifier=spec.id,
+                rule=spec.rule,
+                name_en=spec.name.en,
+                name_zh=spec.name.zh,
+                data_class=spec.data_class,
+                basis=spec.basis,
+                count=tally.count,
+                distinct=len(np.unique(values)) if values.size else 0,
+                rejected=tally.rejected,
+                masked_samples=tuple(tally.samples),
+                offsets=tuple(tally.offsets),
+                taxonomy=spec.taxonomy,
+                suppressed=tally.suppressed,
+                confidence=round(tally.confidence_sum / tally.count, 2) if tally.count else 0.0,
+            )
+            (general if spec.data_class is DataClass.GENERAL else personal).append(finding)
+            if spec.individual_rank is not None and values.size:
+                evidence.append(
+                    Evidence(
+                        spec.individual_rank,
+                        spec.namespace,
+                        starts,
+                        values,
+                        is_sensitive(spec),
+                        is_account_or_medical(spec),
+                    )
+                )
+        none = np.zeros(0, dtype=np.int64)
+        marks = ClassMarks(
+            np.concatenate([none, *self._sensitive]), np.concatenate([none, *self._account])
+        )
+        people = count_people(evidence, TEXT, engine._hasher, marks)
+        return ObjectFindings(
+            tuple(personal),
+            people.count,
+            tuple(general),
+            people.keys,
+            people.sensitive_keys,
+            people.account_or_medical_keys,
+            engine.key_id,
+            "stream",
+        )

@@ -1,0 +1,134 @@
+"""Stream inspection of the bytes past the object limit (detectors.streaming)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bench.traffic.people import SyntheticPeople
+from detectors.catalogue import load_catalogue
+from detectors.engine import DetectionEngine, ObjectFindings
+from detectors.streaming import ObjectScanner, stream_margin
+
+ENGINE = DetectionEngine(load_catalogue(), identity_key=b"stream-test-key-0123")
+
+
+def _text(seed: int, people: int, filler: int = 300) -> tuple[bytes, list[str]]:
+    """Free text with one person (resident ID, mobile) every few hundred bytes, and decoys."""
+    rng = random.Random(seed)
+    gen = SyntheticPeople(seed)
+    parts: list[str] = []
+    ids: list[str] = []
+    for _ in range(people):
+        person = gen.person()
+        ids.append(person.resident_id)
+        parts.append("lorem ipsum " * rng.randint(1, filler // 12))
+        parts.append(f"身份证号 {person.resident_id}，手机 {person.mobile}。")
+        parts.append(f"订单号 {gen.decoy_wrong_check().value} ")
+    return "".join(parts).encode(), ids
+
+
+def _streamed(data: bytes, cuts: list[int], **kw: int) -> tuple[ObjectFindings, ObjectScanner]:
+    scanner = ObjectScanner(ENGINE, **kw)
+    last = 0
+    for cut in [*cuts, len(data)]:
+        scanner.feed(data[last:cut])
+        last = cut
+    return scanner.close(), scanner
+
+
+def _by_id(findings: ObjectFindings) -> dict[str, tuple[int, int]]:
+    return {f.identifier: (f.count, f.rejected) for f in findings.findings if f.count or f.rejected}
+
+
+def test_match_straddling_two_chunks_found_once_at_every_split() -> None:
+    gen = SyntheticPeople(7)
+    person = gen.person()
+    data = f"客户资料 身份证号：{person.resident_id} 电话 {person.mobile} 结束".encode()
+    block = ENGINE.inspect(data)
+    assert _by_id(block)  # the sample has findings in block mode
+    where = data.index(person.resident_id.encode())
+    for split in range(where, where + len(person.resident_id) + 1):
+        streamed, _ = _streamed(data, [split], batch=1)
+        assert _by_id(streamed) == _by_id(block), split
+        assert streamed.individual_keys == block.individual_keys, split
+        assert [f.masked_samples for f in streamed.findings] == [
+            f.masked_samples for f in block.findings
+        ]
+
+
+def test_every_byte_a_chunk_gives_block_results() -> None:
+    data, _ = _text(3, 5)
+    block = ENGINE.inspect(data)
+    streamed, scanner = _streamed(data, list(range(1, len(data))), batch=64)
+    assert _by_id(streamed) == _by_id(block)
+    assert streamed.distinct_individuals == block.distinct_individuals == 5
+    assert scanner.stats.rounds > 10
+
+
+@pytest.mark.parametrize("batch", [97, 1000, 4096])
+def test_large_object_same_people_as_block_with_bounded_memory(batch: int) -> None:
+    data, ids = _text(11, 300)
+    block = ENGINE.inspect(data)
+    rng = random.Random(batch)
+    cuts = sorted(rng.sample(range(1, len(data)), 400))
+    streamed, scanner = _streamed(data, cuts, batch=batch)
+    assert block.distinct_individuals == len(set(ids))
+    assert streamed.distinct_individuals == block.distinct_individuals
+    assert streamed.individual_keys == block.individual_keys
+    assert _by_id(streamed) == _by_id(block)
+    stats = scanner.stats
+    longest_chunk = max(b - a for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True))
+    assert stats.max_buffer <= batch + 2 * stream_margin(ENGINE) + longest_chunk
+    assert stats.max_buffer < len(data) // 4
+    assert stats.kept_values == sum(f.count for f in block.findings if f.identifier in _RANKED)
+    assert stats.values_dropped == 0
+
+
+_RANKED = {s.id for s in ENGINE.specs if s.individual_rank is not None}
+
+
+def test_value_cap_is_counted() -> None:
+    data, _ = _text(5, 40)
+    streamed, scanner = _streamed(data, [], batch=512, max_values=10)
+    assert scanner.stats.kept_values == 10
+    assert scanner.stats.values_dropped > 0
+    block = ENGINE.inspect(data)
+    assert _by_id(streamed) == _by_id(block)  # counts still cover every value
+    assert streamed.distinct_individuals <= block.distinct_individuals
+
+
+def test_gap_resets_the_stream_and_is_counted() -> None:
+    gen = SyntheticPeople(9)
+    rid = gen.person().resident_id.encode()
+    head = b"ID " + rid[:9]
+    tail = rid[9:] + b" end. "
+    scanner = ObjectScanner(ENGINE, batch=1)
+    scanner.feed(head)
+    scanner.gap(1460)
+    scanner.feed(tail)
+    whole = b"x " + rid + b" y"
+    scanner.feed(whole)
+    findings = scanner.close()
+    counts = _by_id(findings)
+    assert counts.get("cn_resident_id", (0, 0))[0] == 1  # only the one after the hole
+    stats = scanner.stats
+    assert (stats.gaps, stats.gap_bytes) == (1, 1460)
+    assert stats.end == len(head) + 1460 + len(tail) + len(whole)
+    assert findings.findings[0].offsets == (len(head) + 1460 + len(tail) + 2,)
+
+
+def test_history_lets_a_value_straddle_the_block_limit() -> None:
+    gen = SyntheticPeople(4)
+    rid = gen.person().resident_id.encode()
+    data = b"filler text " * 40 + b"ID: " + rid + b" tail"
+    limit = data.index(rid) + 7
+    scanner = ObjectScanner(ENGINE, start=limit, history=data[:limit])
+    scanner.feed(data[limit:])
+    streamed = scanner.close()
+    assert _by_id(streamed).get("cn_resident_id", (0, 0))[0] == 1
+    found = next(f for f in streamed.findings if f.identifier == "cn_resident_id")
+    assert found.offsets == (data.index(rid),)
+    # block mode over the kept part does not own it (it ends past the limit)
+    assert "cn_resident_id" not in _by_id(ENGINE.inspect(data[:limit]))

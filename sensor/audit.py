@@ -43,7 +43,7 @@ from sensor.flows.records import flow_record
 from sensor.flows.table import Flow, FlowTable
 from sensor.inspection import inspect_object
 from sensor.names import NameCache, is_address
-from sensor.objects import TransferObject, object_record, set_overflow_scanning
+from sensor.objects import TransferObject, object_record, overflow_scanning
 from sensor.outputs.alert_evidence import AlertEvidence
 from sensor.outputs.alerts import JsonlWriter, build_alert
 from sensor.outputs.auditlog import LOG_NAME, AuditLog
@@ -147,7 +147,7 @@ class Audit:
             self.specs, config.output.masked_samples_per_identifier, identity_key
         )
         self.extraction_limits = ExtractionLimits(**config.limits.extraction.model_dump())
-        set_overflow_scanning(self._stream_scanner if config.limits.stream_past_limit else None)
+        self._overflow = self._stream_scanner if config.limits.stream_past_limit else None
         self.ranges = RangeStitcher(self._on_object, config.limits.max_object_bytes, self.anomalies)
         self.inputs: list[dict[str, Any]] = []
         self._source = ""
@@ -267,7 +267,17 @@ class Audit:
     ) -> int:
         """Run the pipeline over ``records`` from one named source (a file or a live interface);
         flows still open when the records end are flushed. Returns the number of records.
-        Alerts wait in ``self.evidence`` until ``release_alerts``."""
+        Alerts wait in ``self.evidence`` until ``release_alerts``. Objects that outgrow their
+        size limit meanwhile are inspected on past it (``limits.stream_past_limit``)."""
+        with overflow_scanning(self._overflow):
+            return self._process_records(records, source, progress)
+
+    def _process_records(
+        self,
+        records: Iterable[CaptureRecord],
+        source: str,
+        progress: Callable[[], None] | None = None,
+    ) -> int:
         self._source = source
         limits = self.config.limits
         # shared by the flows of this source: FTP data announcements, MIME bounds, names

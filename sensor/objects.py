@@ -14,7 +14,9 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -38,14 +40,22 @@ class OverflowSink(Protocol):
 
 # (object offset where the limit cut, the kept body) -> a sink for the rest
 OverflowFactory = Callable[[int, bytearray], OverflowSink]
-_overflow_factory: OverflowFactory | None = None
+# Set only while an audit runs its pipeline (``overflow_scanning``): a context variable, not a
+# module setting, so two audits in one process (tests, live reloads) never share a scanner.
+_overflow_factory: ContextVar[OverflowFactory | None] = ContextVar(
+    "egress_overflow_factory", default=None
+)
 
 
-def set_overflow_scanning(factory: OverflowFactory | None) -> None:
-    """Objects that hit their size limit from now on hand the rest to ``factory``'s sink (the
-    audit installs ``detectors.streaming.ObjectScanner``); ``None``: the rest is only counted."""
-    global _overflow_factory
-    _overflow_factory = factory
+@contextmanager
+def overflow_scanning(factory: OverflowFactory | None) -> Iterator[None]:
+    """Inside the block, objects that hit their size limit hand the rest to ``factory``'s sink
+    (the audit's ``detectors.streaming.ObjectScanner``); ``None`` or outside: only counted."""
+    token = _overflow_factory.set(factory)
+    try:
+        yield
+    finally:
+        _overflow_factory.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +137,9 @@ class TransferObject:
         return first
 
     def _overflow(self, rest: bytes, first: bool) -> None:
-        if first and _overflow_factory is not None:
-            self.overflow = _overflow_factory(len(self.body), self.body)
+        factory = _overflow_factory.get() if first else None
+        if factory is not None:
+            self.overflow = factory(len(self.body), self.body)
             self._overflow_gaps = self.gap_bytes
         if self.overflow is None:
             return

@@ -32,7 +32,7 @@ evict or time out a flow; see ``sensor.decode.plan``).
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeGuard
 
@@ -126,22 +126,14 @@ class BatchRunner:
         monotonic: bool,
     ) -> None:
         """Every record of the block one by one (fast-path headers still parsed by numpy)."""
-        decoder, process, stats = self.decoder, self.table.process, self.stats
+        process, stats = self.table.process, self.stats
         rows = np.arange(len(ts_list))
         quick = h.fast & monotonic
         segments = iter(self._segments(h, data, rows[quick], ts_list, first))
         for i, fast in enumerate(quick.tolist()):
-            seg: TcpSegment | None
-            if fast:
-                seg = next(segments)
-                stats.per_packet += 1
-            else:
-                stats.fallback += 1
-                seg = decoder.decode(
-                    self._record(reader, data, start_list[i], ts_list[i], first + i)
-                )
-                if seg is None:
-                    continue
+            seg = self._segment(fast, segments, reader, data, start_list[i], ts_list[i], first + i)
+            if seg is None:
+                continue
             stats.segments += 1
             process(seg)
         if monotonic and h.fast.any():
@@ -159,7 +151,7 @@ class BatchRunner:
     ) -> None:
         """The block with its plan (``sensor.decode.plan``): bulk records skipped in the walk and
         applied at the end, in-order data and runs delivered at their place."""
-        decoder, table, stats = self.decoder, self.table, self.stats
+        table, stats = self.table, self.stats
         kind = plan.kind
         todo = np.flatnonzero((kind != BULK) & (kind != MEMBER))
         kinds = kind[todo]
@@ -187,17 +179,11 @@ class BatchRunner:
                 table.advance(previous)
                 deadline = table.next_close_deadline()
             if k == NORMAL:
-                seg: TcpSegment | None
-                if next(quick):
-                    seg = next(segments)
-                    stats.per_packet += 1
-                else:
-                    stats.fallback += 1
-                    seg = decoder.decode(
-                        self._record(reader, data, start_list[i], ts_list[i], first + i)
-                    )
-                    if seg is None:
-                        continue
+                seg = self._segment(
+                    next(quick), segments, reader, data, start_list[i], ts_list[i], first + i
+                )
+                if seg is None:
+                    continue
                 stats.segments += 1
                 flow = process(seg)
                 deadline = table.next_close_deadline()
@@ -237,6 +223,24 @@ class BatchRunner:
         if len(fast):
             self._tcp_time = ts_list[int(fast[-1])]
         table.advance(self._tcp_time)
+
+    def _segment(
+        self,
+        fast: bool,
+        segments: Iterator[TcpSegment],
+        reader: PcapReader,
+        data: bytes,
+        at: int,
+        ts: float,
+        index: int,
+    ) -> TcpSegment | None:
+        """A record's segment: pre-built on the fast path, else from the per-packet decoder
+        (None when the decoder has nothing for the flow table: UDP, a fragment, damage)."""
+        if fast:
+            self.stats.per_packet += 1
+            return next(segments)
+        self.stats.fallback += 1
+        return self.decoder.decode(self._record(reader, data, at, ts, index))
 
     @staticmethod
     def _record(reader: PcapReader, data: bytes, at: int, ts: float, index: int) -> CaptureRecord:

@@ -24,6 +24,7 @@ hashes only. ``detect`` returns the accepted spans themselves for the accuracy h
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +42,7 @@ from detectors.individuals import (
     ClassMarks,
     Evidence,
     KeyedHasher,
+    People,
     count_people,
     digest_secret,
 )
@@ -98,6 +100,29 @@ class ObjectFindings:
     key_id: str = ""  # fingerprint of the secret that made ``individual_keys``
     layout: str = "text"  # "rows" when the object was read as a table
     important: tuple[Indication, ...] = ()  # important-data subclasses indicated: hints, not alerts
+
+    @classmethod
+    def of(
+        cls,
+        personal: Sequence[Finding],
+        general: Sequence[Finding],
+        people: People,
+        key_id: str,
+        layout: str,
+        important: tuple[Indication, ...] = (),
+    ) -> ObjectFindings:
+        """Findings with the people counted from them (block mode and stream mode alike)."""
+        return cls(
+            tuple(personal),
+            people.count,
+            tuple(general),
+            people.keys,
+            people.sensitive_keys,
+            people.account_or_medical_keys,
+            key_id,
+            layout,
+            important,
+        )
 
     def __bool__(self) -> bool:
         return any(f.count for f in self.findings)
@@ -229,13 +254,10 @@ class DetectionEngine:
                 )
         marks = ClassMarks(np.concatenate(sensitive), np.concatenate(account))
         people = count_people(evidence, detection.layout, self._hasher, marks)
-        return ObjectFindings(
-            tuple(personal),
-            people.count,
-            tuple(general),
-            people.keys,
-            people.sensitive_keys,
-            people.account_or_medical_keys,
+        return ObjectFindings.of(
+            personal,
+            general,
+            people,
             self.key_id,
             detection.layout.kind,
             self._terms.score(detection.keyword_counts, data),

@@ -310,13 +310,4 @@ class ObjectScanner:
             np.concatenate([none, *self._sensitive]), np.concatenate([none, *self._account])
         )
         people = count_people(evidence, TEXT, engine._hasher, marks)
-        return ObjectFindings(
-            tuple(personal),
-            people.count,
-            tuple(general),
-            people.keys,
-            people.sensitive_keys,
-            people.account_or_medical_keys,
-            engine.key_id,
-            "stream",
-        )
+        return ObjectFindings.of(personal, general, people, engine.key_id, "stream")

@@ -184,28 +184,23 @@ class ByteSource:
 
     def _read_direct(self, n: int) -> bytes:
         rest = self._buf[self._pos :]
-        parts = [rest] if rest else []
-        have = len(rest)
-        while have < n:
-            try:
-                block = self._stream.read(n - have)
-            except (OSError, EOFError, zstandard.ZstdError) as exc:
-                self.damaged = f"{type(exc).__name__}: {exc}"
-                break
-            if not block:
-                break
-            parts.append(block)
-            have += len(block)
+        parts = self._gather([rest] if rest else [], len(rest), n, 0)
         self._buf, self._pos = b"", 0
-        self.offset += have
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        self.offset += len(data)
+        return data
 
     def _fill(self, n: int) -> None:
-        parts = [self._buf[self._pos :]]
-        have = len(parts[0])
+        rest = self._buf[self._pos :]
+        self._buf = b"".join(self._gather([rest], len(rest), n, self._chunk))
+        self._pos = 0
+
+    def _gather(self, parts: list[bytes], have: int, n: int, least: int) -> list[bytes]:
+        """Read from the stream, at least ``least`` bytes a call, until ``parts`` hold ``n``
+        bytes, the stream ends, or it is damaged (recorded in ``damaged``, not raised)."""
         while have < n:
             try:
-                block = self._stream.read(max(self._chunk, n - have))
+                block = self._stream.read(max(least, n - have))
             except (OSError, EOFError, zstandard.ZstdError) as exc:
                 self.damaged = f"{type(exc).__name__}: {exc}"
                 break
@@ -213,8 +208,7 @@ class ByteSource:
                 break
             parts.append(block)
             have += len(block)
-        self._buf = b"".join(parts)
-        self._pos = 0
+        return parts
 
     def close(self) -> None:
         self._stream.close()

@@ -12,6 +12,7 @@
 #include <Python.h>
 #include <hs/hs.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -77,9 +78,23 @@ static PyObject *Database_scan(Database *self, PyObject *args) {
     return out;
 }
 
+static PyObject *Database_serialize(Database *self, PyObject *unused) {
+    char *bytes = NULL;
+    size_t length = 0;
+    (void)unused;
+    if (hs_serialize_database(self->db, &bytes, &length) != HS_SUCCESS) {
+        return PyErr_Format(PyExc_RuntimeError, "hs_serialize_database failed");
+    }
+    PyObject *out = PyBytes_FromStringAndSize(bytes, (Py_ssize_t)length);
+    free(bytes); /* hyperscan allocates with the misc allocator, malloc by default */
+    return out;
+}
+
 static PyMethodDef Database_methods[] = {
     {"scan", (PyCFunction)Database_scan, METH_VARARGS,
      "scan(data) -> bytes: native-endian int64 (id, from, to) triples, in match order"},
+    {"serialize", (PyCFunction)Database_serialize, METH_NOARGS,
+     "serialize() -> bytes: the compiled database, for load() on a machine of the same platform"},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject DatabaseType = {
@@ -90,6 +105,38 @@ static PyTypeObject DatabaseType = {
     .tp_methods = Database_methods,
     .tp_doc = "A compiled block-mode hyperscan database with its scratch space.",
 };
+
+/* Wrap a compiled database (taking ownership) with its scratch space; NULL with an error set. */
+static PyObject *wrap(hs_database_t *db) {
+    Database *self = PyObject_New(Database, &DatabaseType);
+    if (self == NULL) {
+        hs_free_database(db);
+        return NULL;
+    }
+    self->db = db;
+    self->scratch = NULL;
+    if (hs_alloc_scratch(db, &self->scratch) != HS_SUCCESS) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    return (PyObject *)self;
+}
+
+/* load(serialized: bytes) -> Database, or ValueError when the bytes are not a database this
+ * libhs and CPU can run (another version or platform, damaged): the caller compiles instead. */
+static PyObject *load(PyObject *module, PyObject *args) {
+    Py_buffer data;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    hs_database_t *db = NULL;
+    hs_error_t err = hs_deserialize_database((const char *)data.buf, (size_t)data.len, &db);
+    PyBuffer_Release(&data);
+    if (err != HS_SUCCESS) {
+        return PyErr_Format(PyExc_ValueError, "not a usable serialized database (error %d)",
+                            (int)err);
+    }
+    return wrap(db);
+}
 
 /* compile(expressions: list[bytes], flags: list[int]) -> Database; ids are list positions. */
 static PyObject *compile(PyObject *module, PyObject *args) {
@@ -130,19 +177,7 @@ static PyObject *compile(PyObject *module, PyObject *args) {
         hs_free_compile_error(error);
         goto done;
     }
-    Database *self = PyObject_New(Database, &DatabaseType);
-    if (self == NULL) {
-        hs_free_database(db);
-        goto done;
-    }
-    self->db = db;
-    self->scratch = NULL;
-    if (hs_alloc_scratch(db, &self->scratch) != HS_SUCCESS) {
-        Py_DECREF(self);
-        PyErr_NoMemory();
-        goto done;
-    }
-    result = (PyObject *)self;
+    result = wrap(db);
 done:
     PyMem_Free(patterns);
     PyMem_Free(flags);
@@ -158,6 +193,7 @@ static PyObject *version(PyObject *module, PyObject *unused) {
 
 static PyMethodDef module_methods[] = {
     {"compile", compile, METH_VARARGS, "compile(expressions, flags) -> Database"},
+    {"load", load, METH_VARARGS, "load(serialized) -> Database (ValueError if unusable)"},
     {"version", version, METH_NOARGS, "the libhs version string"},
     {NULL, NULL, 0, NULL}};
 

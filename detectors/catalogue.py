@@ -24,6 +24,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sensor import yamlfast
 from sensor.errors import SignatureError
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -261,7 +262,7 @@ def builtin_directory() -> Path:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlfast.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise SignatureError(f"{path}: cannot read signature file: {exc.strerror}") from None
     except yaml.YAMLError as exc:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from detectors.context import normalise_keyword
 from detectors.layout import MAX_HEADER_BYTES, SAMPLE_BYTES, detect_layout
+from sensor import yamlfast
 from sensor.errors import SignatureError
 
 KIB = 1024
@@ -150,7 +151,7 @@ def load_term_packs(directories: tuple[Path, ...] | None = None) -> tuple[TermPa
     for directory in directories if directories is not None else (builtin_directory(),):
         for path in sorted(directory.glob("*.yaml")):
             try:
-                raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+                raw = yamlfast.safe_load(path.read_text(encoding="utf-8"))
                 pack = TermPack.model_validate({**raw, "source": str(path)})
             except (OSError, yaml.YAMLError, TypeError) as exc:
                 raise SignatureError(f"{path}: cannot load term pack: {exc}") from None

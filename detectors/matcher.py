@@ -33,10 +33,13 @@ are cached by the hash of their expressions (serialised, so every matcher gets i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
+import platform
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -46,6 +49,7 @@ import numpy.typing as npt
 
 from detectors.catalogue import IdentifierSpec
 from detectors.vectors import BoolArray, ByteArray, IntArray, run_before
+from sensor.cachefiles import cache_dir, write_atomic
 from sensor.errors import SignatureError
 
 if TYPE_CHECKING:  # the extension may not be built; see _native_module
@@ -96,6 +100,69 @@ def _keyword_expression(keyword: bytes) -> tuple[bytes, int, int]:
     left = int(chr(keyword[0]).isascii() and chr(keyword[0]).isalpha())
     right = int(chr(keyword[-1]).isascii() and chr(keyword[-1]).isalpha())
     return (b"[^A-Za-z]" if left else b"") + body + (b"[^A-Za-z]" if right else b""), left, right
+
+
+_SERIALIZED: dict[str, bytes] = {}  # cache name -> serialized database, for this process
+_SERIALIZED_MAX = 8
+
+
+def _native_database(
+    native: ModuleType, expressions: list[bytes], flags: list[int], fingerprint: str
+) -> _hsscan.Database:
+    """The compiled database, from this process's memo or the per-user cache when it was compiled
+    before (the full catalogue takes 0.25 s to compile, a load a few milliseconds).
+
+    Cache files are named by the signatures' fingerprint, the libhs version and the machine, and
+    checked by hyperscan when loaded; one that does not load or scan is replaced by a fresh
+    compile. ``EGRESS_HS_CACHE=0`` turns the file cache off."""
+    name = hashlib.sha256(
+        f"{fingerprint} {native.version()} {platform.machine()}".encode()
+    ).hexdigest()[:32]
+    target = _cache_file(name)
+    for source in (_SERIALIZED.get(name), _read(target)):
+        if source is None:
+            continue
+        try:
+            database: _hsscan.Database = native.load(source)
+            database.scan(PAD + PAD)  # a database for another CPU fails here, not mid-audit
+        except (ValueError, RuntimeError):
+            continue
+        _remember(name, source)
+        return database
+    try:
+        database = native.compile(list(expressions), list(flags))
+    except ValueError as exc:
+        raise SignatureError(f"a signature pattern does not compile in hyperscan: {exc}") from None
+    serialized = database.serialize()
+    _remember(name, serialized)
+    if target is not None:
+        with contextlib.suppress(OSError):
+            write_atomic(target, serialized)
+    return database
+
+
+def _remember(name: str, serialized: bytes) -> None:
+    _SERIALIZED[name] = serialized
+    while len(_SERIALIZED) > _SERIALIZED_MAX:
+        del _SERIALIZED[next(iter(_SERIALIZED))]  # the oldest
+
+
+def _cache_file(name: str) -> Path | None:
+    if os.environ.get("EGRESS_HS_CACHE", "1") == "0":
+        return None
+    try:
+        return cache_dir() / "hyperscan" / f"{name}.hsdb"
+    except RuntimeError:  # no home directory
+        return None
+
+
+def _read(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 @functools.lru_cache(maxsize=16)
@@ -190,18 +257,13 @@ class Matcher:
                 _Expr(-1, "keyword", len(keyword), len(keyword), 0.0, None, k, right_wrapped)
             )
         key = tuple(expressions), tuple(flags)
-        # The fingerprint lets a later on-disk cache key compiled databases by signature content.
+        # The fingerprint keys compiled databases by signature content (``_native_database``).
         self.fingerprint = hashlib.sha256(repr(key).encode()).hexdigest()
         self._db: hyperscan.Database | None = None
         self._native: _hsscan.Database | None = None
         native = _native_module()
         if expressions and native is not None:
-            try:
-                self._native = native.compile(list(expressions), list(flags))
-            except ValueError as exc:
-                raise SignatureError(
-                    f"a signature pattern does not compile in hyperscan: {exc}"
-                ) from None
+            self._native = _native_database(native, expressions, flags, self.fingerprint)
         elif expressions:
             db = hyperscan.loadb(_compiled(*key), hyperscan.HS_MODE_BLOCK)
             db.scratch = hyperscan.Scratch(db)

@@ -14,14 +14,14 @@ import hashlib
 import io
 import ipaddress
 import lzma
-import os
-import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import maxminddb
 from maxminddb.errors import InvalidDatabaseError
+
+from sensor.cachefiles import cache_dir, write_atomic
 
 _LOOKUP_CACHE_SIZE = 65536
 _REBUILD_HINT = (
@@ -37,12 +37,6 @@ class GeoIPError(Exception):
 def bundled_path() -> Path:
     """Where the bundled database lives inside the installed package."""
     return Path(__file__).resolve().parent / "data" / "country.mmdb.xz"
-
-
-def cache_dir() -> Path:
-    """$XDG_CACHE_HOME/egress, else ~/.cache/egress."""
-    base = os.environ.get("XDG_CACHE_HOME")
-    return (Path(base) if base else Path.home() / ".cache") / "egress"
 
 
 def _decompress(path: Path, data: bytes) -> bytes:
@@ -63,16 +57,7 @@ def _cached_copy(path: Path, data: bytes) -> Path | None:
         target = directory / f"{stem}-{digest[:32]}.mmdb"
         if target.is_file():
             return target
-        directory.mkdir(parents=True, exist_ok=True)
-        raw = _decompress(path, data)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                tmp.write(raw)
-            os.replace(tmp_name, target)
-        finally:
-            if os.path.exists(tmp_name):
-                os.unlink(tmp_name)
+        write_atomic(target, _decompress(path, data))
     except (OSError, RuntimeError):  # RuntimeError: no home directory
         return None
     return target

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from sensor import yamlfast
 from sensor.errors import ConfigError
 from sensor.outputs.settings import OutputsConfig
 
@@ -261,8 +262,8 @@ def load_config(path: Path | None) -> EgressConfig:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read configuration: {exc.strerror}") from None
     try:
-        raw: Any = yaml.safe_load(text)
-        root = yaml.compose(text)
+        raw: Any = yamlfast.safe_load(text)
+        root = yamlfast.compose(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if raw is None:

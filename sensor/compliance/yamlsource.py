@@ -13,19 +13,20 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sensor import yamlfast
 from sensor.errors import ConfigError
 
 Model = TypeVar("Model", bound=BaseModel)
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(yamlfast.SafeLoader):  # type: ignore[misc,valid-type]
     """SafeLoader that leaves dates as text: pydantic parses them and can name the line of a bad
     one (PyYAML's own date conversion raises a bare ValueError without a position)."""
 
 
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    for first, resolvers in yamlfast.SafeLoader.yaml_implicit_resolvers.items()
 }
 
 
@@ -61,7 +62,7 @@ class YamlSource:
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
         try:
             self.data: Any = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
-            self.root: yaml.Node | None = yaml.compose(text)
+            self.root: yaml.Node | None = yamlfast.compose(text)
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from None
 

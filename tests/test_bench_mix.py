@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from scapy.packet import Raw
 
 from bench.traffic.frames import ACK, PROTO_TCP, PSH, frame, tcp_segment
 from bench.traffic.mix import MixOptions, parse_size, write_mix
+from sensor.audit import Audit
+from sensor.config import EgressConfig
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
@@ -97,3 +100,22 @@ def test_parse_size() -> None:
     assert parse_size("4096") == 4096
     with pytest.raises(ValueError, match="suffix"):
         parse_size("lots")
+
+
+def test_ftp_sessions_are_rebuilt_by_the_audit(tmp_path: Path) -> None:
+    """The FTP dialogue is one real clients speak (PASV with the address over IPv4, EPSV over
+    IPv6), so the audit finds every stored file; the generator once sent a PASV reply without the
+    address and the benchmarks measured no FTP objects at all."""
+    path = tmp_path / "ftp.pcap"
+    options = MixOptions(ipv6_share=0.5, kinds={"ftp": 1.0})
+    stats = write_mix(path, 2 << 20, seed=3, options=options)
+    summary = Audit(EgressConfig(), tmp_path / "case").run([path])
+    assert "ftp.bad_data_address" not in summary["anomalies"]
+    objects = [
+        json.loads(line) for line in (tmp_path / "case" / "objects.jsonl").read_text().splitlines()
+    ]
+    stored = [o for o in objects if o["network"]["protocol"] == "ftp"]
+    assert len(stored) == stats.sessions["ftp"] >= 4
+    families = {":" in o["source"]["ip"] for o in stored}
+    assert families == {True, False}  # both the PASV and the EPSV dialogue
+    assert all(o["object"]["direction"] == "upload" and o["object"]["size"] > 0 for o in stored)

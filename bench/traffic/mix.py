@@ -385,11 +385,7 @@ class MixGenerator:
             (False, b"230 Logged in\r\n"),
             (True, b"TYPE I\r\n"),
             (False, b"200 Type set to I\r\n"),
-            (True, b"PASV\r\n"),
-            (
-                False,
-                f"227 Entering Passive Mode ({data_port // 256},{data_port % 256})\r\n".encode(),
-            ),
+            *_passive_mode(server, data_port),
             (True, b"STOR customers.csv\r\n"),
             (False, b"150 Opening data connection\r\n"),
         ):
@@ -422,6 +418,18 @@ class MixGenerator:
             other = GATEWAY_MAC if mac == CLIENT_MAC else CLIENT_MAC
             udp = udp_datagram(src, dst, sp, dp, payload)
             yield t, build_frame(mac, other, vlans, src, dst, PROTO_UDP, udp, rng.getrandbits(16))
+
+
+def _passive_mode(server: str, port: int) -> tuple[tuple[bool, bytes], tuple[bool, bytes]]:
+    """PASV and its RFC 959 reply (server address and port) over IPv4, EPSV and its RFC 2428
+    reply over IPv6, as real clients do."""
+    if ":" in server:
+        return (True, b"EPSV\r\n"), (
+            False,
+            f"229 Entering Extended Passive Mode (|||{port}|)\r\n".encode(),
+        )
+    address = f"{server.replace('.', ',')},{port // 256},{port % 256}"
+    return (True, b"PASV\r\n"), (False, f"227 Entering Passive Mode ({address})\r\n".encode())
 
 
 def _cut(total: int, size: int) -> list[int]:

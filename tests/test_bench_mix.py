@@ -119,3 +119,20 @@ def test_ftp_sessions_are_rebuilt_by_the_audit(tmp_path: Path) -> None:
     families = {":" in o["source"]["ip"] for o in stored}
     assert families == {True, False}  # both the PASV and the EPSV dialogue
     assert all(o["object"]["direction"] == "upload" and o["object"]["size"] > 0 for o in stored)
+
+
+def test_tls_sessions_have_a_real_server_hello(tmp_path: Path) -> None:
+    """TLS bulk flows open with a parseable TLS 1.3 ServerHello (the audit reads the negotiated
+    version and cipher, with no anomaly) before their encrypted records."""
+    path = tmp_path / "tls.pcap"
+    stats = write_mix(path, 1 << 20, seed=4, options=MixOptions(kinds={"tls_bulk": 1.0}))
+    summary = Audit(EgressConfig(), tmp_path / "case").run([path])
+    assert summary["anomalies"] == {}
+    flows = [
+        json.loads(line) for line in (tmp_path / "case" / "flows.jsonl").read_text().splitlines()
+    ]
+    tls = [f["tls"] for f in flows if "tls" in f]
+    assert len(tls) == stats.sessions["tls_bulk"] >= 1
+    assert {(t["version"], t["cipher"], t["server_name"]) for t in tls} == {
+        ("TLSv13", "0x1301", "cdn.example.com")
+    }

@@ -359,8 +359,10 @@ class MixGenerator:
         upload = rng.random() < 0.3
         yield from s.handshake()
         yield from s.send(True, _client_hello(rng, "cdn.example.com"))
-        yield from s.send(False, _tls_record(22, rng.randbytes(3_000)))
-        yield from s.send(True, _tls_record(20, b"\x01") + _tls_record(22, rng.randbytes(40)))
+        # TLS 1.3: a real ServerHello, then everything (certificate, Finished) is encrypted
+        server_flight = _server_hello(rng) + _tls_record(20, b"\x01")
+        yield from s.send(False, server_flight + _tls_record(23, rng.randbytes(3_000)))
+        yield from s.send(True, _tls_record(20, b"\x01") + _tls_record(23, rng.randbytes(53)))
         while total > 0:
             chunk = min(total, rng.randint(16_000, 200_000))
             total -= chunk
@@ -458,6 +460,25 @@ def _client_hello(rng: random.Random, sni: str) -> bytes:
     )
     handshake = b"\x01" + len(hello).to_bytes(3, "big") + hello
     return struct.pack("!BHH", 22, 0x0301, len(handshake)) + handshake
+
+
+def _server_hello(rng: random.Random) -> bytes:
+    """A TLS 1.3 ServerHello record (supported_versions and an x25519 key share)."""
+    extensions = (
+        struct.pack("!HHH", 0x002B, 2, 0x0304)
+        + struct.pack("!HHHH", 0x0033, 36, 0x001D, 32)
+        + rng.randbytes(32)
+    )
+    hello = (
+        b"\x03\x03"
+        + rng.randbytes(32)
+        + b"\x20"
+        + rng.randbytes(32)
+        + b"\x13\x01\x00"  # TLS_AES_128_GCM_SHA256, no compression
+        + struct.pack("!H", len(extensions))
+        + extensions
+    )
+    return _tls_record(22, b"\x02" + len(hello).to_bytes(3, "big") + hello)
 
 
 def _post(body: bytes, server: str) -> bytes:

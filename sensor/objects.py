@@ -58,6 +58,13 @@ def overflow_scanning(factory: OverflowFactory | None) -> Iterator[None]:
         _overflow_factory.reset(token)
 
 
+def overflow_sink(offset: int, kept: bytearray) -> OverflowSink | None:
+    """A sink for an object's bytes past the limit at ``offset`` (after the ``kept`` body), or None
+    when no audit is streaming (``overflow_scanning``): the caller then only counts the limit."""
+    factory = _overflow_factory.get()
+    return factory(offset, kept) if factory is not None else None
+
+
 @dataclass(frozen=True, slots=True)
 class FlowContext:
     """The connection an object travelled on, oriented from sender to receiver of the object."""
@@ -137,9 +144,8 @@ class TransferObject:
         return first
 
     def _overflow(self, rest: bytes, first: bool) -> None:
-        factory = _overflow_factory.get() if first else None
-        if factory is not None:
-            self.overflow = factory(len(self.body), self.body)
+        if first:
+            self.overflow = overflow_sink(len(self.body), self.body)
             self._overflow_gaps = self.gap_bytes
         if self.overflow is None:
             return
@@ -147,6 +153,18 @@ class TransferObject:
             self.overflow.gap(self.gap_bytes - self._overflow_gaps)
             self._overflow_gaps = self.gap_bytes
         self.overflow.feed(rest)
+
+    def continued_past_limit(
+        self, sink: OverflowSink, digest: Any, seen_bytes: int, gap_bytes: int
+    ) -> None:
+        """For a file laid out by offset (SMB) whose bytes past the limit were streamed before the
+        object was made: ``sink`` read them, ``digest`` hashed every byte seen (``seal`` reports
+        it), ``seen_bytes`` is the file offset reached and ``gap_bytes`` the holes past the limit."""
+        self.overflow = sink
+        self._hash = digest
+        self.total_bytes = seen_bytes - gap_bytes
+        self.gap_bytes += gap_bytes
+        self.truncated = True
 
     def flag(self, name: str) -> None:
         if name not in self.flags:

@@ -13,7 +13,7 @@ import struct
 import pytest
 
 from sensor.anomalies import AnomalyCounter
-from sensor.objects import TransferObject
+from sensor.objects import TransferObject, overflow_scanning
 from sensor.protocols.http.events import Side
 from sensor.protocols.smb import SmbLimits, SmbTransfers
 from sensor.protocols.smb.records import looks_like_smb, smb_client_is_originator
@@ -319,3 +319,64 @@ def test_port_139_session_request_then_smb() -> None:
     assert smb_client_is_originator(request, b"") is True
     messages = [(C, request), (S, b"\x82\x00\x00\x00"), *conversation()]
     check_conversation(*feed_all(messages))
+
+
+class _Recorder:
+    """An overflow sink that keeps what it is told, in order."""
+
+    def __init__(self, offset: int, kept: bytearray) -> None:
+        self.offset, self.kept = offset, bytes(kept)
+        self.events: list[tuple[str, bytes | int]] = []
+
+    def feed(self, chunk: bytes) -> None:
+        self.events.append(("feed", chunk))
+
+    def gap(self, length: int) -> None:
+        self.events.append(("gap", length))
+
+
+def test_bytes_past_the_limit_are_streamed_in_offset_order() -> None:
+    """Past ``max_file_bytes`` a front-to-back file goes to the stream sink: the piece across the
+    limit is split, a skipped range is a gap, bytes already streamed are dropped and counted, and
+    a rewrite below the limit after streaming began is counted."""
+    sinks: list[_Recorder] = []
+
+    def factory(offset: int, kept: bytearray) -> _Recorder:
+        sinks.append(_Recorder(offset, kept))
+        return sinks[-1]
+
+    data = bytes(range(256)) * 2
+    smb, objects, anomalies = transfers(SmbLimits(max_file_bytes=100))
+    writes = [(0, data[:60]), (60, data[60:130]), (130, data[130:200]), (250, data[250:300])]
+    writes += [(280, data[280:320]), (10, b"x" * 5)]
+    messages = conversation()[:6]
+    messages += [
+        (C, b.nbss(b.write_request(10 + n, FID, offset, piece, tree_id=7)))
+        for n, (offset, piece) in enumerate(writes)
+    ]
+    messages += [
+        (C, b.nbss(b.close_request(30, FID, tree_id=7))),
+        (S, b.nbss(b.close_response(30))),
+    ]
+    with overflow_scanning(factory):
+        for side, message in messages:
+            smb.data(side, message)
+    (sink,) = sinks
+    assert (sink.offset, sink.kept) == (100, data[:100])
+    assert sink.events == [
+        ("feed", data[100:130]),
+        ("feed", data[130:200]),
+        ("gap", 50),
+        ("feed", data[250:300]),
+        ("feed", data[300:320]),
+    ]
+    counts = anomalies.as_dict()
+    assert counts["smb.file_size_limit"]["count"] == 1
+    assert counts["smb.stream_overlap"]["count"] == 1
+    assert counts["smb.rewrite_after_limit"]["count"] == 1
+    (upload,) = objects
+    assert bytes(upload.body) == data[:10] + b"x" * 5 + data[15:100]
+    assert upload.overflow is sink and upload.truncated
+    assert (upload.size, upload.gap_bytes) == (320 - 50, 50)
+    expected = hashlib.sha256(data[:200] + data[250:320]).hexdigest()
+    assert upload.sha256 == expected  # every byte as first seen, in offset order

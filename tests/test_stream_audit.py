@@ -7,6 +7,7 @@ read how, and a hole in the capture is counted on the object.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from bench.traffic.people import SyntheticPeople
 from sensor.audit import Audit
 from sensor.config import EgressConfig
+from tests import smbbytes as smb
 from tests.pcapbytes import ethernet_ipv4_tcp, global_header, record
 
 HOME, ABROAD = "10.0.0.5", "8.8.8.8"
@@ -99,3 +101,82 @@ def test_a_hole_in_the_upload_is_counted_and_the_rest_still_read(tmp_path: Path)
     assert "stream:gaps=1" in obj["object"]["flags"]
     assert obj["object"]["gap_bytes"] == SEGMENT
     assert 390 <= _people(alert) < 400  # the people in the missing segment are not seen
+
+
+# --- SMB: a file written front to back, larger than the limit ------------------------------------
+
+SMB_FID = bytes(range(1, 17))
+SMB_WRITE = 4096
+
+
+def _smb_capture(body: bytes, skip_write: int | None = None) -> bytes:
+    """A client on port 445 writes ``body`` in 4 KiB WRITEs at rising offsets, then closes; the
+    WRITE number ``skip_write`` is missing from the capture (the stream then has a hole)."""
+    messages: list[tuple[bool, bytes]] = [
+        (False, smb.nbss(smb.negotiate_response(0, 0x0311))),
+        (True, smb.nbss(smb.session_setup_request(1, smb.ntlmssp_authenticate("bob", "CORP")))),
+        (True, smb.nbss(smb.tree_connect_request(2, "\\\\files.example\\hr"))),
+        (False, smb.nbss(smb.tree_connect_response(2, tree_id=7))),
+        (True, smb.nbss(smb.create_request(3, "export.txt", tree_id=7))),
+        (False, smb.nbss(smb.create_response(3, SMB_FID, tree_id=7))),
+    ]
+    mid = 4
+    for n, at in enumerate(range(0, len(body), SMB_WRITE)):
+        piece = body[at : at + SMB_WRITE]
+        if n != skip_write:
+            messages.append((True, smb.nbss(smb.write_request(mid, SMB_FID, at, piece, tree_id=7))))
+        mid += 1
+    messages += [
+        (True, smb.nbss(smb.close_request(mid, SMB_FID, tree_id=7))),
+        (False, smb.nbss(smb.close_response(mid))),
+    ]
+    c, s = 40001, 445
+    seq = {True: 100, False: 500}
+    frames = [
+        ethernet_ipv4_tcp(HOME, ABROAD, c, s, 99, 0x02),
+        ethernet_ipv4_tcp(ABROAD, HOME, s, c, 499, 0x12),
+    ]
+    for from_client, data in messages:
+        src, dst, sport, dport = (HOME, ABROAD, c, s) if from_client else (ABROAD, HOME, s, c)
+        for at in range(0, len(data), SEGMENT):
+            piece = data[at : at + SEGMENT]
+            frames.append(ethernet_ipv4_tcp(src, dst, sport, dport, seq[from_client], 0x18, piece))
+            seq[from_client] += len(piece)
+    frames += [
+        ethernet_ipv4_tcp(HOME, ABROAD, c, s, seq[True], 0x11),
+        ethernet_ipv4_tcp(ABROAD, HOME, s, c, seq[False], 0x11),
+    ]
+    return global_header() + b"".join(
+        record(f, ts=1_700_000_000, frac=i) for i, f in enumerate(frames)
+    )
+
+
+def test_smb_file_past_the_limit_counts_everyone(tmp_path: Path) -> None:
+    body = _body(400)
+    pcap = _smb_capture(body)
+    whole, _ = _audit(tmp_path, "smb-whole", pcap, max_object_bytes=len(body) + 1)
+    streamed, obj = _audit(tmp_path, "smb-streamed", pcap, max_object_bytes=LIMIT)
+    cut, cut_obj = _audit(
+        tmp_path, "smb-cut", pcap, max_object_bytes=LIMIT, stream_past_limit=False
+    )
+    assert obj["network"]["protocol"] == "smb"
+    assert _people(whole) == 400
+    assert _people(streamed) == _people(whole)
+    assert _people(cut) < 100
+    flags = obj["object"]["flags"]
+    assert "truncated" in flags
+    assert f"inspected:stream={LIMIT}-{len(body)}" in flags
+    assert obj["object"]["kept_bytes"] == LIMIT
+    assert obj["object"]["size"] == len(body)
+    assert obj["object"]["sha256"] == hashlib.sha256(body).hexdigest()  # every byte seen
+    assert cut_obj["object"]["size"] == LIMIT  # without stream mode the rest is dropped
+
+
+def test_smb_hole_past_the_limit_is_counted_and_the_rest_still_read(tmp_path: Path) -> None:
+    body = _body(400)
+    missing = len(body) // SMB_WRITE // 2  # a WRITE well past the 16 KiB limit
+    alert, obj = _audit(tmp_path, "smb-hole", _smb_capture(body, missing), max_object_bytes=LIMIT)
+    assert "stream:gaps=1" in obj["object"]["flags"]
+    assert obj["object"]["gap_bytes"] == SMB_WRITE
+    assert obj["object"]["size"] == len(body) - SMB_WRITE
+    assert 380 <= _people(alert) < 400  # the people in the missing WRITE are not seen

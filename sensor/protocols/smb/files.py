@@ -7,17 +7,27 @@ lays them out in order: bytes nobody wrote or read are holes, zero-filled so lat
 their offsets, counted in ``gap_bytes`` and flagged ``smb_holes``. WRITE data becomes an upload
 (client to server), READ data a download, each a ``TransferObject`` named ``share\\path``.
 
-Memory is bounded twice: a file keeps at most ``max_file_bytes`` of extent (further bytes are
-dropped and the object flagged truncated, ``smb.file_size_limit``), and a connection holds at most
-``max_connection_bytes`` of pieces across its open files (``smb.connection_memory_limit``).
+Memory is bounded twice: a file keeps at most ``max_file_bytes`` of extent, and a connection
+holds at most ``max_connection_bytes`` of pieces across its open files
+(``smb.connection_memory_limit``).
+
+Past ``max_file_bytes`` (``smb.file_size_limit``, the object flagged truncated) a file written or
+read front to back is still inspected: when the kept pieces tile the file from byte 0 up to the
+limit, the bytes after it go to the audit's stream scanner (``sensor.objects.overflow_sink``,
+``detectors.streaming``) as they arrive, in offset order, and are not kept. A piece that skips
+ahead is a hole for the scanner (``gap``); one that starts before the scanner's position has its
+already-read bytes dropped (``smb.stream_overlap``). A file with holes below the limit when the
+limit is first crossed, or an audit that does not stream, drops the bytes past it as before.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sensor.objects import FlowContext, TransferObject
+from sensor.objects import FlowContext, OverflowSink, TransferObject, overflow_sink
 from sensor.protocols.http.events import Side
 
 # Pieces held for one connection's open files; a file server session rarely has more than a
@@ -43,6 +53,18 @@ class _File:
     truncated: bool = False
     declared: int | None = None
     reach: int = 0  # end of the furthest bytes known to exist, captured or not
+    stream: _Stream | None = None  # bytes past the limit, read as they arrive
+    stream_tried: bool = False
+
+
+@dataclass(slots=True)
+class _Stream:
+    """A file's bytes past the limit: where the scanner is, and the hash of every byte so far."""
+
+    sink: OverflowSink
+    at: int  # file offset of the next byte the scanner expects
+    digest: Any  # sha256 of the bytes 0..limit as laid out when streaming began, then as fed
+    gap_bytes: int = 0
 
 
 Count = Callable[[str, str], None]
@@ -93,6 +115,9 @@ class SmbFiles:
             return
         file = self._file(side, key, name)
         file.reach = max(file.reach, min(offset + length, self._limits.max_file_bytes))
+        stream = file.stream
+        if stream is not None and offset <= stream.at < offset + length:
+            self._skip(stream, offset + length - stream.at)
 
     def data(
         self, side: Side, key: bytes, name: str, offset: int, data: bytes | memoryview
@@ -106,9 +131,24 @@ class SmbFiles:
             if not file.truncated:
                 self._count("smb.file_size_limit", f"{offset + len(data)} > {limit}")
             file.truncated = True
-            data = data[: max(0, limit - offset)]
-            if not data:
+            head, tail = data[: max(0, limit - offset)], data[max(0, limit - offset) :]
+            if head and not self._keep(file, offset, head):
                 return
+            if head and file.stream is not None:
+                self._count("smb.rewrite_after_limit", f"{file.name}: {offset}+{len(head)}")
+            if not file.stream_tried:  # once: the first bytes past the limit decide
+                file.stream_tried = True
+                self._start_stream(file, limit)
+            if file.stream is not None:
+                self._feed(file.stream, max(offset, limit), tail)
+            return
+        if not self._keep(file, offset, data):
+            return
+        if file.stream is not None:  # bytes below the limit after streaming began
+            self._count("smb.rewrite_after_limit", f"{file.name}: {offset}+{len(data)}")
+
+    def _keep(self, file: _File, offset: int, data: bytes | memoryview) -> bool:
+        """Hold a piece below the limit; False if the connection's memory bound refused it."""
         old = file.pieces.pop(offset, None)
         freed = len(old) if old is not None else 0
         if self.held - freed + len(data) > self._limits.max_connection_bytes:
@@ -117,10 +157,46 @@ class SmbFiles:
             if not file.truncated:
                 self._count("smb.connection_memory_limit", str(self._limits.max_connection_bytes))
             file.truncated = True
-            return
+            return False
         file.pieces[offset] = data  # re-inserted last: later pieces win where they overlap
         file.held += len(data) - freed
         self.held += len(data) - freed
+        return True
+
+    def _start_stream(self, file: _File, limit: int) -> None:
+        """Open the scanner for the bytes past ``limit`` if the kept pieces tile 0..limit."""
+        spans = sorted((offset, offset + len(data)) for offset, data in file.pieces.items())
+        reach = 0
+        for start, end in spans:
+            if start != reach:
+                return  # a hole or an overlap below the limit: not a front-to-back transfer
+            reach = end
+        if reach != limit:
+            return
+        kept = bytearray(b"".join(file.pieces[start] for start, _ in spans))
+        sink = overflow_sink(limit, kept)
+        if sink is None:
+            return
+        file.pieces = {0: bytes(kept)}  # the same bytes, one piece: laid out once
+        file.stream = _Stream(sink, limit, hashlib.sha256(kept))
+
+    def _feed(self, stream: _Stream, offset: int, data: bytes | memoryview) -> None:
+        if offset > stream.at:  # bytes nobody sent in this capture: a hole for the scanner
+            self._skip(stream, offset - stream.at)
+        elif offset < stream.at:
+            self._count("smb.stream_overlap", f"{offset}+{len(data)} before {stream.at}")
+            data = data[stream.at - offset :]
+        if data:
+            chunk = bytes(data)
+            stream.sink.feed(chunk)
+            stream.digest.update(chunk)
+            stream.at += len(chunk)
+
+    @staticmethod
+    def _skip(stream: _Stream, length: int) -> None:
+        stream.sink.gap(length)
+        stream.gap_bytes += length
+        stream.at += length
 
     def closed(self, key: bytes) -> list[TransferObject]:
         """The file was closed: its upload and download objects, if it carried data."""
@@ -171,6 +247,10 @@ class SmbFiles:
         obj.append(content, self._limits.max_file_bytes)
         obj.truncated = obj.truncated or file.truncated
         obj.gap_bytes = extent - covered
+        if file.stream is not None:
+            stream = file.stream
+            obj.continued_past_limit(stream.sink, stream.digest, stream.at, stream.gap_bytes)
+            extent = stream.at
         if obj.gap_bytes:
             obj.flag("smb_holes")
         partial = not upload and file.declared is not None and extent < file.declared

@@ -17,6 +17,7 @@ from pathlib import Path
 from sensor.audit import Audit
 from sensor.config import EgressConfig, LimitsConfig
 from sensor.decode.batch import BLOCK_BYTES
+from sensor.gcsettings import tune_for_pipeline
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
         timers = StageTimers(time.process_time if args.stage_clock == "cpu" else time.perf_counter)
         timers.install(audit)
+    tune_for_pipeline()  # as `egress audit` does
     started, cpu = time.perf_counter(), time.process_time()
     summary = audit.run([args.capture])
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu

@@ -23,6 +23,7 @@ from sensor.capture import expand_inputs
 from sensor.compliance.cli import register as register_compliance
 from sensor.config import EgressConfig, dump_config, load_config
 from sensor.errors import EgressError
+from sensor.gcsettings import tune_for_pipeline
 from sensor.live.cli import sensor_command
 from sensor.logs import setup_logging
 from sensor.outputs.case_commands import evidence_group, report_command, verify_log_command
@@ -129,6 +130,7 @@ def audit(
                 on_progress=progress.update,
                 ledger=ledger,
             )
+            tune_for_pipeline()
             summary = runner.run(inputs)
     finally:
         close_sinks(sinks, console.print)

@@ -411,3 +411,6 @@ class FlowTable:
                 del self._vlan_alias[alias]
         if self._on_flow_end is not None:
             self._on_flow_end(flow)
+        flow.handler = (
+            None  # the handler holds the flow: without this, only the cyclic GC frees them
+        )

@@ -33,6 +33,7 @@ from sensor.compliance.packs import load_packs
 from sensor.compliance.processors import ProcessorMap, load_processors
 from sensor.config import EgressConfig, load_config
 from sensor.errors import EgressError
+from sensor.gcsettings import tune_for_pipeline
 from sensor.policy import Jurisdiction
 
 log = logging.getLogger("sensor.live")
@@ -210,6 +211,7 @@ class Worker:
 
     def run(self) -> None:
         audit = self.audit
+        tune_for_pipeline()
         self.outbox.put(("ready", self.spec.index, {"identifiers": len(audit.specs)}))
         try:
             audit.process_records(self.records(), self.capture.name)

@@ -9,6 +9,9 @@ by the next call for the client side, so events never jump between sides.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
+
 from sensor.protocols.http.events import (
     HttpEvent,
     RequestHead,
@@ -24,7 +27,10 @@ class Http1Connection:
 
     def __init__(self) -> None:
         self.requests = Http1RequestParser()
-        self.responses = Http1ResponseParser(on_final=self._answered)
+        # A weak reference back: a bound method here would make connection and parser a cycle that
+        # only the cyclic collector frees, and a busy sensor closes thousands of flows a second.
+        answered = weakref.WeakMethod(self._answered)
+        self.responses = Http1ResponseParser(on_final=lambda head: _call(answered, head))
         self._held_client_events: list[HttpEvent] = []
 
     def feed(self, side: Side, data: bytes) -> list[HttpEvent]:
@@ -64,3 +70,10 @@ class Http1Connection:
             if isinstance(event, RequestHead):
                 out += self.responses.expect(event)
         return out
+
+
+def _call(method: Callable[[], Callable[[ResponseHead], None] | None], head: ResponseHead) -> None:
+    """Call a weakly referenced method if its object still exists."""
+    bound = method()
+    if bound is not None:
+        bound(head)

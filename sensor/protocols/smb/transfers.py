@@ -8,6 +8,7 @@ application-layer dispatcher gives every protocol.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from sensor.anomalies import AnomalyCounter
 from sensor.objects import FlowContext, TransferObject
@@ -54,7 +55,7 @@ class SmbTransfers:
             download=FlowContext(uid, "tcp", *server, *client, vlan),
             limits=limits,
             clock=clock,
-            count=self._count,
+            count=partial(_count, anomalies, uid),  # not a bound method: no reference cycle
         )
 
     @property
@@ -87,7 +88,7 @@ class SmbTransfers:
         self._handle(events)
 
     def _count(self, name: str, detail: str = "") -> None:
-        self._anomalies.count(name, f"{self._uid}: {detail}" if detail else self._uid)
+        _count(self._anomalies, self._uid, name, detail)
 
     def _emit(self, obj: TransferObject) -> None:
         if self.session.encrypted:
@@ -109,3 +110,7 @@ class SmbTransfers:
                     self._emit(obj)
             elif isinstance(event, SmbAnomaly):
                 self._count(event.name, event.detail)
+
+
+def _count(anomalies: AnomalyCounter, uid: str, name: str, detail: str = "") -> None:
+    anomalies.count(name, f"{uid}: {detail}" if detail else uid)

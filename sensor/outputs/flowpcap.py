@@ -235,11 +235,11 @@ def _collect_blocks(
     text = _address_text()
     for block in reader.blocks():
         data = block.data
-        starts = np.asarray(block.starts, dtype=np.int64)
+        starts = block.starts
         h = BlockHeaders(data, starts, order, divisor)
 
         def record(i: int, block: RecordBlock = block) -> CaptureRecord:
-            at = block.starts[i]
+            at = int(block.starts[i])
             ts_sec, ts_frac, caplen, wirelen = header.unpack_from(block.data, at)
             frame = block.data[at + 16 : at + 16 + caplen]
             return CaptureRecord(

@@ -8,6 +8,8 @@
  *           record of a block (sensor.decode.headers.BlockHeaders). numpy needs some sixty passes
  *           over the block's records for it; one pass here touches each header once and needs no
  *           padded copy of the block.
+ * gather()  rebuilds a block's kept records with new headers in one bytes object, for the
+ *           evidence pass (sensor/outputs/flowpcap.py) that spools alerted flows' frames.
  *
  * Both are optional: without a C compiler the install still succeeds and the Python versions run
  * (EGRESS_NATIVE_WALK=0 forces them). tests/test_walk.py compares both on odd captures. The rules
@@ -218,9 +220,52 @@ done:
     return result;
 }
 
+/* gather(data, starts, sizes, heads) -> bytes
+
+   Records rebuilt with new headers: for each k, the 16 bytes heads[16k:16k+16] and then the
+   frame data[starts[k] + 16 : starts[k] + 16 + sizes[k]] (``starts``, ``sizes``: native int64).
+   The evidence pass (sensor/outputs/flowpcap.py) spools a block's kept frames with it. */
+static PyObject *gather(PyObject *self, PyObject *args) {
+    Py_buffer data, starts_view, sizes_view, heads;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*", &data, &starts_view, &sizes_view, &heads)) return NULL;
+    PyObject *result = NULL;
+    const int64_t n = (int64_t)(starts_view.len / 8);
+    const int64_t *starts = (const int64_t *)starts_view.buf;
+    const int64_t *sizes = (const int64_t *)sizes_view.buf;
+    int64_t total = 0;
+    if (starts_view.len % 8 || sizes_view.len != starts_view.len || heads.len != 16 * n) {
+        PyErr_SetString(PyExc_ValueError, "gather: starts, sizes and heads do not match");
+        goto done;
+    }
+    for (int64_t k = 0; k < n; k++) {
+        if (starts[k] < 0 || sizes[k] < 0 ||
+            starts[k] + RECORD_HEADER_LEN + sizes[k] > (int64_t)data.len) {
+            PyErr_SetString(PyExc_ValueError, "gather: a record lies outside the block");
+            goto done;
+        }
+        total += RECORD_HEADER_LEN + sizes[k];
+    }
+    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    if (result == NULL) goto done;
+    char *out = PyBytes_AS_STRING(result);
+    const char *src = (const char *)data.buf, *head = (const char *)heads.buf;
+    for (int64_t k = 0; k < n; k++) {
+        memcpy(out, head + 16 * k, 16);
+        memcpy(out + 16, src + starts[k] + RECORD_HEADER_LEN, (size_t)sizes[k]);
+        out += RECORD_HEADER_LEN + sizes[k];
+    }
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&starts_view);
+    PyBuffer_Release(&sizes_view);
+    PyBuffer_Release(&heads);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS, "Record starts of a block of classic pcap records."},
     {"headers", headers, METH_VARARGS, "Fast-path TCP header fields of a block's records."},
+    {"gather", gather, METH_VARARGS, "Records of a block rebuilt with new headers, as one bytes."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -5,7 +5,8 @@ Classic pcap has no index: the only way to the next record is the captured lengt
 Python that loop costs ~0.6 us per record, so ``sensor/capture/_walk.c`` does it when it was built
 (``setup.py``, optional: no compiler, no extension). ``EGRESS_NATIVE_WALK=0`` forces the Python
 version, which stays the reference (``tests/test_walk.py`` runs both on odd captures). The same
-extension parses the block's packet headers for ``sensor.decode.headers``.
+extension parses the block's packet headers for ``sensor.decode.headers`` and rebuilds records
+with new headers for the evidence pass (``gather``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from types import ModuleType
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["I64", "Walk", "native", "walk"]
+__all__ = ["I64", "Walk", "gather", "native", "walk"]
 
 I64 = npt.NDArray[np.int64]
 RECORD_HEADER_LEN = 16
@@ -72,3 +73,21 @@ def walk_python(buf: bytes, limit: int, order: str) -> Walk:
         append(pos)
         pos += RECORD_HEADER_LEN + caplen
     return np.array(starts, dtype=np.int64), pos, absurd, over
+
+
+def gather(data: bytes, starts: I64, sizes: I64, heads: bytes, module: ModuleType | None) -> bytes:
+    """For each record k: ``heads[16k : 16k + 16]``, then its frame ``data[starts[k] + 16 :
+    starts[k] + 16 + sizes[k]]``, all in one bytes object. ``module``: the C version, or None."""
+    if module is not None:
+        gathered: bytes = module.gather(
+            data,
+            np.ascontiguousarray(starts, dtype=np.int64),
+            np.ascontiguousarray(sizes, dtype=np.int64),
+            heads,
+        )
+        return gathered
+    parts = []
+    for k, (at, size) in enumerate(zip(starts.tolist(), sizes.tolist(), strict=True)):
+        parts.append(heads[16 * k : 16 * k + 16])
+        parts.append(data[at + 16 : at + 16 + size])
+    return b"".join(parts)

@@ -4,9 +4,12 @@
   (Debian: gcc, libhyperscan-dev; deploy/install.sh installs them).
 * detectors/_keyhash.c, the person-key HMAC loop, needs the OpenSSL headers (Debian: libssl-dev,
   also installed by deploy/install.sh).
+* sensor/capture/_walk.c, the classic-pcap record walk and block header parser, needs only a C
+  compiler and the Python headers.
 
 ``optional=True``: without them the install still succeeds and detectors/matcher.py falls back to the
-python-hyperscan callback path, detectors/individuals.py to hashlib.
+python-hyperscan callback path, detectors/individuals.py to hashlib, sensor/capture/walk.py and
+sensor/decode/headers.py to their Python and numpy versions.
 """
 
 from setuptools import Extension, setup
@@ -23,6 +26,11 @@ setup(
             "detectors._keyhash",
             sources=["detectors/_keyhash.c"],
             libraries=["crypto"],
+            optional=True,
+        ),
+        Extension(
+            "sensor.capture._walk",
+            sources=["sensor/capture/_walk.c"],
             optional=True,
         ),
     ]

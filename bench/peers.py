@@ -119,7 +119,7 @@ def run_hyperscan(capture: Path) -> dict[str, Any]:
         raise SystemExit("hyperscan peer: needs a classic Ethernet pcap and a signature set")
     buffers: list[bytes] = []
     for block in reader.blocks():
-        h = BlockHeaders(block.data, np.asarray(block.starts), reader.byte_order, reader.ts_divisor)
+        h = BlockHeaders(block.data, block.starts, reader.byte_order, reader.ts_divisor)
         keep = np.flatnonzero(h.fast & (h.payload_len > 0))
         starts, lengths = h.payload_start[keep].tolist(), h.payload_len[keep].tolist()
         data = block.data

@@ -215,3 +215,69 @@ def test_take_is_segment_for_in_order_runs(
 
 def _data(events: list[StreamEvent]) -> list[StreamData]:
     return [e for e in events if isinstance(e, StreamData)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, (1 << 32) - 1),
+    st.booleans(),
+    st.lists(
+        st.tuples(st.sampled_from([0, 0, 0, 0, -30, 25, 3000]), st.integers(0, 400)),
+        min_size=1,
+        max_size=50,
+    ),
+    st.lists(st.integers(1, 8), min_size=1, max_size=50),
+    st.integers(300, 5000),
+)
+def test_skip_in_order_counts_like_skip(
+    isn: int,
+    handshake: bool,
+    steps: list[tuple[int, int]],
+    batch_sizes: list[int],
+    limit: int,
+) -> None:
+    """The batch path's bulk accounting (``skip_in_order`` for the leading in-order segments of
+    a batch, ``skip`` for the rest) leaves a discarded direction exactly as ``skip`` one by one:
+    same counters, same events then and at the close, also near sequence wrap-around."""
+    one, bulk = (
+        StreamReassembler(AnomalyCounter(), limit),
+        StreamReassembler(AnomalyCounter(), limit),
+    )
+    for stream in (one, bulk):
+        if handshake:
+            stream.syn(isn)
+        stream.discard()
+    pieces, at = [], isn + 1
+    for jump, length in steps:  # mostly contiguous, some retransmissions, gaps and jumps
+        at += jump
+        pieces.append((at % (1 << 32), length))
+        at += length
+    events_one: list[StreamEvent] = []
+    for seq, length in pieces:
+        events_one += one.skip(seq, length)
+    events_bulk: list[StreamEvent] = []
+    taken, pos, sizes = 0, 0, iter(batch_sizes * 50)
+    while pos < len(pieces):
+        batch = pieces[pos : pos + next(sizes)]
+        done = bulk.skip_in_order([s for s, _ in batch], [n for _, n in batch])
+        taken += done
+        for seq, length in batch[done:]:
+            events_bulk += bulk.skip(seq, length)
+        pos += len(batch)
+    assert events_bulk == events_one
+    for attr in ("next_offset", "bytes_delivered", "bytes_missing", "retransmitted_bytes"):
+        assert getattr(bulk, attr) == getattr(one, attr), attr
+    assert bulk.buffered_bytes == one.buffered_bytes
+    assert bulk.close() == one.close()
+
+
+def test_skip_in_order_takes_only_what_continues_the_stream() -> None:
+    stream = StreamReassembler(AnomalyCounter())
+    stream.syn(99)
+    assert stream.skip_in_order([100], [10]) == 0  # payload still kept: not for this path
+    stream.discard()
+    assert stream.skip_in_order([100, 110, 115, 200], [10, 5, 7, 1]) == 3
+    assert (stream.next_offset, stream.bytes_delivered) == (22, 22)
+    assert stream.skip_in_order([122, 123], [0, 5]) == 0  # no payload: one by one
+    assert stream.skip(130, 5) == []  # waits out of order
+    assert stream.skip_in_order([122], [8]) == 0  # something waits: one by one

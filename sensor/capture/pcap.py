@@ -17,13 +17,10 @@ from dataclasses import dataclass
 from sensor.anomalies import AnomalyCounter
 from sensor.capture.record import CaptureRecord
 from sensor.capture.source import ByteSource
+from sensor.capture.walk import I64, MAX_SANE_CAPLEN, RECORD_HEADER_LEN, native, walk
 from sensor.errors import CaptureFormatError
 
 GLOBAL_HEADER_LEN = 24
-RECORD_HEADER_LEN = 16
-# Largest frame any link we support can carry (jumbo frames, TSO-coalesced captures): a captured
-# length above this means the record header is garbage, not a big packet.
-MAX_SANE_CAPLEN = 262_144
 
 # magic as read little-endian -> (struct byte order, timestamp fraction divisor)
 MAGICS = {
@@ -42,7 +39,7 @@ class RecordBlock:
     """Whole records read in one go, for batch decoding: ``starts`` are record-header offsets."""
 
     data: bytes
-    starts: list[int]
+    starts: I64
     first_index: int  # record number of the first record in its input
 
 
@@ -60,7 +57,6 @@ class PcapReader:
                 f"{name}: truncated pcap: the 24-byte file header is only {len(head)} bytes"
             )
         self._record_header = struct.Struct(order + "IIII")
-        self._caplen = struct.Struct(order + "8xI")  # the captured length alone, for ``blocks``
         _vmaj, _vmin, _tz, _sigfigs, self.snaplen, network = struct.unpack(
             order + "HHiIII", head[4:GLOBAL_HEADER_LEN]
         )
@@ -119,8 +115,8 @@ class PcapReader:
     def blocks(self, block_bytes: int = BLOCK_BYTES) -> Iterator[RecordBlock]:
         """The same records as iteration, as large blocks of whole records (same anomalies)."""
         source, count, name, snaplen = self._source, self.anomalies.count, self.name, self.snaplen
-        caplen_at = self._caplen.unpack_from
-        # one comparison per record in the common case; the rare ones are sorted out below
+        order, module = self.byte_order, native()  # the C walker unless not built or disabled
+        # one comparison per record in the common case; the rare ones are sorted out by the caller
         limit = min(snaplen, MAX_SANE_CAPLEN) if snaplen else MAX_SANE_CAPLEN
         carry, index = b"", 0
         base = source.offset  # file offset of ``buf[0]``
@@ -128,36 +124,22 @@ class PcapReader:
             chunk = source.read(block_bytes)
             buf = carry + chunk if carry else chunk
             at_end = len(chunk) < block_bytes
-            pos, stop = 0, False
-            last = len(buf) - RECORD_HEADER_LEN  # a record header must start at or before this
-            starts: list[int] = []
-            append = starts.append
-            while pos <= last:
-                (caplen,) = caplen_at(buf, pos)
-                if caplen > limit:
-                    if caplen > MAX_SANE_CAPLEN:
-                        count(
-                            "capture.absurd_caplen",
-                            f"{name}: record {index + len(starts)} at byte {base + pos}: "
-                            f"captured length {caplen}",
-                        )
-                        stop = True
-                        break
-                    if pos + caplen > last:
-                        break
-                    count(
-                        "capture.caplen_exceeds_snaplen",
-                        f"{name}: record {index + len(starts)}: captured length {caplen} > "
-                        f"snaplen {snaplen}",
-                    )
-                elif pos + caplen > last:
-                    break
-                append(pos)
-                pos += RECORD_HEADER_LEN + caplen
-            if starts:
+            starts, pos, absurd, over = walk(buf, limit, order, module)
+            for k, caplen in over:
+                count(
+                    "capture.caplen_exceeds_snaplen",
+                    f"{name}: record {index + k}: captured length {caplen} > snaplen {snaplen}",
+                )
+            if absurd >= 0:
+                count(
+                    "capture.absurd_caplen",
+                    f"{name}: record {index + len(starts)} at byte {base + pos}: "
+                    f"captured length {absurd}",
+                )
+            if len(starts):
                 yield RecordBlock(buf, starts, index)
                 index += len(starts)
-            if stop:
+            if absurd >= 0:
                 self._end_offset = base + pos + RECORD_HEADER_LEN
                 break
             if at_end:

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sensor.anomalies import AnomalyCounter
-from sensor.capture.pcap import MAX_SANE_CAPLEN
 from sensor.capture.record import CaptureRecord
 from sensor.capture.source import ByteSource
+from sensor.capture.walk import MAX_SANE_CAPLEN
 from sensor.errors import CaptureFormatError
 
 SHB = 0x0A0D0D0A

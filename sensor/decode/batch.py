@@ -99,8 +99,7 @@ class BatchRunner:
 
     # -- one block --------------------------------------------------------------------------
 
-    def _block(self, reader: PcapReader, data: bytes, start_list: list[int], first: int) -> None:
-        starts = np.asarray(start_list, dtype=np.int64)
+    def _block(self, reader: PcapReader, data: bytes, starts: I64, first: int) -> None:
         h = BlockHeaders(data, starts, reader.byte_order, reader.ts_divisor)
         n = len(starts)
         self.stats.records += n
@@ -111,15 +110,15 @@ class BatchRunner:
         self._last_time = max(self._last_time, float(times.max()))
         ts_list = times.tolist()
         if plan is None:
-            self._plain(reader, data, start_list, first, h, ts_list, monotonic)
+            self._plain(reader, data, starts, first, h, ts_list, monotonic)
         else:
-            self._planned(reader, data, start_list, first, h, ts_list, plan)
+            self._planned(reader, data, starts, first, h, ts_list, plan)
 
     def _plain(
         self,
         reader: PcapReader,
         data: bytes,
-        start_list: list[int],
+        starts: I64,
         first: int,
         h: BlockHeaders,
         ts_list: list[float],
@@ -131,7 +130,7 @@ class BatchRunner:
         quick = h.fast & monotonic
         segments = iter(self._segments(h, data, rows[quick], ts_list, first))
         for i, fast in enumerate(quick.tolist()):
-            seg = self._segment(fast, segments, reader, data, start_list[i], ts_list[i], first + i)
+            seg = self._segment(fast, segments, reader, data, starts, i, ts_list[i], first)
             if seg is None:
                 continue
             stats.segments += 1
@@ -143,7 +142,7 @@ class BatchRunner:
         self,
         reader: PcapReader,
         data: bytes,
-        start_list: list[int],
+        starts: I64,
         first: int,
         h: BlockHeaders,
         ts_list: list[float],
@@ -180,7 +179,7 @@ class BatchRunner:
                 deadline = table.next_close_deadline()
             if k == NORMAL:
                 seg = self._segment(
-                    next(quick), segments, reader, data, start_list[i], ts_list[i], first + i
+                    next(quick), segments, reader, data, starts, i, ts_list[i], first
                 )
                 if seg is None:
                     continue
@@ -230,9 +229,10 @@ class BatchRunner:
         segments: Iterator[TcpSegment],
         reader: PcapReader,
         data: bytes,
-        at: int,
+        starts: I64,
+        i: int,
         ts: float,
-        index: int,
+        first: int,
     ) -> TcpSegment | None:
         """A record's segment: pre-built on the fast path, else from the per-packet decoder
         (None when the decoder has nothing for the flow table: UDP, a fragment, damage)."""
@@ -240,7 +240,7 @@ class BatchRunner:
             self.stats.per_packet += 1
             return next(segments)
         self.stats.fallback += 1
-        return self.decoder.decode(self._record(reader, data, at, ts, index))
+        return self.decoder.decode(self._record(reader, data, int(starts[i]), ts, first + i))
 
     @staticmethod
     def _record(reader: PcapReader, data: bytes, at: int, ts: float, index: int) -> CaptureRecord:
@@ -322,7 +322,9 @@ class BatchRunner:
             side.bytes += bulk.payload
             if bulk.seqs:
                 stream = side.stream
-                for seq, length in zip(bulk.seqs, bulk.lengths, strict=True):
+                seqs, lengths = bulk.seqs, bulk.lengths
+                done = stream.skip_in_order(seqs, lengths)  # no retransmission, no gap: no letter
+                for seq, length in zip(seqs[done:], lengths[done:], strict=True):
                     before = stream.retransmitted_bytes
                     note_stream(flow, direction, before, stream.skip(seq, length))
                 stats.bulk_payload_bytes += bulk.payload

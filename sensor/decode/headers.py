@@ -1,16 +1,22 @@
-"""Header fields of a whole block of classic-pcap Ethernet records, parsed with numpy.
+"""Header fields of a whole block of classic-pcap Ethernet records, parsed at once (C or numpy).
 
 ``BlockHeaders`` reads the record headers, Ethernet, up to two 802.1Q/802.1ad tags, IPv4 without
 options or fragments, IPv6 without extension headers and the TCP header of every record of a
 block at once; ``fast`` says which records are such TCP segments (everything else goes to the
-per-packet decoder). Used by the batch path (``sensor.decode.batch``) and the hyperscan peer of
+per-packet decoder). The C extension of the record walk (``sensor/capture/_walk.c``) does it in
+one pass when it was built; the numpy version is the reference and the fallback
+(``EGRESS_NATIVE_WALK=0``). Used by the batch path (``sensor.decode.batch``) and the hyperscan peer of
 the bench.
 """
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 import numpy.typing as npt
+
+from sensor.capture.walk import native
 
 __all__ = ["BlockHeaders"]
 
@@ -20,6 +26,7 @@ U64 = npt.NDArray[np.uint64]
 
 _VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
 _PAD = 128  # bytes appended to a block: the furthest fixed-offset read past a record's start
+_COLUMNS = 12  # int64 columns the C parser fills (the order of its C_* enum)
 _MIX = (
     np.uint64(0x9E3779B97F4A7C15),
     np.uint64(0xC2B2AE3D27D4EB4F),
@@ -37,15 +44,45 @@ def _be32(a: U8, at: I64) -> I64:
 
 
 class BlockHeaders:
-    """Header fields of the fast-path TCP records of one block, as arrays (record order)."""
+    """Header fields of the fast-path TCP records of one block, as arrays (record order).
+
+    Records that are not fast-path TCP segments (``fast`` false) have ports, sequence numbers,
+    flags, payload offset and length 0, no VLAN tags (``tags`` 0, ``vlan1``/``vlan2`` -1) and
+    zero addresses; only ``timestamps`` is read for every record."""
 
     def __init__(self, block: bytes, starts: I64, order: str, divisor: int) -> None:
+        module = native()
+        if module is None:
+            sec, frac = self._numpy(block, starts, order)
+        else:
+            sec, frac = self._native(module, block, starts, order)
+        self.timestamps = sec + frac / divisor
+        # Addresses as 16 bytes (IPv4 in the last four) read as two 64-bit halves, for grouping.
+        s64, d64 = self.src16.view(np.uint64), self.dst16.view(np.uint64)
+        self.src_hi, self.src_lo = s64[:, 0], s64[:, 1]
+        self.dst_hi, self.dst_lo = d64[:, 0], d64[:, 1]
+
+    def _native(self, module: ModuleType, block: bytes, starts: I64, order: str) -> tuple[I64, I64]:
+        """One pass in C (``sensor/capture/_walk.c``): every column at once."""
+        n = len(starts)
+        ints = np.empty((_COLUMNS, n), np.int64)
+        flags = np.empty((2, n), np.bool_)
+        addresses = np.empty((2, n, 16), np.uint8)
+        starts = np.ascontiguousarray(starts, dtype=np.int64)
+        module.headers(block, starts, order != "<", ints, flags, addresses)
+        sec, frac, self.sport, self.dport, self.seq, self.ack, self.flags = ints[:7]
+        self.payload_start, self.payload_len, self.tags, self.vlan1, self.vlan2 = ints[7:]
+        self.fast, self.v6 = flags
+        self.src16, self.dst16 = addresses
+        return sec, frac
+
+    def _numpy(self, block: bytes, starts: I64, order: str) -> tuple[I64, I64]:
+        """The reference: the same fields with numpy, a few dozen passes over the records."""
         # Padded so that reads for records too short for the fast path stay inside the array.
         a = np.frombuffer(block + bytes(_PAD), dtype=np.uint8)
         n = len(starts)
         words = np.dtype(np.uint32).newbyteorder("<" if order == "<" else ">")
         head = a[starts[:, None] + np.arange(16)].copy().view(words).reshape(n, 4).astype(np.int64)
-        self.timestamps = head[:, 0] + head[:, 1] / divisor
         caplen = head[:, 2]
         d = starts + 16
         end = d + caplen
@@ -85,15 +122,15 @@ class BlockHeaders:
         self.fast = fast
         self.v6 = v6 & fast
         t = np.where(fast, tcp, 0)
-        self.sport = _be16(a, t)
-        self.dport = _be16(a, t + 2)
-        self.seq = _be32(a, t + 4)
-        self.ack = _be32(a, t + 8)
-        self.flags = a[t + 13].astype(np.int64)
-        self.payload_start = t + header_len
+        self.sport = np.where(fast, _be16(a, t), 0)
+        self.dport = np.where(fast, _be16(a, t + 2), 0)
+        self.seq = np.where(fast, _be32(a, t + 4), 0)
+        self.ack = np.where(fast, _be32(a, t + 8), 0)
+        self.flags = np.where(fast, a[t + 13].astype(np.int64), 0)
+        self.payload_start = np.where(fast, t + header_len, 0)
         self.payload_len = np.where(fast, stop - self.payload_start, 0)
-        self.tags, self.vlan1, self.vlan2 = tags, vlan1, vlan2
-        # Addresses as 16 bytes (IPv4 in the last four) read as two 64-bit halves, for grouping.
+        self.tags = np.where(fast, tags, 0)
+        self.vlan1, self.vlan2 = np.where(fast, vlan1, -1), np.where(fast, vlan2, -1)
         src16 = np.zeros((n, 16), np.uint8)
         dst16 = np.zeros((n, 16), np.uint8)
         i4, i6 = np.nonzero(v4 & fast)[0], np.nonzero(self.v6)[0]
@@ -102,9 +139,7 @@ class BlockHeaders:
         src16[i6] = a[(ip[i6] + 8)[:, None] + np.arange(16)]
         dst16[i6] = a[(ip[i6] + 24)[:, None] + np.arange(16)]
         self.src16, self.dst16 = src16, dst16
-        s64, d64 = src16.view(np.uint64), dst16.view(np.uint64)
-        self.src_hi, self.src_lo = s64[:, 0], s64[:, 1]
-        self.dst_hi, self.dst_lo = d64[:, 0], d64[:, 1]
+        return head[:, 0], head[:, 1]
 
     def flow_hash(self) -> U64:
         """Direction-independent hash of the 5-tuple and VLAN tags (grouping only, verified)."""

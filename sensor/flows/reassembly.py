@@ -118,6 +118,32 @@ class StreamReassembler:
         the events are gaps only."""
         return self._accept(seq, length, length, snapped)
 
+    def skip_in_order(self, seqs: list[int], lengths: list[int]) -> int:
+        """``skip`` for the leading segments that continue a discarded direction's stream exactly
+        (each starts at the next expected byte, carries payload, nothing waits out of order): the
+        same accounting in one step, no events. Returns how many it took; the caller skips the
+        rest one by one. The batch path's bulk accounting (``sensor.decode.batch``) uses it."""
+        if (
+            not self._discarding
+            or self._next_seq is None
+            or self._pending
+            or self._holes
+            or self._top_offset > self._next_offset
+        ):
+            return 0
+        expect, total, taken = self._next_seq, 0, 0
+        for seq, length in zip(seqs, lengths, strict=True):
+            if seq != expect or length <= 0:
+                break
+            total += length
+            expect = (seq + length) % _SEQ_MOD
+            taken += 1
+        if total:
+            self._next_offset = self._top_offset = self._next_offset + total
+            self._next_seq = self._top_seq = expect
+            self.bytes_delivered += total
+        return taken
+
     def in_order_seq(self) -> int:
         """The sequence number ``take`` would accept, or -1 when it would accept none."""
         if self._next_seq is None or self._pending or self._holes or self._discarding:

@@ -27,6 +27,7 @@ import numpy.typing as npt
 from sensor.anomalies import AnomalyCounter
 from sensor.capture import CaptureRecord, open_capture
 from sensor.capture.pcap import PcapReader, RecordBlock
+from sensor.capture.walk import gather, native
 from sensor.decode.batch import BlockHeaders, supports
 from sensor.decode.decoder import PacketDecoder
 from sensor.decode.ip import address
@@ -235,11 +236,11 @@ def _collect_blocks(
     text = _address_text()
     for block in reader.blocks():
         data = block.data
-        starts = np.asarray(block.starts, dtype=np.int64)
+        starts = block.starts
         h = BlockHeaders(data, starts, order, divisor)
 
         def record(i: int, block: RecordBlock = block) -> CaptureRecord:
-            at = block.starts[i]
+            at = int(block.starts[i])
             ts_sec, ts_frac, caplen, wirelen = header.unpack_from(block.data, at)
             frame = block.data[at + 16 : at + 16 + caplen]
             return CaptureRecord(
@@ -331,28 +332,32 @@ class _Keeper:
         linktype: int,
     ) -> None:
         """Spool plain TCP frames of one-flow connections that all fit their flow's limit (the
-        caller checked): the same pcap records ``offer`` writes, built with numpy."""
+        caller checked): the same pcap records ``offer`` writes, built with numpy (and in C by
+        ``sensor.capture.walk.gather`` when the extension was built)."""
+        if not len(starts):
+            return
         micros = np.rint(timestamps * 1_000_000).astype(np.int64)  # round(): half to even
         heads = np.stack(
             [micros // 1_000_000, micros % 1_000_000, caplen, np.maximum(wirelen, caplen)], axis=1
         )
         head_bytes = heads.astype("<u4").tobytes()
-        parts = []
-        end = self._end
-        for k, (at, g, size) in enumerate(
-            zip(starts.tolist(), group.tolist(), caplen.tolist(), strict=True)
-        ):
+        self._spool.write(gather(data, starts, caplen, head_bytes, native()))
+        lengths = caplen + 16
+        offsets = self._end + np.cumsum(lengths) - lengths
+        # each flow's pieces in capture order: the records of one group, in order, at a time
+        order = np.argsort(group, kind="stable")
+        keys = group[order]
+        firsts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        bounds = np.concatenate((firsts, [len(keys)])).tolist()
+        for g, lo, hi in zip(keys[firsts].tolist(), bounds[:-1], bounds[1:], strict=True):
+            rows = order[lo:hi]
             flow = groups[g][0]
-            parts.append(head_bytes[16 * k : 16 * k + 16])
-            parts.append(data[at + 16 : at + 16 + size])
-            flow.pieces.append((end, 16 + size))
-            flow.packets += 1
-            flow.captured_bytes += size
+            flow.pieces.extend(zip(offsets[rows].tolist(), lengths[rows].tolist(), strict=True))
+            flow.packets += hi - lo
+            flow.captured_bytes += int(caplen[rows].sum())
             if flow.linktype is None:
                 flow.linktype = linktype
-            end += 16 + size
-        self._spool.write(b"".join(parts))
-        self._end = end
+        self._end += int(lengths.sum())
 
     def decoded(self, record: CaptureRecord, seg: TcpSegment | None) -> None:
         if seg is not None:

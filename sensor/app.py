@@ -70,7 +70,14 @@ class AppContext:
 
 
 class AppLayerHandler:
-    """Receives one flow's reassembled streams (a ``FlowHandler``) and emits objects."""
+    """Receives one flow's reassembled streams (a ``FlowHandler``) and emits objects.
+
+    It accepts coalesced runs (``FlowHandler.coalesce``) only as far as ``quiet`` allows: plain
+    body bytes that change nothing but the object they grow, so every output stays the
+    per-segment one (the clock, events and anomalies only happen outside quiet bytes).
+    """
+
+    coalesce = True
 
     def __init__(
         self,
@@ -121,6 +128,18 @@ class AppLayerHandler:
         if self._counting is None and isinstance(parser, _FINISHING) and parser.payload_done:
             self._counting = {d: flow.side(d).stream.bytes_delivered for d in Direction}
             flow.discard_payload()
+
+    def quiet(self, direction: Direction) -> int:
+        """How many of the direction's next bytes may arrive late (after calls for the other
+        direction that came between them on the wire) and in one call with the same result:
+        an HTTP body's plain bytes (``HttpTransfers.quiet``) or an FTP data connection's
+        (``FtpDataChannel.quiet``); 0 for everything else, which keeps per-segment delivery."""
+        if self._data is not None:
+            return self._data.quiet(direction)
+        parser = self._parser
+        if self._counting is not None or not isinstance(parser, HttpTransfers):
+            return 0
+        return parser.quiet(self._side(direction))
 
     def on_gap(self, flow: Flow, direction: Direction, offset: int, length: int) -> None:
         if self._data is not None:

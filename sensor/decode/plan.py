@@ -47,6 +47,7 @@ NORMAL, BULK, IN_ORDER, MEMBER, RUN_END = 0, 1, 2, 3, 4
 _CONTROL = TCP_SYN | TCP_FIN | TCP_RST
 _DIRECTIONS = (Direction.TO_RESPONDER, Direction.TO_ORIGINATOR)  # index 0: the upload
 _LETTERS = (("D", "A"), ("d", "a"))  # data and ACK history letters, per direction index
+UNBOUNDED = 1 << 62  # the budget of a coalescing handler without ``quiet``
 
 
 @dataclass(slots=True)
@@ -94,7 +95,7 @@ class _Flows:
     ack_letter: Bools
     seen: Bools  # the direction had packets before the block
     next_seq: I64  # [group, direction index]; -1 when the stream cannot take data in order
-    coalesce: Bools
+    budget: I64  # [group, direction index]: bytes a run may carry (``FlowHandler.quiet``); 0: none
     flows: dict[int, Flow]
 
 
@@ -200,7 +201,7 @@ def _read_flows(
         np.zeros((groups, 2), bool),
         np.zeros((groups, 2), bool),
         np.full((groups, 2), -1, np.int64),
-        np.zeros(groups, bool),
+        np.zeros((groups, 2), np.int64),
         {},
     )
     rows = first_rows[wanted]
@@ -208,7 +209,7 @@ def _read_flows(
     found: list[int] = []
     first_is_orig: list[bool] = []
     per_direction: list[tuple[bool, bool, bool, bool, int]] = []  # group-major, then direction
-    coalesce: list[bool] = []
+    budgets: list[tuple[int, int]] = []
     for k, (g, v6, sp, dp, tags, vlan1, vlan2) in enumerate(
         zip(
             wanted.tolist(),
@@ -244,7 +245,7 @@ def _read_flows(
                     stream.in_order_seq(),
                 )
             )
-        coalesce.append(bool(getattr(flow.handler, "coalesce", False)))
+        budgets.append(_budget(flow))
     if found:
         where = np.asarray(found, np.int64)
         facts.ok[where] = True
@@ -255,8 +256,21 @@ def _read_flows(
         facts.ack_letter[where] = columns[:, :, 2] != 0
         facts.seen[where] = columns[:, :, 3] != 0
         facts.next_seq[where] = columns[:, :, 4]
-        facts.coalesce[where] = coalesce
+        facts.budget[where] = budgets
     return facts
+
+
+def _budget(flow: Flow) -> tuple[int, int]:
+    """Per direction, how many bytes from the block's first in-order segment on may go in one
+    coalesced run: none for a handler without ``coalesce``, its ``quiet`` answer when it has
+    one, any number otherwise (a stream consumer that takes any split)."""
+    handler = flow.handler
+    if not getattr(handler, "coalesce", False):
+        return 0, 0
+    quiet = getattr(handler, "quiet", None)
+    if quiet is None:
+        return UNBOUNDED, UNBOUNDED
+    return quiet(_DIRECTIONS[0]), quiet(_DIRECTIONS[1])
 
 
 def _bulk(
@@ -313,11 +327,17 @@ def _in_order(
     run_id = np.cumsum(first) - 1
     before_run = (seen - broken)[first]
     keep = seen - before_run[run_id] == 0  # no break from the direction's first segment on
-    rows, key, run_id = rows[keep], key[keep], run_id[keep]
+    rows, key = rows[keep], key[keep]
     if not len(rows):
         return
-    sizes = np.bincount(run_id)[run_id]
-    coalesced = facts.coalesce[key >> 1] & (sizes > 1)
+    # A run is the direction's first segments that fit in its budget, if there are two or more.
+    lengths = lengths[keep]
+    first = np.concatenate(([True], key[1:] != key[:-1]))
+    group = np.cumsum(first) - 1
+    total = np.cumsum(lengths)
+    within = total - (total - lengths)[first][group]
+    fits = within <= facts.budget.ravel()[key]
+    coalesced = fits & (np.bincount(group, weights=fits)[group] > 1)
     single = rows[~coalesced]
     plan.kind[single] = IN_ORDER
     _singles(h, plan, single, key[~coalesced], facts.flows)

@@ -89,8 +89,12 @@ class FlowHandler(Protocol):
     A handler may also set a class attribute ``coalesce = True``: it then accepts that the batch
     path delivers a direction's in-order run of segments within a block as one chunk, at the
     place of the run's last segment (same bytes, offsets and gaps per direction; other flows'
-    events and ``Flow.last`` no longer interleave with its bytes as on the wire). Without it,
-    every segment's bytes arrive at their own place (docs/performance.md).
+    events, the flow's other direction and ``Flow.last`` no longer interleave with its bytes as
+    on the wire). Without it, every segment's bytes arrive at their own place
+    (docs/performance.md). A coalescing handler that also has ``quiet(direction) -> int`` bounds
+    the run: asked when a block starts, it says how many of the direction's next bytes may
+    arrive so (the application layer's plain body bytes, ``sensor.app.AppLayerHandler.quiet``);
+    the segments past that arrive one by one at their own place.
     """
 
     def on_data(self, flow: Flow, direction: Direction, offset: int, data: bytes) -> None: ...

@@ -71,6 +71,15 @@ class FtpDataChannel:
         if obj.append(data, self.owner.max_object_bytes):
             self.owner.count("objects.truncated_at_size_limit", self.flow.uid)
 
+    def quiet(self, direction: Direction) -> int:
+        """Bytes ``data`` only adds to the direction's object, whatever their split: once the
+        object exists (its timestamp is the first byte's), up to the size limit. Nothing reads
+        the object before the data connection closes (``FlowHandler.coalesce``)."""
+        obj = self.received.get(direction)
+        if obj is None:
+            return 0
+        return max(self.owner.max_object_bytes - len(obj.body), 0)
+
     def gap(self, direction: Direction, length: int) -> None:
         self._object(direction).gap_bytes += length
 

@@ -86,6 +86,14 @@ class _Body:
         self._wire += len(data)
         self._decoded(self._decoder.feed(data) if self._decoder else data)
 
+    def quiet(self) -> int:
+        """Bytes ``write`` only adds to the current object, whatever their split: a body neither
+        content-decoded nor multipart, up to the size limit (``HttpTransfers.quiet``)."""
+        current = self._current
+        if self._decoder is not None or self._multipart is not None or current is None:
+            return 0
+        return max(self._owner.max_object_bytes - len(current.body), 0)
+
     def gap(self, length: int) -> None:
         if self._decoder is not None:
             self._decoder.gap()
@@ -238,6 +246,27 @@ class HttpTransfers:
         if parser.state == "tunnel":
             self.tunnel_tls.gap(side, length)
         self._handle(side, self.connection.gap(side, length))
+
+    def quiet(self, side: Side) -> int:
+        """How many of ``side``'s next bytes may be fed late and in one call (the batch path's
+        coalesced runs, ``FlowHandler.coalesce``) with exactly the same result: plain body bytes
+        that only grow the current object (no message end, no decoding or multipart parts, no
+        size limit reached, so no event, anomaly, clock reading or object). They touch nothing
+        the other side's calls read or write, so those may come first. 0 otherwise."""
+        connection = self.connection
+        requests, responses = connection.requests, connection.responses
+        if requests.state == "tunnel" or responses.state == "tunnel":
+            return 0
+        if side is Side.CLIENT:
+            if connection.held_client_events or requests.switch_request is not None:
+                return 0
+            left = requests.quiet_bytes()
+        else:
+            left = responses.quiet_bytes()
+        body = self._bodies[side]
+        if left <= 0 or body is None:
+            return 0
+        return min(left, body.quiet())
 
     @property
     def encrypted(self) -> bool:

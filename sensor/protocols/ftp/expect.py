@@ -52,6 +52,11 @@ class DataSink(Protocol):
 
     def close(self) -> None: ...
 
+    def quiet(self, direction: Direction) -> int:
+        """How many of the direction's next bytes may arrive late and in one call with the same
+        result (``sensor.app.AppLayerHandler.quiet``)."""
+        ...
+
 
 class DataOwner(Protocol):
     """The control session that announced a data connection."""
@@ -102,6 +107,11 @@ class ParkedFlow:
             self._missed[direction] = self._missed.get(direction, 0) + length
         else:
             self._events.append((direction, length))
+
+    def quiet(self, direction: Direction) -> int:
+        """Held bytes count against shared limits and wait for an announcement: none while
+        parked; the channel's answer once bound."""
+        return self.bound.quiet(direction) if self.bound is not None else 0
 
     def close(self) -> None:
         if self.bound is not None:

@@ -33,6 +33,11 @@ class Http1Connection:
         self.responses = Http1ResponseParser(on_final=lambda head: _call(answered, head))
         self._held_client_events: list[HttpEvent] = []
 
+    @property
+    def held_client_events(self) -> bool:
+        """Client events wait to be returned by the next call for the client side."""
+        return bool(self._held_client_events)
+
     def feed(self, side: Side, data: bytes) -> list[HttpEvent]:
         if side is Side.CLIENT:
             return self._client(self.requests.feed(data))

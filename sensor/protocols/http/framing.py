@@ -36,6 +36,7 @@ MAX_CHUNK_LINE = 1024  # a hex size plus extensions; longer is garbage or an ext
 MAX_TRAILER_BYTES = 16 * 1024  # trailers are rare and small; bound them like a head
 DESYNC_TAIL = 64  # bytes kept while scanning for a start line, in case one straddles two feeds
 TUNNEL_PREFIX_BYTES = 16  # first tunnelled bytes kept to recognise TLS inside CONNECT
+QUIET_UNBOUNDED = 1 << 62  # ``quiet_bytes`` of a body that runs until the connection closes
 
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _TOKEN = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -107,6 +108,23 @@ class MessageParser:
     @property
     def state(self) -> str:
         return self._state
+
+    def quiet_bytes(self) -> int:
+        """How many of the next bytes are plain body that ``feed`` turns into ``BodyData`` and
+        nothing else, however they are split: the rest of a Content-Length body but its last
+        byte (which ends the message), the rest of a chunk, or anything of a body that runs to
+        the close. 0 while a head, chunk line or trailer is being read or bytes wait in the
+        buffer (the batch path delivers that many bytes in one call: ``HttpTransfers.quiet``)."""
+        if self._buf:
+            return 0
+        state = self._state
+        if state == "body":
+            return self._remaining - 1
+        if state == "chunk_data":
+            return self._remaining
+        if state == "until_close":
+            return QUIET_UNBOUNDED
+        return 0
 
     def feed(self, data: bytes) -> list[HttpEvent]:
         events: list[HttpEvent] = []

@@ -36,20 +36,27 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "rea
 OUTPUTS = ("flows.jsonl", "objects.jsonl", "alerts.jsonl", "summary.json")
 
 
-def _audit(capture: Path, out: Path, block_bytes: int, config: EgressConfig) -> dict[str, str]:
+def _audit(
+    capture: Path, out: Path, block_bytes: int, config: EgressConfig
+) -> tuple[dict[str, str], list[batch.BatchStats]]:
     audit = Audit(config, out)
     audit.batch = block_bytes
     audit.run([capture])
-    return {name: (out / name).read_text(encoding="utf-8") for name in OUTPUTS}
+    outputs = {name: (out / name).read_text(encoding="utf-8") for name in OUTPUTS}
+    return outputs, audit.batch_stats
 
 
-def _assert_same(capture: Path, tmp_path: Path, config: EgressConfig | None = None) -> None:
+def _assert_same(
+    capture: Path, tmp_path: Path, config: EgressConfig | None = None
+) -> list[batch.BatchStats]:
+    """The case folders agree; the batch path's figures, to see which shortcuts it took."""
     config = config or EgressConfig()
-    plain = _audit(capture, tmp_path / "plain", 0, config)
+    plain, _ = _audit(capture, tmp_path / "plain", 0, config)
     # Small blocks: more flows exist when a block starts, so more segments go in bulk.
-    fast = _audit(capture, tmp_path / "batch", 64 << 10, config)
+    fast, stats = _audit(capture, tmp_path / "batch", 64 << 10, config)
     for name in OUTPUTS:
         assert fast[name] == plain[name], f"{capture.name}: {name} differs"
+    return stats
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +72,9 @@ def test_sample_identical(tmp_path: Path) -> None:
 
 
 def test_mix_identical_and_bulk_used(mix: Path, tmp_path: Path) -> None:
-    _assert_same(mix, tmp_path)
+    (stats,) = _assert_same(mix, tmp_path)
+    # the application layer took plain body bytes in runs (``AppLayerHandler.quiet``)
+    assert stats.runs and stats.coalesced > 2 * stats.runs
     anomalies = AnomalyCounter()
     reader = open_capture(mix, anomalies)
     assert batch.supports(reader)

@@ -16,7 +16,8 @@ order:
 * **in order**: a data segment that continues its direction's stream exactly goes to
   ``FlowTable.in_order`` at its place: counters, the reassembler's in-order shortcut and the
   handler's ``on_data``, without a ``TcpSegment``; a handler that accepts coalesced delivery
-  (``coalesce = True``) gets a direction's run of such segments in the block as one chunk;
+  (``coalesce = True``) gets a direction's run of such segments in the block as one chunk, as
+  far as its ``quiet`` budget allows (``sensor.decode.plan``);
 * **bulk**: pure ACKs and payload of directions the application layer discarded
   (``Flow.discard_payload``) are counted once per flow direction and block, after the block's
   other records: no Python object per packet and no payload byte copied.

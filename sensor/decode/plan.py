@@ -13,8 +13,9 @@ operations per flow:
   out of order); each is handed to ``FlowTable.in_order`` at its place in the capture, without a
   ``TcpSegment`` or the table's per-segment bookkeeping.
 * ``MEMBER`` / ``RUN_END``: the same segments, for flows whose handler accepts coalesced
-  delivery (``FlowHandler.coalesce``): a direction's run in the block is delivered as one chunk
-  (``Run``) at the place of its last segment.
+  delivery (``FlowHandler.coalesce``): a direction's first segments in the block, as many as fit
+  in the handler's ``quiet`` budget read now (two at least), are delivered as one chunk (``Run``)
+  at the place of the last of them; the direction's later ones are ``IN_ORDER``.
 * ``NORMAL``: everything else (handshakes, FIN/RST and what follows them, the first packets of a
   flow, retransmissions, reordering, gaps, fallbacks): ``FlowTable.process`` one by one.
 

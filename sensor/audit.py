@@ -174,8 +174,8 @@ class Audit:
         # Block size of the numpy hot path (sensor.decode.batch) where the capture allows it;
         # 0 keeps the per-packet path (same results, slower).
         self.batch = batch.BLOCK_BYTES
-        # What the batch path did, per source read that way (for the bench and tests)
-        self.batch_stats: list[batch.BatchStats] = []
+        # What the batch path did on the last source read that way (for the bench and tests)
+        self.batch_stats: batch.BatchStats | None = None
 
     def run(self, captures: Iterable[Path]) -> dict[str, Any]:
         """Audit every capture in order; returns the summary that is also written to disk."""
@@ -312,7 +312,7 @@ class Audit:
             )
             packets = stats.records
             self.counts.tcp_segments += stats.segments
-            self.batch_stats.append(stats)
+            self.batch_stats = stats
         else:
             for record in records:
                 packets += 1

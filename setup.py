@@ -4,9 +4,11 @@
   (Debian: gcc, libhyperscan-dev; deploy/install.sh installs them).
 * detectors/_keyhash.c, the person-key HMAC loop, needs the OpenSSL headers (Debian: libssl-dev,
   also installed by deploy/install.sh).
+* detectors/_kernels.c, the e-mail and resident-ID validator loops, needs only a C compiler.
 
 ``optional=True``: without them the install still succeeds and detectors/matcher.py falls back to the
-python-hyperscan callback path, detectors/individuals.py to hashlib.
+python-hyperscan callback path, detectors/individuals.py to hashlib, the validators to their numpy
+kernels.
 """
 
 from setuptools import Extension, setup
@@ -23,6 +25,11 @@ setup(
             "detectors._keyhash",
             sources=["detectors/_keyhash.c"],
             libraries=["crypto"],
+            optional=True,
+        ),
+        Extension(
+            "detectors._kernels",
+            sources=["detectors/_kernels.c"],
             optional=True,
         ),
     ]

@@ -8,14 +8,34 @@ Python calls.
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
+if TYPE_CHECKING:  # the extension may not be built; see native_kernels
+    from detectors import _kernels
+
 BoolArray = npt.NDArray[np.bool_]
 ByteArray = npt.NDArray[np.uint8]
 IntArray = npt.NDArray[np.int64]
+
+
+def native_kernels() -> ModuleType | None:
+    """The C validator kernels (``detectors._kernels``), unless they were not built or
+    ``EGRESS_NATIVE_KERNELS=0``; the validators then run their numpy kernels, which compute the
+    same (tests/test_detectors_kernels.py)."""
+    if os.environ.get("EGRESS_NATIVE_KERNELS", "1") == "0":
+        return None
+    try:
+        from detectors import _kernels
+    except ImportError:
+        return None
+    return _kernels
 
 
 def byte_table(chars: bytes) -> BoolArray:
@@ -103,14 +123,70 @@ def right_align(mat: ByteArray, counts: IntArray, width: int) -> ByteArray:
     return out
 
 
-def upper(mat: ByteArray) -> ByteArray:
-    result: ByteArray = _UPPERCASE[mat]
+MAX_RUNS = 8  # past this many ranges a table lookup is cheaper than the comparisons
+
+
+@functools.lru_cache(maxsize=128)
+def _runs(table: bytes) -> tuple[tuple[int, int], ...]:
+    """The maximal ranges [low, high] of byte values a 256-entry table holds."""
+    runs: list[tuple[int, int]] = []
+    for value, member in enumerate(table):
+        if not member:
+            continue
+        if runs and runs[-1][1] == value - 1:
+            runs[-1] = (runs[-1][0], value)
+        else:
+            runs.append((value, value))
+    return tuple(runs)
+
+
+def member(table: BoolArray, mat: ByteArray) -> BoolArray:
+    """``table[mat]`` for a uint8 matrix, by range comparisons.
+
+    numpy's fancy indexing widens every uint8 index to intp first (8 ms for a 125,000 x 30
+    matrix); a class made of a few ranges (digits, letters, the e-mail bytes) is one wrapping
+    subtraction and one comparison per range (0.3 ms each).
+    """
+    runs = _runs(table.tobytes())
+    if mat.dtype != np.uint8 or len(runs) > MAX_RUNS:
+        looked_up: BoolArray = table[mat]
+        return looked_up
+    result = np.zeros(mat.shape, dtype=bool)
+    scratch = np.empty(mat.shape, dtype=np.uint8)
+    hit = np.empty(mat.shape, dtype=bool)
+    for low, high in runs:  # uint8 arithmetic wraps: bytes below ``low`` become large
+        np.subtract(mat, np.uint8(low), out=scratch)
+        np.less_equal(scratch, np.uint8(high - low), out=hit)
+        result |= hit
     return result
+
+
+def _shift_case(mat: ByteArray, first: int, add: bool) -> ByteArray:
+    """ASCII letters from ``first`` to ``first + 25`` moved by 32, other bytes unchanged."""
+    result = np.subtract(mat, np.uint8(first))
+    flag = np.less_equal(result, np.uint8(25)).view(np.uint8)
+    np.left_shift(flag, np.uint8(5), out=flag)
+    if add:
+        np.add(mat, flag, out=result)
+    else:
+        np.subtract(mat, flag, out=result)
+    return result
+
+
+def upper(mat: ByteArray) -> ByteArray:
+    """ASCII upper case (a new matrix)."""
+    if mat.dtype != np.uint8:
+        looked_up: ByteArray = _UPPERCASE[mat]
+        return looked_up
+    return _shift_case(mat, ord("a"), add=False)
 
 
 def lower(mat: ByteArray) -> ByteArray:
-    result: ByteArray = _LOWERCASE[mat]
-    return result
+    """ASCII lower case (a new matrix)."""
+    if mat.dtype != np.uint8:
+        looked_up: ByteArray = _LOWERCASE[mat]
+        return looked_up
+    return _shift_case(mat, ord("A"), add=True)
 
 
 def digit_values(mat: ByteArray) -> IntArray:

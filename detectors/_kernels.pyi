@@ -1,0 +1,28 @@
+"""Type stub of the C validator kernels (detectors/_kernels.c)."""
+
+from typing import Any
+
+Buffer = Any  # bytes or a C-contiguous numpy array (the buffer protocol)
+
+def email(
+    buf: Buffer,
+    starts: Buffer,
+    ends: Buffer,
+    width: int,
+    local: Buffer,
+    domain: Buffer,
+    denied: Buffer,
+    valid: Buffer,
+    values: Buffer,
+) -> None: ...
+def gb11643(
+    buf: Buffer,
+    starts: Buffer,
+    check: Buffer,
+    provinces: Buffer,
+    weights: Buffer,
+    min_year: int,
+    max_year: int,
+    valid: Buffer,
+    values: Buffer,
+) -> None: ...

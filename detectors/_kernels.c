@@ -1,19 +1,23 @@
 /*
- * detectors._kernels: two validator kernels as one loop over the candidates instead of a few dozen
- * numpy passes over a (candidates x width) byte matrix.
+ * detectors._kernels: the validators of the four identifiers a dense export is made of (resident ID,
+ * mobile, e-mail, personal name) as one loop over the candidates instead of a few dozen numpy
+ * passes over a (candidates x width) byte matrix; the walk back to an e-mail's start; the sort
+ * behind the distinct values.
  *
- * On a dense export (a person every ~85 bytes) the e-mail and resident-ID validators run over
- * 125,000 candidates per 10 MB; in numpy each of their steps (byte-class lookups, argmax, case
- * folding) allocates and walks a fresh matrix, 0.08 s and 0.03 s in all. The loops here read each
- * candidate's bytes once. They compute exactly what the numpy kernels in
- * detectors/validators_contact.py (check_email) and detectors/validators.py (check_gb11643)
- * compute; those stay the reference and the path without this module (not built, or
- * EGRESS_NATIVE_KERNELS=0), and tests/test_detectors_kernels.py compares both on every identifier
- * the corpus holds and on random spans.
+ * On a dense export (a person every ~85 bytes) each of these runs over 125,000 candidates per
+ * 10 MB, and in numpy every step (byte-class lookups, argmax, case folding, compaction) allocates
+ * and walks a fresh matrix: 0.08 s for the e-mails, 0.03 for the resident IDs, 0.025 and 0.02 for
+ * mobiles and names. The loops here read each candidate's bytes once.
+ *
+ * They compute exactly what the numpy code computes: check_email and check_cn_mobile in
+ * detectors/validators_contact.py, check_gb11643 in detectors/validators.py,
+ * check_cn_person_name in detectors/validators_text.py, run_before and unique_strings' sort in
+ * detectors/vectors.py. That code stays the reference and the path without this module (not
+ * built, or EGRESS_NATIVE_KERNELS=0); tests/test_detectors_kernels.py compares both.
  *
  * No numpy headers: the caller passes the buffer, the int64 offsets and the (already allocated)
  * output arrays through the buffer protocol; the tables (byte classes, check characters,
- * provinces, denied TLDs) come from the Python side, so there is one copy of each.
+ * provinces, segments, denied TLDs) come from the Python side, so there is one copy of each.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -200,11 +204,237 @@ done:
     return result;
 }
 
+/* sort_strings(values, n, width, order)
+
+   ``order`` (n int64) receives the stable ascending order of the n fixed-width byte strings of
+   ``values`` (n * width bytes), compared byte by byte: an LSD radix sort, one counting pass per
+   column from the right, skipping columns where every string has the same byte. */
+static PyObject *sort_strings(PyObject *self, PyObject *args) {
+    PyObject *objs[2];
+    Py_ssize_t n, width;
+    if (!PyArg_ParseTuple(args, "OnnO", &objs[0], &n, &width, &objs[1])) return NULL;
+    if (n < 0 || width < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative size");
+        return NULL;
+    }
+    Py_buffer b[2];
+    int got = 0;
+    PyObject *result = NULL;
+    int64_t *tmp = NULL;
+    if (get(objs[0], &b[0], 0, n * width, "values") < 0) goto done;
+    got = 1;
+    if (get(objs[1], &b[1], 1, n * 8, "order") < 0) goto done;
+    got = 2;
+    const unsigned char *v = b[0].buf;
+    int64_t *order = b[1].buf;
+    tmp = PyMem_Malloc((size_t)(n > 0 ? n : 1) * (sizeof(int64_t) + 1));
+    if (tmp == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    unsigned char *column = (unsigned char *)(tmp + (n > 0 ? n : 1));
+    for (Py_ssize_t i = 0; i < n; i++) order[i] = i;
+    int64_t *src = order, *dst = tmp;
+    for (Py_ssize_t c = width - 1; c >= 0; c--) {
+        /* the column is copied out while counting, so the scatter below reads a small contiguous
+           array (n bytes, in cache) at random instead of the whole value matrix */
+        Py_ssize_t count[257] = {0};
+        for (Py_ssize_t i = 0; i < n; i++) {
+            unsigned char byte = v[i * width + c];
+            column[i] = byte;
+            count[byte + 1]++;
+        }
+        int one = 0; /* every string has the same byte here: the pass would not move anything */
+        for (int k = 1; k <= 256; k++) one |= count[k] == n;
+        if (one) continue;
+        for (int k = 1; k <= 256; k++) count[k] += count[k - 1];
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int64_t idx = src[i];
+            dst[count[column[idx]]++] = idx;
+        }
+        int64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != order) memcpy(order, src, (size_t)n * sizeof(int64_t));
+    result = Py_NewRef(Py_None);
+done:
+    PyMem_Free(tmp);
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
+/* run_before(buf, ends, table, limit, run)
+
+   run[i]: how many bytes right before ends[i] are in the 256-byte class ``table``, at most
+   ``limit + 1``; bytes before the buffer count as 0 (as the zero-filled windows of
+   detectors/vectors.py's run_before). The e-mail pattern matches from the '@' and its start is
+   found this way. */
+static PyObject *run_before(PyObject *self, PyObject *args) {
+    PyObject *objs[4];
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "OOOnO", &objs[0], &objs[1], &objs[2], &limit, &objs[3]))
+        return NULL;
+    Py_buffer b[4];
+    int got = 0;
+    PyObject *result = NULL;
+    if (get(objs[0], &b[0], 0, 0, "buf") < 0) goto done;
+    got = 1;
+    if (get(objs[1], &b[1], 0, 0, "ends") < 0) goto done;
+    got = 2;
+    Py_ssize_t n = b[1].len / 8;
+    if (get(objs[2], &b[2], 0, 256, "table") < 0) goto done;
+    got = 3;
+    if (get(objs[3], &b[3], 1, n * 8, "run") < 0) goto done;
+    got = 4;
+    const unsigned char *buf = b[0].buf, *table = b[2].buf;
+    const int64_t *ends = b[1].buf;
+    int64_t *run = b[3].buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t e = ends[i], k = 0;
+        if (e < 0 || e > b[0].len) {
+            PyErr_SetString(PyExc_ValueError, "offset outside the buffer");
+            goto done;
+        }
+        while (k <= limit && table[e - 1 - k >= 0 ? buf[e - 1 - k] : 0]) k++;
+        run[i] = k;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
+/* mobile(buf, starts, ends, prefixes, valid, values)
+
+   The digits of each span (separators dropped); a leading 0086 (15 digits) or 86 (13 digits) is
+   the country code. values[i]: the 11 digits after it (zero-padded when fewer); valid[i] when
+   exactly 11 remain and their first three are an allocated segment in the 1000-byte table
+   ``prefixes``. */
+static PyObject *mobile(PyObject *self, PyObject *args) {
+    PyObject *objs[6];
+    if (!PyArg_ParseTuple(args, "OOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
+                          &objs[5]))
+        return NULL;
+    Py_buffer b[6];
+    int got = 0;
+    PyObject *result = NULL;
+    if (get(objs[0], &b[0], 0, 0, "buf") < 0) goto done;
+    got = 1;
+    if (get(objs[1], &b[1], 0, 0, "starts") < 0) goto done;
+    got = 2;
+    Py_ssize_t n = b[1].len / 8;
+    if (get(objs[2], &b[2], 0, n * 8, "ends") < 0) goto done;
+    got = 3;
+    if (get(objs[3], &b[3], 0, 1000, "prefixes") < 0) goto done;
+    got = 4;
+    if (get(objs[4], &b[4], 1, n, "valid") < 0) goto done;
+    got = 5;
+    if (get(objs[5], &b[5], 1, n * 11, "values") < 0) goto done;
+    got = 6;
+    const unsigned char *buf = b[0].buf, *prefixes = b[3].buf;
+    const int64_t *starts = b[1].buf, *ends = b[2].buf;
+    unsigned char *valid = b[4].buf, *values = b[5].buf;
+    unsigned char d[32];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t s = starts[i], e = ends[i];
+        if (s < 0 || e < s || e > b[0].len) {
+            PyErr_SetString(PyExc_ValueError, "span outside the buffer");
+            goto done;
+        }
+        int count = 0;
+        memset(d, 0, sizeof d);
+        for (int64_t j = s; j < e; j++) {
+            unsigned char c = buf[j];
+            if (c >= '0' && c <= '9') {
+                if (count < (int)sizeof d) d[count] = c;
+                count++;
+            }
+        }
+        int shift = 0;
+        if (count == 15 && memcmp(d, "0086", 4) == 0) shift = 4;
+        else if (count == 13 && memcmp(d, "86", 2) == 0) shift = 2;
+        unsigned char *out = values + i * 11;
+        for (int j = 0; j < 11; j++) out[j] = shift + j < (int)sizeof d ? d[shift + j] : 0;
+        int prefix = 0;
+        for (int j = 0; j < 3; j++) prefix = prefix * 10 + (out[j] ? out[j] - '0' : 0);
+        valid[i] = (unsigned char)(count - shift == 11 && prefixes[prefix]);
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
+/* person_name(buf, starts, ends, valid, values)
+
+   values[i]: the first 12 bytes of the span, zero-padded, or all zeros when the three bytes
+   before the span are one ideograph (U+4000..U+9FFF: lead byte E4-E9, two continuation bytes);
+   valid[i] when not so glued and every 3-byte character among the first four is in
+   U+4E00..U+9FFF and the span's length is a multiple of 3. */
+static PyObject *person_name(PyObject *self, PyObject *args) {
+    PyObject *objs[5];
+    if (!PyArg_ParseTuple(args, "OOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4]))
+        return NULL;
+    Py_buffer b[5];
+    int got = 0;
+    PyObject *result = NULL;
+    if (get(objs[0], &b[0], 0, 0, "buf") < 0) goto done;
+    got = 1;
+    if (get(objs[1], &b[1], 0, 0, "starts") < 0) goto done;
+    got = 2;
+    Py_ssize_t n = b[1].len / 8;
+    if (get(objs[2], &b[2], 0, n * 8, "ends") < 0) goto done;
+    got = 3;
+    if (get(objs[3], &b[3], 1, n, "valid") < 0) goto done;
+    got = 4;
+    if (get(objs[4], &b[4], 1, n * 12, "values") < 0) goto done;
+    got = 5;
+    const unsigned char *buf = b[0].buf;
+    const int64_t *starts = b[1].buf, *ends = b[2].buf;
+    unsigned char *valid = b[3].buf, *values = b[4].buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t s = starts[i], e = ends[i], len = e - s;
+        if (s < 0 || len < 0 || e > b[0].len) {
+            PyErr_SetString(PyExc_ValueError, "span outside the buffer");
+            goto done;
+        }
+        unsigned char *out = values + i * 12;
+        memset(out, 0, 12);
+        int glued = s >= 3 && buf[s - 3] >= 0xE4 && buf[s - 3] <= 0xE9 && buf[s - 2] >= 0x80 &&
+                    buf[s - 2] < 0xC0 && buf[s - 1] >= 0x80 && buf[s - 1] < 0xC0;
+        if (glued) {
+            valid[i] = 0;
+            continue;
+        }
+        memcpy(out, buf + s, (size_t)(len < 12 ? len : 12));
+        int64_t chars = len / 3 < 4 ? len / 3 : 4;
+        int ok = 1;
+        for (int64_t k = 0; k < chars && ok; k++) {
+            unsigned char lead = out[3 * k], second = out[3 * k + 1];
+            ok = (lead >= 0xE5 || (lead == 0xE4 && second >= 0xB8)) && lead <= 0xE9 && len % 3 == 0;
+        }
+        valid[i] = (unsigned char)ok;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"email", email, METH_VARARGS,
      "email(buf, starts, ends, width, local, domain, denied, valid, values) -> None"},
     {"gb11643", gb11643, METH_VARARGS,
      "gb11643(buf, starts, check, provinces, weights, min_year, max_year, valid, values) -> None"},
+    {"mobile", mobile, METH_VARARGS,
+     "mobile(buf, starts, ends, prefixes, valid, values) -> None"},
+    {"person_name", person_name, METH_VARARGS,
+     "person_name(buf, starts, ends, valid, values) -> None"},
+    {"run_before", run_before, METH_VARARGS,
+     "run_before(buf, ends, table, limit, run) -> None: class bytes before each offset"},
+    {"sort_strings", sort_strings, METH_VARARGS,
+     "sort_strings(values, n, width, order) -> None: stable byte-wise order of fixed-width strings"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "detectors._kernels",

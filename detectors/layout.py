@@ -9,7 +9,7 @@ semicolon- or pipe-separated) or are JSON objects (JSON Lines). Anything else is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +33,8 @@ class Layout:
     delimiter: int | None = None
     delimiters: IntArray | None = None  # offsets of every delimiter byte, for column numbers
     header: tuple[str, ...] = ()  # lower-cased column names of the first line
+    # delimiters before each line's start, computed on the first ``column_of`` (see there)
+    _line_delimiters: list[IntArray] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def rows(self) -> bool:
@@ -50,15 +52,21 @@ class Layout:
         result: BoolArray = offsets < self.newlines[0]
         return result
 
-    def column_of(self, offsets: IntArray) -> IntArray:
-        """0-based field number of each offset within its line (-1 when not delimited)."""
+    def column_of(self, offsets: IntArray, rows: IntArray | None = None) -> IntArray:
+        """0-based field number of each offset within its line (-1 when not delimited).
+
+        ``rows``: ``row_of(offsets)`` when the caller has it. The number of delimiters before each
+        line's start is found once per layout, not once per offset and call: a dense table asks
+        for the columns of every identifier's values."""
         if self.delimiters is None:
             return np.full(offsets.shape, -1, dtype=np.int64)
-        rows = self.row_of(offsets)
-        line_start = np.where(rows > 0, self.newlines[np.maximum(rows - 1, 0)] + 1, 0)
+        if rows is None:
+            rows = self.row_of(offsets)
+        if not self._line_delimiters:
+            line_starts = np.concatenate([[0], self.newlines + 1]).astype(np.int64)
+            self._line_delimiters.append(np.searchsorted(self.delimiters, line_starts, "left"))
         before = np.searchsorted(self.delimiters, offsets, side="left")
-        at_line = np.searchsorted(self.delimiters, line_start, side="left")
-        result: IntArray = (before - at_line).astype(np.int64)
+        result: IntArray = (before - self._line_delimiters[0][rows]).astype(np.int64)
         return result
 
 

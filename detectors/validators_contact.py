@@ -73,7 +73,28 @@ def _shift_left(mat: ByteArray, shift: IntArray, width: int) -> ByteArray:
 
 
 def check_cn_mobile(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
-    """11-digit national number in an allocated segment; +86 / 0086 and separators removed."""
+    """11-digit national number in an allocated segment; +86 / 0086 and separators removed.
+    The loop of ``detectors._kernels.mobile`` when built, else ``check_cn_mobile_numpy``."""
+    if starts.size == 0:
+        return empty()
+    native = native_kernels()
+    if native is None:
+        return check_cn_mobile_numpy(buf, starts, ends)
+    valid = np.empty(starts.size, dtype=bool)
+    values = np.empty((starts.size, 11), dtype=np.uint8)
+    native.mobile(
+        np.ascontiguousarray(buf, dtype=np.uint8),
+        np.ascontiguousarray(starts, dtype=np.int64),
+        np.ascontiguousarray(ends, dtype=np.int64),
+        _MOBILE_TABLE,
+        valid,
+        values,
+    )
+    return Checked(valid, as_strings(values))
+
+
+def check_cn_mobile_numpy(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
+    """``check_cn_mobile`` in numpy."""
     if starts.size == 0:
         return empty()
     digits, counts = _digits_only(buf, starts, ends, 16)

@@ -8,17 +8,12 @@ Python calls.
 
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-
-if TYPE_CHECKING:  # the extension may not be built; see native_kernels
-    from detectors import _kernels
 
 BoolArray = npt.NDArray[np.bool_]
 ByteArray = npt.NDArray[np.uint8]
@@ -123,46 +118,12 @@ def right_align(mat: ByteArray, counts: IntArray, width: int) -> ByteArray:
     return out
 
 
-MAX_RUNS = 8  # past this many ranges a table lookup is cheaper than the comparisons
-
-
-@functools.lru_cache(maxsize=128)
-def _runs(table: bytes) -> tuple[tuple[int, int], ...]:
-    """The maximal ranges [low, high] of byte values a 256-entry table holds."""
-    runs: list[tuple[int, int]] = []
-    for value, member in enumerate(table):
-        if not member:
-            continue
-        if runs and runs[-1][1] == value - 1:
-            runs[-1] = (runs[-1][0], value)
-        else:
-            runs.append((value, value))
-    return tuple(runs)
-
-
-def member(table: BoolArray, mat: ByteArray) -> BoolArray:
-    """``table[mat]`` for a uint8 matrix, by range comparisons.
-
-    numpy's fancy indexing widens every uint8 index to intp first (8 ms for a 125,000 x 30
-    matrix); a class made of a few ranges (digits, letters, the e-mail bytes) is one wrapping
-    subtraction and one comparison per range (0.3 ms each).
-    """
-    runs = _runs(table.tobytes())
-    if mat.dtype != np.uint8 or len(runs) > MAX_RUNS:
-        looked_up: BoolArray = table[mat]
-        return looked_up
-    result = np.zeros(mat.shape, dtype=bool)
-    scratch = np.empty(mat.shape, dtype=np.uint8)
-    hit = np.empty(mat.shape, dtype=bool)
-    for low, high in runs:  # uint8 arithmetic wraps: bytes below ``low`` become large
-        np.subtract(mat, np.uint8(low), out=scratch)
-        np.less_equal(scratch, np.uint8(high - low), out=hit)
-        result |= hit
-    return result
-
-
 def _shift_case(mat: ByteArray, first: int, add: bool) -> ByteArray:
-    """ASCII letters from ``first`` to ``first + 25`` moved by 32, other bytes unchanged."""
+    """ASCII letters from ``first`` to ``first + 25`` moved by 32, other bytes unchanged.
+
+    Arithmetic instead of a 256-entry table: numpy's fancy indexing widens every uint8 index to
+    intp first (8 ms for a 125,000 x 30 matrix), a wrapping subtraction and a comparison do not
+    (3 ms)."""
     result = np.subtract(mat, np.uint8(first))
     flag = np.less_equal(result, np.uint8(25)).view(np.uint8)
     np.left_shift(flag, np.uint8(5), out=flag)
@@ -255,8 +216,20 @@ def run_before(buf: ByteArray, ends: IntArray, table: BoolArray, limit: int) -> 
     """How many bytes before each offset belong to ``table``, counting at most ``limit + 1``.
 
     Looks 32 bytes back first and only widens the window for the rows that filled it, so the
-    common short run costs a 32-column matrix, not a ``limit``-column one.
+    common short run costs a 32-column matrix, not a ``limit``-column one. With
+    ``detectors._kernels`` built, one loop per offset in C instead (the same counts).
     """
+    native = native_kernels()
+    if native is not None and ends.size:
+        counted = np.empty(ends.size, dtype=np.int64)
+        native.run_before(
+            np.ascontiguousarray(buf, dtype=np.uint8),
+            np.ascontiguousarray(ends, dtype=np.int64),
+            np.ascontiguousarray(table, dtype=bool),
+            limit,
+            counted,
+        )
+        return counted.reshape(ends.shape)
     run = np.zeros(ends.shape, dtype=np.int64)
     todo = np.arange(len(ends))
     width = 32
@@ -342,18 +315,33 @@ def unique_strings(
 
     Two bytes per pass, right to left, each a stable argsort of uint16 keys (numpy's radix sort):
     nine passes for an 18-byte resident ID, 40% less time than the comparison sort behind
-    ``np.unique``. The order is numpy's: byte-wise with the zero padding, shorter first.
+    ``np.unique``. The order is numpy's: byte-wise with the zero padding, shorter first. With
+    ``detectors._kernels`` built, the same stable order comes from its byte-wise radix sort in C
+    (``sort_strings``), which skips the columns all values share.
     """
     n = len(values)
     width = values.dtype.itemsize
     if n == 0 or width == 0:
         return values[:0], np.zeros(n, dtype=np.int64)
+    native = native_kernels()
+    if native is not None:  # the same stable order, one byte per pass, constant columns skipped
+        contiguous = np.ascontiguousarray(values)
+        order = np.empty(n, dtype=np.int64)
+        native.sort_strings(contiguous.view(np.uint8), n, width, order)
+        return _unique_from_order(values, order)
     padded = np.zeros((n, width + (width & 1)), dtype=np.uint8)
     padded[:, :width] = np.ascontiguousarray(values).view(np.uint8).reshape(n, width)
     digits = padded.view(">u2").astype(np.uint16)
     order = np.arange(n, dtype=np.int64)
     for column in range(digits.shape[1] - 1, -1, -1):
         order = order[np.argsort(digits[order, column], kind="stable")]
+    return _unique_from_order(values, order)
+
+
+def _unique_from_order(
+    values: npt.NDArray[np.bytes_], order: IntArray
+) -> tuple[npt.NDArray[np.bytes_], IntArray]:
+    n = len(values)
     ordered = values[order]
     new = np.ones(n, dtype=bool)
     new[1:] = ordered[1:] != ordered[:-1]

@@ -1,0 +1,125 @@
+"""The C kernels of ``detectors._kernels`` must compute exactly what the numpy code computes: the
+same valid flags and the same normalised values (bytes and width) for every candidate, valid or
+not, the same walk-back counts and the same distinct-value order. Compared on the candidates the
+real matcher finds in dense and sparse samples and on random spans over adversarial bytes, and
+end to end: the engine's findings with and without the kernels."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from bench.dense import dense_csv
+from detectors import validators, validators_contact, validators_text
+from detectors.baseline import sparse_text
+from detectors.catalogue import load_catalogue
+from detectors.engine import DetectionEngine
+from detectors.matcher import class_table
+from detectors.vectors import DIGIT, ByteArray, Checked, IntArray, run_before, unique_strings
+
+pytest.importorskip("detectors._kernels")
+
+Kernel = Callable[[ByteArray, IntArray, IntArray], Checked]
+PAIRS: dict[str, tuple[Kernel, Kernel]] = {
+    "email": (validators_contact.check_email, validators_contact.check_email_numpy),
+    "cn_mobile": (validators_contact.check_cn_mobile, validators_contact.check_cn_mobile_numpy),
+    "cn_resident_id": (validators.check_gb11643, validators.check_gb11643_numpy),
+    "cn_person_name": (
+        validators_text.check_cn_person_name,
+        validators_text.check_cn_person_name_numpy,
+    ),
+}
+PIECES = [
+    b"a.b@c.png", b"x@y.COM", b"..a@b.cn", b"1@2.jpeg", b"q@w.Json", b"A@B.C", b"@x.cn", b"a@@b.cn",
+    b"zhang.wei@example.com.cn", b"x..y@a.org", b"+86 138-1234-5678", b"008613812345678",
+    b"8613912345678", b"13812345678", b"1381234567", b"11010519491231002X", b"110105194912310021",
+    b"44030419900229123x", b"11010520000229002X", "张三".encode(), "欧阳公主".encode(),
+    "一丁".encode(), b"\xe4\xa0\x80", b"\xe9\xbf\xbf", b" ", b",", b"\n", b"a", b"0", b".", b"@",
+]  # fmt: skip
+
+
+def _adversarial(rng: random.Random) -> bytes:
+    if rng.random() < 0.5:
+        return b"".join(rng.choice(PIECES) for _ in range(40))
+    return bytes(rng.randrange(256) for _ in range(rng.randint(1, 300)))
+
+
+def _agree(kernel: Kernel, reference: Kernel, buf: ByteArray, s: IntArray, e: IntArray) -> None:
+    got, want = kernel(buf, s, e), reference(buf, s, e)
+    assert got.valid.tolist() == want.valid.tolist()
+    assert got.values.dtype == want.values.dtype
+    assert got.values.tolist() == want.values.tolist()
+
+
+@pytest.mark.parametrize("identifier", sorted(PAIRS))
+def test_kernel_agrees_with_numpy_on_matched_candidates(identifier: str) -> None:
+    engine = DetectionEngine(load_catalogue((), frozenset()))
+    index = next(i for i, s in enumerate(engine.specs) if s.id == identifier)
+    kernel, reference = PAIRS[identifier]
+    valid = 0
+    for data in (dense_csv(3000, seed=11), sparse_text(400_000, seed=3)):
+        scan = engine.matcher.scan(data)
+        cands = scan.candidates[index]
+        _agree(kernel, reference, scan.buf, cands.starts, cands.ends)
+        valid += int(kernel(scan.buf, cands.starts, cands.ends).valid.sum())
+    assert valid > 1000  # the samples hold thousands of valid values of each
+
+
+@pytest.mark.parametrize("identifier", sorted(PAIRS))
+def test_kernel_agrees_with_numpy_on_random_spans(identifier: str) -> None:
+    rng = random.Random(identifier)
+    kernel, reference = PAIRS[identifier]
+    valid = 0
+    for _ in range(300):
+        buf = np.frombuffer(_adversarial(rng), dtype=np.uint8)
+        n = rng.randint(1, 40)
+        if identifier == "cn_resident_id":  # a fixed-width kernel: 18 bytes inside the buffer
+            if len(buf) < 18:
+                continue
+            s = np.array(sorted(rng.randrange(len(buf) - 17) for _ in range(n)), dtype=np.int64)
+            e = s + 18
+        else:
+            s = np.array(sorted(rng.randrange(len(buf)) for _ in range(n)), dtype=np.int64)
+            e = np.minimum(s + np.array([rng.randint(1, 26) for _ in range(n)]), len(buf))
+        _agree(kernel, reference, buf, s, e)
+        valid += int(kernel(buf, s, e).valid.sum())
+    assert valid > 0
+
+
+def test_run_before_agrees_with_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(5)
+    tables = [class_table("[A-Za-z0-9._%+@-]"), DIGIT, np.ones(256, dtype=bool)]
+    for trial in range(300):
+        buf = np.frombuffer(_adversarial(rng), dtype=np.uint8)
+        ends = np.array([rng.randint(0, len(buf)) for _ in range(30)], dtype=np.int64)
+        table, limit = tables[trial % 3], rng.randint(0, 200)
+        got = run_before(buf, ends, table, limit)
+        with monkeypatch.context() as m:
+            m.setenv("EGRESS_NATIVE_KERNELS", "0")
+            want = run_before(buf, ends, table, limit)
+        assert got.tolist() == want.tolist()
+
+
+@pytest.mark.parametrize("width", [1, 2, 11, 18, 30])
+def test_sort_strings_gives_np_unique(width: int) -> None:
+    rng = random.Random(width)
+    for n in (1, 2, 50, 3000):
+        pool = [bytes(rng.choice(b"\x000189X@a") for _ in range(width)) for _ in range(n // 2 + 1)]
+        values = np.array([rng.choice(pool) for _ in range(n)], dtype=f"S{width}")
+        for sample in (values, values[::2]):  # contiguous and strided
+            expected, inverse = np.unique(sample, return_inverse=True)
+            got, got_inverse = unique_strings(sample)
+            assert got.tolist() == expected.tolist()
+            assert got_inverse.tolist() == inverse.ravel().tolist()
+
+
+def test_engine_findings_are_the_same_without_the_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = DetectionEngine(load_catalogue(), identity_key=b"kernels")
+    samples = (dense_csv(2000, seed=2), sparse_text(300_000, seed=9))
+    with_kernels = [engine.inspect(data) for data in samples]
+    monkeypatch.setenv("EGRESS_NATIVE_KERNELS", "0")
+    assert [engine.inspect(data) for data in samples] == with_kernels
+    assert with_kernels[0].distinct_individuals == 2000

@@ -2,7 +2,8 @@
  * detectors._kernels: the validators of the four identifiers a dense export is made of (resident ID,
  * mobile, e-mail, personal name) as one loop over the candidates instead of a few dozen numpy
  * passes over a (candidates x width) byte matrix; the walk back to an e-mail's start; the sort
- * behind the distinct values.
+ * behind the distinct values; ``np.searchsorted`` for ascending offsets (rows and columns); the
+ * offsets of one byte value (line ends, delimiters).
  *
  * On a dense export (a person every ~85 bytes) each of these runs over 125,000 candidates per
  * 10 MB, and in numpy every step (byte-class lookups, argmax, case folding, compaction) allocates
@@ -11,8 +12,8 @@
  *
  * They compute exactly what the numpy code computes: check_email and check_cn_mobile in
  * detectors/validators_contact.py, check_gb11643 in detectors/validators.py,
- * check_cn_person_name in detectors/validators_text.py, run_before and unique_strings' sort in
- * detectors/vectors.py. That code stays the reference and the path without this module (not
+ * check_cn_person_name in detectors/validators_text.py, run_before, unique_strings' sort,
+ * search_sorted and offsets_of (positions) in detectors/vectors.py. That code stays the reference and the path without this module (not
  * built, or EGRESS_NATIVE_KERNELS=0); tests/test_detectors_kernels.py compares both.
  *
  * No numpy headers: the caller passes the buffer, the int64 offsets and the (already allocated)
@@ -204,11 +205,15 @@ done:
     return result;
 }
 
+#define SORT_BUCKETS 2048 /* counts of one pass: 16 KB, in L1 */
+
 /* sort_strings(values, n, width, order)
 
    ``order`` (n int64) receives the stable ascending order of the n fixed-width byte strings of
-   ``values`` (n * width bytes), compared byte by byte: an LSD radix sort, one counting pass per
-   column from the right, skipping columns where every string has the same byte. */
+   ``values`` (n * width bytes), compared byte by byte: an LSD radix sort. One pass counts the
+   bytes of every column; columns where all strings agree are left out, and neighbouring columns
+   are sorted together when the product of their distinct byte counts fits SORT_BUCKETS (a
+   resident ID's 18 columns of at most 11 symbols take 6 passes, not 18). */
 static PyObject *sort_strings(PyObject *self, PyObject *args) {
     PyObject *objs[2];
     Py_ssize_t n, width;
@@ -220,46 +225,80 @@ static PyObject *sort_strings(PyObject *self, PyObject *args) {
     Py_buffer b[2];
     int got = 0;
     PyObject *result = NULL;
-    int64_t *tmp = NULL;
+    int64_t *tmp = NULL, *hist = NULL, *kinds = NULL;
+    uint16_t *rank = NULL, *key = NULL;
     if (get(objs[0], &b[0], 0, n * width, "values") < 0) goto done;
     got = 1;
     if (get(objs[1], &b[1], 1, n * 8, "order") < 0) goto done;
     got = 2;
     const unsigned char *v = b[0].buf;
     int64_t *order = b[1].buf;
-    tmp = PyMem_Malloc((size_t)(n > 0 ? n : 1) * (sizeof(int64_t) + 1));
-    if (tmp == NULL) {
+    Py_ssize_t rows = n > 0 ? n : 1, cols = width > 0 ? width : 1;
+    tmp = PyMem_Malloc((size_t)rows * sizeof(int64_t));
+    key = PyMem_Malloc((size_t)rows * sizeof(uint16_t));
+    hist = PyMem_Calloc((size_t)cols * 256, sizeof(int64_t));
+    rank = PyMem_Malloc((size_t)cols * 256 * sizeof(uint16_t));
+    kinds = PyMem_Malloc((size_t)cols * sizeof(int64_t));
+    if (tmp == NULL || key == NULL || hist == NULL || rank == NULL || kinds == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    unsigned char *column = (unsigned char *)(tmp + (n > 0 ? n : 1));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const unsigned char *row = v + i * width;
+        for (Py_ssize_t c = 0; c < width; c++) hist[c * 256 + row[c]]++;
+    }
+    /* per column: the rank of each byte among the bytes present, and how many there are */
+    for (Py_ssize_t c = 0; c < width; c++) {
+        uint16_t r = 0;
+        for (int byte = 0; byte < 256; byte++) {
+            rank[c * 256 + byte] = r;
+            if (hist[c * 256 + byte]) r++;
+        }
+        kinds[c] = r;
+    }
     for (Py_ssize_t i = 0; i < n; i++) order[i] = i;
     int64_t *src = order, *dst = tmp;
-    for (Py_ssize_t c = width - 1; c >= 0; c--) {
-        /* the column is copied out while counting, so the scatter below reads a small contiguous
-           array (n bytes, in cache) at random instead of the whole value matrix */
-        Py_ssize_t count[257] = {0};
-        for (Py_ssize_t i = 0; i < n; i++) {
-            unsigned char byte = v[i * width + c];
-            column[i] = byte;
-            count[byte + 1]++;
+    Py_ssize_t c = width - 1;
+    while (c >= 0) {
+        if (kinds[c] <= 1) { /* every string has the same byte here: nothing to order */
+            c--;
+            continue;
         }
-        int one = 0; /* every string has the same byte here: the pass would not move anything */
-        for (int k = 1; k <= 256; k++) one |= count[k] == n;
-        if (one) continue;
-        for (int k = 1; k <= 256; k++) count[k] += count[k - 1];
+        /* the group: columns [first, c] (constant ones inside are harmless: one symbol) */
+        Py_ssize_t first = c;
+        int64_t buckets = kinds[c];
+        while (first > 0 && buckets * kinds[first - 1] <= SORT_BUCKETS) {
+            first--;
+            buckets *= kinds[first];
+        }
+        /* keys in index order (a sequential read), so the scatter below reads a small array */
+        int64_t count[SORT_BUCKETS + 1];
+        memset(count, 0, sizeof(int64_t) * (size_t)(buckets + 1));
+        for (Py_ssize_t i = 0; i < n; i++) {
+            const unsigned char *row = v + i * width;
+            int64_t k = 0;
+            for (Py_ssize_t j = first; j <= c; j++) k = k * kinds[j] + rank[j * 256 + row[j]];
+            key[i] = (uint16_t)k;
+            count[k + 1]++;
+        }
+        for (int64_t k = 1; k <= buckets; k++) count[k] += count[k - 1];
         for (Py_ssize_t i = 0; i < n; i++) {
             int64_t idx = src[i];
-            dst[count[column[idx]]++] = idx;
+            dst[count[key[idx]]++] = idx;
         }
         int64_t *t = src;
         src = dst;
         dst = t;
+        c = first - 1;
     }
     if (src != order) memcpy(order, src, (size_t)n * sizeof(int64_t));
     result = Py_NewRef(Py_None);
 done:
     PyMem_Free(tmp);
+    PyMem_Free(key);
+    PyMem_Free(hist);
+    PyMem_Free(rank);
+    PyMem_Free(kinds);
     for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
     return result;
 }
@@ -422,6 +461,102 @@ done:
     return result;
 }
 
+/* search_sorted(haystack, needles, right, out)
+
+   np.searchsorted(haystack, needles, "right" if right else "left") for int64 arrays, haystack
+   ascending. Each needle not below the previous one is found by galloping forward from the
+   previous answer, so ascending needles (the usual case: a value's offsets) cost a walk through
+   the haystack instead of a binary search each; a smaller needle starts a full binary search. */
+static PyObject *search_sorted(PyObject *self, PyObject *args) {
+    PyObject *objs[3];
+    int right;
+    if (!PyArg_ParseTuple(args, "OOpO", &objs[0], &objs[1], &right, &objs[2])) return NULL;
+    Py_buffer b[3];
+    int got = 0;
+    PyObject *result = NULL;
+    if (get(objs[0], &b[0], 0, 0, "haystack") < 0) goto done;
+    got = 1;
+    if (get(objs[1], &b[1], 0, 0, "needles") < 0) goto done;
+    got = 2;
+    Py_ssize_t m = b[0].len / 8, n = b[1].len / 8;
+    if (get(objs[2], &b[2], 1, n * 8, "out") < 0) goto done;
+    got = 3;
+    const int64_t *h = b[0].buf, *x = b[1].buf;
+    int64_t *out = b[2].buf;
+    Py_ssize_t at = 0; /* answer for the previous needle */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t v = x[i];
+        Py_ssize_t lo, hi;
+        if (i > 0 && v >= x[i - 1]) { /* the answer is at or after the previous one */
+            lo = at;
+            Py_ssize_t step = 1;
+            hi = lo;
+            /* gallop until h[hi] is past v (or the end) */
+            while (hi < m && (right ? h[hi] <= v : h[hi] < v)) {
+                lo = hi + 1;
+                hi = lo + step;
+                step *= 2;
+            }
+            if (hi > m) hi = m;
+        } else {
+            lo = 0;
+            hi = m;
+        }
+        while (lo < hi) { /* first index in [lo, hi) whose value is past v */
+            Py_ssize_t mid = lo + (hi - lo) / 2;
+            if (right ? h[mid] <= v : h[mid] < v) lo = mid + 1;
+            else hi = mid;
+        }
+        out[i] = at = lo;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
+/* positions(buf, byte, out) -> count
+
+   The offsets of ``byte`` in ``buf``, ascending, written to ``out`` (int64, room for as many as
+   there are) when it is not None; returns how many there are. memchr finds each, so a 10 MB
+   table's newlines or delimiters cost one vectorised pass, not a comparison matrix and a
+   np.flatnonzero over it. */
+static PyObject *positions(PyObject *self, PyObject *args) {
+    PyObject *objs[2];
+    int byte;
+    if (!PyArg_ParseTuple(args, "OiO", &objs[0], &byte, &objs[1])) return NULL;
+    Py_buffer b[2];
+    int got = 0;
+    PyObject *result = NULL;
+    if (get(objs[0], &b[0], 0, 0, "buf") < 0) goto done;
+    got = 1;
+    int64_t *out = NULL;
+    Py_ssize_t room = 0;
+    if (objs[1] != Py_None) {
+        if (get(objs[1], &b[1], 1, 0, "out") < 0) goto done;
+        got = 2;
+        out = b[1].buf;
+        room = b[1].len / 8;
+    }
+    const unsigned char *start = b[0].buf, *p = start, *end = start + b[0].len;
+    Py_ssize_t count = 0;
+    while (p < end && (p = memchr(p, byte, (size_t)(end - p))) != NULL) {
+        if (out != NULL) {
+            if (count >= room) {
+                PyErr_SetString(PyExc_ValueError, "out is too small");
+                goto done;
+            }
+            out[count] = p - start;
+        }
+        count++;
+        p++;
+    }
+    result = PyLong_FromSsize_t(count);
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"email", email, METH_VARARGS,
      "email(buf, starts, ends, width, local, domain, denied, valid, values) -> None"},
@@ -431,8 +566,12 @@ static PyMethodDef methods[] = {
      "mobile(buf, starts, ends, prefixes, valid, values) -> None"},
     {"person_name", person_name, METH_VARARGS,
      "person_name(buf, starts, ends, valid, values) -> None"},
+    {"positions", positions, METH_VARARGS,
+     "positions(buf, byte, out) -> int: offsets of byte (written to out unless None), count"},
     {"run_before", run_before, METH_VARARGS,
      "run_before(buf, ends, table, limit, run) -> None: class bytes before each offset"},
+    {"search_sorted", search_sorted, METH_VARARGS,
+     "search_sorted(haystack, needles, right, out) -> None: np.searchsorted for int64"},
     {"sort_strings", sort_strings, METH_VARARGS,
      "sort_strings(values, n, width, order) -> None: stable byte-wise order of fixed-width strings"},
     {NULL, NULL, 0, NULL}};

@@ -296,9 +296,12 @@ class DetectionEngine:
         buf = scan.buf
         checked = VALIDATORS[spec.validator](buf, cands.starts, cands.ends)
         keep = _longest_valid(cands.starts, cands.ends, checked.valid)
-        rejected = _rejected(cands.starts, checked.valid, cands.starts[keep], cands.ends[keep])
-        starts, ends = cands.starts[keep], cands.ends[keep]
-        values, base = checked.values[keep], cands.confidence[keep]
+        if keep.size == cands.starts.size:  # all of them, in order (a dense column): no copies
+            starts, ends, values, base = cands.starts, cands.ends, checked.values, cands.confidence
+        else:
+            starts, ends = cands.starts[keep], cands.ends[keep]
+            values, base = checked.values[keep], cands.confidence[keep]
+        rejected = _rejected(cands.starts, checked.valid, starts, ends)
         if starts.size == 0:
             return _empty(spec, rejected, len(cands.starts))
         ctx, exc = spec.context, spec.exclusions
@@ -325,6 +328,8 @@ class DetectionEngine:
         negative = (governing == 1) | columns.among(header_columns(layout, sets.negative_words))
         confidence = np.clip(base + ctx.raise_by * positive - ctx.lower_by * negative, 0.0, 1.0)
         ok = ~excluded & (confidence >= spec.minimum_confidence - 1e-9)
+        if bool(ok.all()):
+            return Accepted(spec, starts, ends, values, confidence, rejected, 0, len(cands.starts))
         return Accepted(
             spec,
             starts[ok],
@@ -349,7 +354,9 @@ class DetectionEngine:
             return None
         starts = np.concatenate([a.starts for _, a in items])
         ends = np.concatenate([a.ends for _, a in items])
-        by_start = np.argsort(starts)  # no span is empty: the order of equal starts is moot
+        # each identifier's starts are ascending: a stable sort merges those runs (timsort), five
+        # times faster here than numpy's default quicksort
+        by_start = np.argsort(starts, kind="stable")
         reach = np.maximum.accumulate(ends[by_start])
         if bool(np.all(starts[by_start[1:]] >= reach[:-1])):
             return starts[by_start], reach
@@ -504,9 +511,7 @@ def _drop_claimed_rejections(by_index: dict[int, Accepted], spans: _Reach | None
             return
         all_starts = np.concatenate([s for s, _ in accepted])
         all_ends = np.concatenate([e for _, e in accepted])
-        # the reach at the last start <= r is the furthest end of all of them: the order among
-        # equal starts does not matter, so numpy's fastest (unstable) sort will do
-        order = np.argsort(all_starts)
+        order = np.argsort(all_starts, kind="stable")  # merges the ascending runs
         spans = all_starts[order], np.maximum.accumulate(all_ends[order])
     starts, reach = spans
     for index, acc in by_index.items():

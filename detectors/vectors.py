@@ -355,7 +355,9 @@ def unique_strings(
     nine passes for an 18-byte resident ID, 40% less time than the comparison sort behind
     ``np.unique``. The order is numpy's: byte-wise with the zero padding, shorter first. With
     ``detectors._kernels`` built, the same stable order comes from its byte-wise radix sort in C
-    (``sort_strings``), which skips the columns all values share.
+    (``sort_strings``, which skips the columns all values share and sorts neighbouring columns
+    with few distinct bytes together), and the numbering from comparing neighbours in place
+    (``group_sorted``).
     """
     n = len(values)
     width = values.dtype.itemsize
@@ -366,7 +368,10 @@ def unique_strings(
         contiguous = np.ascontiguousarray(values)
         order = np.empty(n, dtype=np.int64)
         native.sort_strings(contiguous.view(np.uint8), n, width, order)
-        return _unique_from_order(values, order)
+        inverse = np.empty(n, dtype=np.int64)
+        firsts = np.empty(n, dtype=np.int64)
+        count = native.group_sorted(contiguous.view(np.uint8), n, width, order, inverse, firsts)
+        return values[firsts[:count]], inverse
     padded = np.zeros((n, width + (width & 1)), dtype=np.uint8)
     padded[:, :width] = np.ascontiguousarray(values).view(np.uint8).reshape(n, width)
     digits = padded.view(">u2").astype(np.uint16)

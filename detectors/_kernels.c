@@ -1,9 +1,10 @@
 /*
  * detectors._kernels: the validators of the four identifiers a dense export is made of (resident ID,
- * mobile, e-mail, personal name) as one loop over the candidates instead of a few dozen numpy
+ * mobile, e-mail, personal name) and of the credit code every resident ID also looks like, as one loop over the candidates instead of a few dozen numpy
  * passes over a (candidates x width) byte matrix; the walk back to an e-mail's start; the sort
  * behind the distinct values; ``np.searchsorted`` for ascending offsets (rows and columns); the
- * offsets of one byte value (line ends, delimiters); the hex of the sorted person keys.
+ * offsets of one byte value (line ends, delimiters); the hex of the sorted person keys; the
+ * grouping of hyperscan's matches by expression.
  *
  * On a dense export (a person every ~85 bytes) each of these runs over 125,000 candidates per
  * 10 MB, and in numpy every step (byte-class lookups, argmax, case folding, compaction) allocates
@@ -12,9 +13,11 @@
  *
  * They compute exactly what the numpy code computes: check_email and check_cn_mobile in
  * detectors/validators_contact.py, check_gb11643 in detectors/validators.py,
- * check_cn_person_name in detectors/validators_text.py, run_before, unique_strings (sort_strings,
+ * check_cn_person_name in detectors/validators_text.py, check_cn_uscc in
+ * detectors/validators_documents.py, run_before, unique_strings (sort_strings,
  * group_sorted), search_sorted and offsets_of (positions) in detectors/vectors.py, the key strings
- * of detectors/individuals.py's _SortedKeys (hex_rows). That code stays the reference and the path without this module (not
+ * of detectors/individuals.py's _SortedKeys (hex_rows), the grouping in detectors/matcher.py's
+ * Matcher.scan (group_matches). That code stays the reference and the path without this module (not
  * built, or EGRESS_NATIVE_KERNELS=0); tests/test_detectors_kernels.py compares both.
  *
  * No numpy headers: the caller passes the buffer, the int64 offsets and the (already allocated)
@@ -208,6 +211,70 @@ done:
 
 #define SORT_BUCKETS 2048 /* counts of one pass: 16 KB, in L1 */
 
+/* uscc(buf, starts, first, second, provinces, value, weights, chars, valid, values)
+
+   Unified social credit codes (GB 32100): 18 bytes from each start, upper-cased into values[i];
+   valid[i] when byte 0 is in the 256-byte table ``first`` (registration authority), byte 1 in
+   ``second`` (type), bytes 2-3 digits naming a province in the 100-byte ``provinces``, every byte
+   has a value >= 0 in the 256 int64 ``value`` table, bytes 2-7 are digits, and byte 17 is
+   ``chars[(31 - sum(value * weight) % 31) % 31]`` over the first 17 (``weights``: 17 int64).
+   On a dense export every resident ID is also a credit-code candidate. */
+static PyObject *uscc(PyObject *self, PyObject *args) {
+    PyObject *objs[10];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
+                          &objs[5], &objs[6], &objs[7], &objs[8], &objs[9]))
+        return NULL;
+    Py_buffer b[10];
+    int got = 0;
+    PyObject *result = NULL;
+    static const Py_ssize_t sizes[8] = {0, 0, 256, 256, 100, 256 * 8, 17 * 8, 31};
+    static const char *names[8] = {"buf", "starts", "first", "second", "provinces",
+                                   "value", "weights", "chars"};
+    for (int k = 0; k < 8; k++) {
+        if (get(objs[k], &b[k], 0, sizes[k], names[k]) < 0) goto done;
+        got = k + 1;
+    }
+    Py_ssize_t n = b[1].len / 8;
+    if (get(objs[8], &b[8], 1, n, "valid") < 0) goto done;
+    got = 9;
+    if (get(objs[9], &b[9], 1, n * 18, "values") < 0) goto done;
+    got = 10;
+    const unsigned char *buf = b[0].buf, *first = b[2].buf, *second = b[3].buf;
+    const unsigned char *provinces = b[4].buf, *chars = b[7].buf;
+    const int64_t *starts = b[1].buf, *value = b[5].buf, *weights = b[6].buf;
+    unsigned char *valid = b[8].buf, *values = b[9].buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t s = starts[i];
+        if (s < 0 || s + 18 > b[0].len) {
+            PyErr_SetString(PyExc_ValueError, "span outside the buffer");
+            goto done;
+        }
+        unsigned char *out = values + i * 18;
+        for (int j = 0; j < 18; j++) {
+            unsigned char c = buf[s + j];
+            out[j] = (c >= 'a' && c <= 'z') ? (unsigned char)(c - 32) : c;
+        }
+#define DIGIT(c) ((c) >= '0' && (c) <= '9')
+        int ok = first[out[0]] && second[out[1]] && DIGIT(out[2]) && DIGIT(out[3]) &&
+                 provinces[(out[2] - '0') * 10 + (out[3] - '0')];
+        if (ok) {
+            int64_t total = 0;
+            for (int j = 0; j < 18 && ok; j++) {
+                int64_t v = value[out[j]];
+                if (v < 0 || (j >= 2 && j < 8 && !DIGIT(out[j]))) ok = 0;
+                else if (j < 17) total += v * weights[j];
+            }
+            ok = ok && out[17] == chars[(31 - total % 31) % 31];
+        }
+#undef DIGIT
+        valid[i] = (unsigned char)ok;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
 /* sort_strings(values, n, width, order)
 
    ``order`` (n int64) receives the stable ascending order of the n fixed-width byte strings of
@@ -394,6 +461,63 @@ static PyObject *hex_rows(PyObject *self, PyObject *args) {
     out = NULL;
 done:
     Py_XDECREF(out);
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
+/* group_matches(table, groups, bounds, froms, tos)
+
+   The (id, from, to) int64 rows of ``table`` grouped by id (0 <= id < groups) with a stable
+   counting sort: bounds[g]..bounds[g + 1] (``groups + 1`` int64) delimit group g in ``froms`` and
+   ``tos``, each group in the rows' order. What a stable argsort of the ids and two gathers of the
+   offset columns give, in two passes over the table. */
+static PyObject *group_matches(PyObject *self, PyObject *args) {
+    PyObject *objs[4];
+    Py_ssize_t groups;
+    if (!PyArg_ParseTuple(args, "OnOOO", &objs[0], &groups, &objs[1], &objs[2], &objs[3]))
+        return NULL;
+    if (groups < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative group count");
+        return NULL;
+    }
+    Py_buffer b[4];
+    int got = 0;
+    PyObject *result = NULL;
+    int64_t *next = NULL;
+    if (get(objs[0], &b[0], 0, 0, "table") < 0) goto done;
+    got = 1;
+    Py_ssize_t n = b[0].len / 24;
+    if (get(objs[1], &b[1], 1, (groups + 1) * 8, "bounds") < 0) goto done;
+    got = 2;
+    if (get(objs[2], &b[2], 1, n * 8, "froms") < 0) goto done;
+    got = 3;
+    if (get(objs[3], &b[3], 1, n * 8, "tos") < 0) goto done;
+    got = 4;
+    const int64_t *table = b[0].buf;
+    int64_t *bounds = b[1].buf, *froms = b[2].buf, *tos = b[3].buf;
+    next = PyMem_Calloc((size_t)groups + 1, sizeof(int64_t));
+    if (next == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t id = table[3 * i];
+        if (id < 0 || id >= groups) {
+            PyErr_SetString(PyExc_ValueError, "match id outside the groups");
+            goto done;
+        }
+        next[id + 1]++;
+    }
+    for (Py_ssize_t g = 0; g < groups; g++) next[g + 1] += next[g];
+    memcpy(bounds, next, (size_t)(groups + 1) * sizeof(int64_t));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t at = next[table[3 * i]]++;
+        froms[at] = table[3 * i + 1];
+        tos[at] = table[3 * i + 2];
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyMem_Free(next);
     for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
     return result;
 }
@@ -659,6 +783,8 @@ static PyMethodDef methods[] = {
      "gb11643(buf, starts, check, provinces, weights, min_year, max_year, valid, values) -> None"},
     {"group_sorted", group_sorted, METH_VARARGS,
      "group_sorted(values, n, width, order, inverse, firsts) -> int: number the distinct strings"},
+    {"group_matches", group_matches, METH_VARARGS,
+     "group_matches(table, groups, bounds, froms, tos) -> None: match rows grouped by id"},
     {"hex_rows", hex_rows, METH_VARARGS,
      "hex_rows(raw, width, rows) -> tuple[str]: lower-case hex of the given rows"},
     {"mobile", mobile, METH_VARARGS,
@@ -669,6 +795,8 @@ static PyMethodDef methods[] = {
      "positions(buf, byte, out) -> int: offsets of byte (written to out unless None), count"},
     {"run_before", run_before, METH_VARARGS,
      "run_before(buf, ends, table, limit, run) -> None: class bytes before each offset"},
+    {"uscc", uscc, METH_VARARGS,
+     "uscc(buf, starts, first, second, provinces, value, weights, chars, valid, values) -> None"},
     {"search_sorted", search_sorted, METH_VARARGS,
      "search_sorted(haystack, needles, right, out) -> None: np.searchsorted for int64"},
     {"sort_strings", sort_strings, METH_VARARGS,

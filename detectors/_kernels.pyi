@@ -40,3 +40,18 @@ def group_sorted(
     values: Buffer, n: int, width: int, order: Buffer, inverse: Buffer, firsts: Buffer
 ) -> int: ...
 def hex_rows(raw: Buffer, width: int, rows: Buffer) -> tuple[str, ...]: ...
+def group_matches(
+    table: Buffer, groups: int, bounds: Buffer, froms: Buffer, tos: Buffer
+) -> None: ...
+def uscc(
+    buf: Buffer,
+    starts: Buffer,
+    first: Buffer,
+    second: Buffer,
+    provinces: Buffer,
+    value: Buffer,
+    weights: Buffer,
+    chars: Buffer,
+    valid: Buffer,
+    values: Buffer,
+) -> None: ...

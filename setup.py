@@ -4,7 +4,8 @@
   (Debian: gcc, libhyperscan-dev; deploy/install.sh installs them).
 * detectors/_keyhash.c, the person-key HMAC loop, needs the OpenSSL headers (Debian: libssl-dev,
   also installed by deploy/install.sh).
-* detectors/_kernels.c, the e-mail and resident-ID validator loops, needs only a C compiler.
+* detectors/_kernels.c and _kernels_arrays.c, the dense-data validator, sort and search loops, need
+  only a C compiler.
 
 ``optional=True``: without them the install still succeeds and detectors/matcher.py falls back to the
 python-hyperscan callback path, detectors/individuals.py to hashlib, the validators to their numpy
@@ -29,7 +30,8 @@ setup(
         ),
         Extension(
             "detectors._kernels",
-            sources=["detectors/_kernels.c"],
+            sources=["detectors/_kernels.c", "detectors/_kernels_arrays.c"],
+            depends=["detectors/_kernels.h"],
             optional=True,
         ),
     ]

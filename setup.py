@@ -4,12 +4,13 @@
   (Debian: gcc, libhyperscan-dev; deploy/install.sh installs them).
 * detectors/_keyhash.c, the person-key HMAC loop, needs the OpenSSL headers (Debian: libssl-dev,
   also installed by deploy/install.sh).
-* sensor/capture/_walk.c, the classic-pcap record walk and block header parser, needs only a C
-  compiler and the Python headers.
+* sensor/capture/_walk.c, the classic-pcap record walk and block header parser, and
+  detectors/_kernels.c with _kernels_arrays.c, the dense-data validator, sort and search loops,
+  need only a C compiler and the Python headers.
 
 ``optional=True``: without them the install still succeeds and detectors/matcher.py falls back to the
-python-hyperscan callback path, detectors/individuals.py to hashlib, sensor/capture/walk.py and
-sensor/decode/headers.py to their Python and numpy versions.
+python-hyperscan callback path, detectors/individuals.py to hashlib, the validators to their numpy
+kernels, sensor/capture/walk.py and sensor/decode/headers.py to their Python and numpy versions.
 """
 
 from setuptools import Extension, setup
@@ -31,6 +32,12 @@ setup(
         Extension(
             "sensor.capture._walk",
             sources=["sensor/capture/_walk.c"],
+            optional=True,
+        ),
+        Extension(
+            "detectors._kernels",
+            sources=["detectors/_kernels.c", "detectors/_kernels_arrays.c"],
+            depends=["detectors/_kernels.h"],
             optional=True,
         ),
     ]

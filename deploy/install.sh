@@ -15,8 +15,9 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv)
 # gcc, libhyperscan-dev and the Python headers build detectors/_hsscan.c, the C match collector
 # (optional: without it detection falls back to a slower Python callback per match); libssl-dev
 # builds detectors/_keyhash.c, the person-key HMAC loop (optional: hashlib otherwise); gcc and the
-# Python headers alone build sensor/capture/_walk.c, the classic-pcap record walk and header parser
-# (optional: Python and numpy otherwise).
+# Python headers alone build sensor/capture/_walk.c, the classic-pcap record walk and header parser,
+# and detectors/_kernels.c, the dense-data validator and sort loops (optional: Python and numpy
+# otherwise).
 for pkg in gcc libhyperscan-dev libssl-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || apt_packages+=("$pkg")
 done

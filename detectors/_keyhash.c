@@ -101,9 +101,50 @@ fail:
     return NULL;
 }
 
+/* digests(prefix, values, width, size) -> bytes: the first ``size`` bytes of
+   HMAC-SHA256(secret, prefix + value), concatenated, for every ``width``-byte row of the buffer
+   ``values`` (a numpy fixed-width bytes array); a row's value ends before its trailing NUL bytes,
+   as numpy reads it. The raw form of ``many``: the engine sorts the keys as numbers and writes
+   the hex of each once, in sorted order. */
+static PyObject *Hasher_digests(Hasher *self, PyObject *args) {
+    Py_buffer prefix, values;
+    Py_ssize_t width, size;
+    if (!PyArg_ParseTuple(args, "y*y*nn", &prefix, &values, &width, &size)) return NULL;
+    PyObject *out = NULL;
+    if (size < 1 || size > SHA256_DIGEST_LENGTH || width < 1 || values.len % width) {
+        PyErr_SetString(PyExc_ValueError, "size must be 1..32 bytes, values whole rows of width");
+        goto done;
+    }
+    Py_ssize_t n = values.len / width;
+    out = PyBytes_FromStringAndSize(NULL, n * size);
+    if (out == NULL) goto done;
+    unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(out);
+    SHA256_CTX base = self->inner;
+    SHA256_Update(&base, prefix.buf, (size_t)prefix.len);
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const unsigned char *row = (const unsigned char *)values.buf + i * width;
+        Py_ssize_t len = width;
+        while (len > 0 && row[len - 1] == 0) len--;
+        SHA256_CTX ctx = base;
+        SHA256_Update(&ctx, row, (size_t)len);
+        SHA256_Final(digest, &ctx);
+        ctx = self->outer;
+        SHA256_Update(&ctx, digest, SHA256_DIGEST_LENGTH);
+        SHA256_Final(digest, &ctx);
+        memcpy(dst + i * size, digest, (size_t)size);
+    }
+done:
+    PyBuffer_Release(&prefix);
+    PyBuffer_Release(&values);
+    return out;
+}
+
 static PyMethodDef Hasher_methods[] = {
     {"many", (PyCFunction)Hasher_many, METH_VARARGS,
      "many(prefix, values, size) -> list[str]: truncated hex HMAC-SHA256 of prefix + value"},
+    {"digests", (PyCFunction)Hasher_digests, METH_VARARGS,
+     "digests(prefix, values, width, size) -> bytes: truncated HMAC-SHA256 of every row"},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject HasherType = {

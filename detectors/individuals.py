@@ -47,7 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.layout import Layout
-from detectors.vectors import IntArray, unique_int_counts, unique_ints, unique_strings
+from detectors.vectors import IntArray, native_kernels, unique_ints, unique_strings
 
 if TYPE_CHECKING:  # the extension may not be built; see _native_hasher
     from detectors import _keyhash
@@ -135,6 +135,17 @@ class KeyedHasher:
 
     def many_python(self, prefix: bytes, values: list[bytes]) -> list[str]:
         """The hashlib reference of ``many`` (also the path without the C extension)."""
+        return [raw.hex() for raw in self._raw_python(prefix, values)]
+
+    def digests(self, prefix: bytes, values: npt.NDArray[np.bytes_]) -> bytes:
+        """The keys of ``many`` as raw ``KEY_BYTES`` digests, concatenated, for the values of a
+        fixed-width bytes array (each without its trailing NULs, as numpy reads it)."""
+        width = values.dtype.itemsize
+        if self._native is not None and values.size and width:
+            return self._native.digests(prefix, np.ascontiguousarray(values), width, KEY_BYTES)
+        return b"".join(self._raw_python(prefix, values.tolist()))
+
+    def _raw_python(self, prefix: bytes, values: list[bytes]) -> list[bytes]:
         inner_copy, outer_copy = self._inner.copy, self._outer.copy
         out = []
         for value in values:
@@ -142,7 +153,7 @@ class KeyedHasher:
             inner.update(prefix + value)
             outer = outer_copy()
             outer.update(inner.digest())
-            out.append(outer.digest()[:KEY_BYTES].hex())
+            out.append(outer.digest()[:KEY_BYTES])
         return out
 
 
@@ -163,20 +174,17 @@ class _Nodes:
     sensitive: tuple[bool, ...] = ()  # namespace holds sensitive PI
     account_or_medical: tuple[bool, ...] = ()
 
-    def keys(self, nodes: IntArray, hasher: KeyedHasher) -> list[str]:
-        """Keyed hashes of the given nodes (one C-level HMAC call each, no per-node numpy)."""
-        return list(self.key_map(nodes, hasher).values())
-
-    def key_map(self, nodes: IntArray, hasher: KeyedHasher) -> dict[int, str]:
-        """Node number -> keyed hash, each node hashed once (the classes share the hashes)."""
-        out: dict[int, str] = {}
+    def key_digests(self, nodes: IntArray, hasher: KeyedHasher) -> bytes:
+        """Raw keyed hashes of ``nodes`` (ascending, distinct), in their order, concatenated: one
+        C-level HMAC call per namespace, the namespaces being numbered in order."""
+        out: list[bytes] = []
         for k, namespace in enumerate(self.namespaces):
             first = int(self.first_code[k])
-            mine = nodes[(nodes >= first) & (nodes < first + len(self.values[k]))] - first
-            prefix = namespace.encode() + b":"
-            hashed = hasher.many(prefix, self.values[k][mine].tolist())
-            out.update(zip((mine + first).tolist(), hashed, strict=True))
-        return out
+            lo, hi = np.searchsorted(nodes, [first, first + len(self.values[k])])
+            mine = nodes[lo:hi] - first
+            if mine.size:
+                out.append(hasher.digests(namespace.encode() + b":", self.values[k][mine]))
+        return b"".join(out)
 
 
 def _nodes(evidence: list[Evidence]) -> _Nodes:
@@ -222,8 +230,10 @@ def _rows(codes: IntArray, rows: IntArray, n_nodes: int) -> tuple[IntArray, IntA
     if weak.any():
         pairs = unique_ints(codes[weak] * n_nodes + occ_primary[weak])  # (weak, strong) as one int
         weak_nodes, strong_nodes = pairs // n_nodes, pairs % n_nodes
-        nodes, counts = unique_int_counts(weak_nodes)
-        single = np.isin(weak_nodes, nodes[counts == 1])
+        # the pairs are sorted, so each weak node's pairs are adjacent: it has one strong partner
+        # when it differs from both neighbours
+        change = weak_nodes[1:] != weak_nodes[:-1]
+        single = np.concatenate([[True], change]) & np.concatenate([change, [True]])
         alias[weak_nodes[single]] = strong_nodes[single]
         for _ in range(ALIAS_ROUNDS):
             alias = alias[alias]
@@ -275,27 +285,58 @@ def count_people(
         else:
             sensitive = _largest(nodes, nodes.sensitive)
             account = _largest(nodes, nodes.account_or_medical)
-    hashed = nodes.key_map(unique_ints(np.concatenate([people, sensitive, account])), hasher)
-    keys = tuple(sorted(hashed[n] for n in people.tolist()))
+    wanted = unique_ints(np.concatenate([people, sensitive, account]))
+    keys = _SortedKeys(nodes.key_digests(wanted, hasher), wanted)
+    people_keys = keys.of(people)
     return People(
-        len(keys),
-        keys,
-        _sorted_keys(sensitive, people, keys, hashed),
-        _sorted_keys(account, people, keys, hashed),
+        len(people_keys),
+        people_keys,
+        people_keys if _same(sensitive, people) else keys.of(sensitive),
+        people_keys if _same(account, people) else keys.of(account),
     )
 
 
-def _sorted_keys(
-    nodes: IntArray, people: IntArray, people_keys: tuple[str, ...], hashed: dict[int, str]
-) -> tuple[str, ...]:
-    """Sorted keys of ``nodes``. A subset of the people (always so in a table) is read off their
-    sorted keys instead of sorting again: in a dense export every person is often sensitive."""
-    if nodes.size == people.size and np.array_equal(nodes, people):
-        return people_keys
-    if nodes.size and np.isin(nodes, people).all():
-        wanted = {hashed[n] for n in nodes.tolist()}
-        return tuple(k for k in people_keys if k in wanted)
-    return tuple(sorted(hashed[n] for n in nodes.tolist()))
+def _same(a: IntArray, b: IntArray) -> bool:
+    return a.size == b.size and bool(np.array_equal(a, b))
+
+
+class _SortedKeys:
+    """The keys of ``nodes`` (ascending, distinct) as raw digests and, for any subset of the
+    nodes, its hex keys sorted.
+
+    Lower-case hex of equal length sorts as the bytes it encodes, so the digests are ordered as
+    big-endian 64-bit words by numpy's sort and a subset's keys are cut, in that order, from the
+    hex of its rows: one hex string per person instead of one from the hasher and then
+    ``sorted`` over 125,000 of them (50 ms against 15 on the dense CSV). Two keys sharing their
+    first 64 bits (never seen) are ordered on all their words."""
+
+    def __init__(self, raw: bytes, nodes: IntArray) -> None:
+        self.nodes = nodes
+        words = -(-KEY_BYTES // 8)
+        self.raw = np.frombuffer(raw, dtype=np.uint8).reshape(nodes.size, KEY_BYTES)
+        padded = np.zeros((nodes.size, 8 * words), dtype=np.uint8)
+        padded[:, :KEY_BYTES] = self.raw
+        keys = padded.view(">u8").astype(np.uint64)
+        order: IntArray = np.argsort(keys[:, 0]).astype(np.int64)
+        first = keys[order, 0]
+        if words > 1 and bool(np.any(first[1:] == first[:-1])):
+            order = np.lexsort(keys.T[::-1]).astype(np.int64)
+        self.order = order
+
+    def of(self, subset: IntArray) -> tuple[str, ...]:
+        """Sorted hex keys of ``subset`` (distinct nodes, all among ``nodes``)."""
+        if subset.size == 0:
+            return ()
+        chosen = np.zeros(self.nodes.size, dtype=bool)
+        chosen[np.searchsorted(self.nodes, subset)] = True
+        picked = self.order[chosen[self.order]]
+        native = native_kernels()
+        if native is not None:
+            keys: tuple[str, ...] = native.hex_rows(self.raw, KEY_BYTES, picked)
+            return keys
+        text = self.raw[picked].tobytes().hex()
+        width = 2 * KEY_BYTES
+        return tuple([text[i : i + width] for i in range(0, len(text), width)])
 
 
 def digest_secret(secret: bytes) -> str:

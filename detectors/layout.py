@@ -9,11 +9,11 @@ semicolon- or pipe-separated) or are JSON objects (JSON Lines). Anything else is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from detectors.vectors import BoolArray, ByteArray, IntArray
+from detectors.vectors import BoolArray, ByteArray, IntArray, offsets_of, search_sorted
 
 SAMPLE_LINES = (
     200  # lines inspected to decide the layout; enough for a stable vote, cheap on 64 MiB
@@ -33,6 +33,8 @@ class Layout:
     delimiter: int | None = None
     delimiters: IntArray | None = None  # offsets of every delimiter byte, for column numbers
     header: tuple[str, ...] = ()  # lower-cased column names of the first line
+    # delimiters before each line's start, computed on the first ``column_of`` (see there)
+    _line_delimiters: list[IntArray] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def rows(self) -> bool:
@@ -40,8 +42,7 @@ class Layout:
 
     def row_of(self, offsets: IntArray) -> IntArray:
         """0-based line number of each offset."""
-        result: IntArray = np.searchsorted(self.newlines, offsets, side="left").astype(np.int64)
-        return result
+        return search_sorted(self.newlines, offsets.astype(np.int64, copy=False))
 
     def in_header(self, offsets: IntArray) -> BoolArray:
         """Offsets on the header line of a delimited table (column names, not values)."""
@@ -50,15 +51,21 @@ class Layout:
         result: BoolArray = offsets < self.newlines[0]
         return result
 
-    def column_of(self, offsets: IntArray) -> IntArray:
-        """0-based field number of each offset within its line (-1 when not delimited)."""
+    def column_of(self, offsets: IntArray, rows: IntArray | None = None) -> IntArray:
+        """0-based field number of each offset within its line (-1 when not delimited).
+
+        ``rows``: ``row_of(offsets)`` when the caller has it. The number of delimiters before each
+        line's start is found once per layout, not once per offset and call: a dense table asks
+        for the columns of every identifier's values."""
         if self.delimiters is None:
             return np.full(offsets.shape, -1, dtype=np.int64)
-        rows = self.row_of(offsets)
-        line_start = np.where(rows > 0, self.newlines[np.maximum(rows - 1, 0)] + 1, 0)
-        before = np.searchsorted(self.delimiters, offsets, side="left")
-        at_line = np.searchsorted(self.delimiters, line_start, side="left")
-        result: IntArray = (before - at_line).astype(np.int64)
+        if rows is None:
+            rows = self.row_of(offsets)
+        if not self._line_delimiters:
+            line_starts = np.concatenate([[0], self.newlines + 1]).astype(np.int64)
+            self._line_delimiters.append(np.searchsorted(self.delimiters, line_starts, "left"))
+        before = search_sorted(self.delimiters, offsets.astype(np.int64, copy=False))
+        result: IntArray = (before - self._line_delimiters[0][rows]).astype(np.int64)
         return result
 
 
@@ -79,7 +86,7 @@ def _lines(buf: ByteArray, newlines: IntArray) -> list[tuple[int, int]]:
 def _unquoted(buf: ByteArray, delimiter: int, quotes: IntArray, end: int | None = None) -> IntArray:
     """Offsets of ``delimiter`` outside double quotes ("50.24,125.59" is one field)."""
     region = buf if end is None else buf[:end]
-    found = np.flatnonzero(region == delimiter).astype(np.int64)
+    found = offsets_of(region, delimiter)
     if quotes.size and found.size:
         found = found[np.searchsorted(quotes, found) % 2 == 0]
     return found
@@ -108,7 +115,7 @@ def detect_layout(buf: ByteArray) -> Layout:
     if sum(
         buf[s] == ord("{") and buf[e - 1] == ord("}") for s, e in lines
     ) >= CONSISTENT_SHARE * len(lines):
-        return Layout("rows", np.flatnonzero(buf == 10).astype(np.int64))
+        return Layout("rows", offsets_of(buf, 10))
     sample_end = lines[-1][1]
     quotes = np.flatnonzero(buf[:sample_end] == ord('"')).astype(np.int64)
     starts = np.array([s for s, _ in lines], dtype=np.int64)
@@ -124,8 +131,8 @@ def detect_layout(buf: ByteArray) -> Layout:
             if 0 < first_end <= MAX_HEADER_BYTES and not _holds_data(buf[:first_end]):
                 text = bytes(buf[:first_end]).decode("utf-8", "replace")
                 header = tuple(c.strip().strip("\"'").lower() for c in text.split(chr(delimiter)))
-            all_quotes = np.flatnonzero(buf == ord('"')).astype(np.int64)
+            all_quotes = offsets_of(buf, ord('"'))
             delimiters = _unquoted(buf, delimiter, all_quotes)
-            newlines = np.flatnonzero(buf == 10).astype(np.int64)
+            newlines = offsets_of(buf, 10)
             return Layout("rows", newlines, delimiter, delimiters, header)
     return TEXT

@@ -27,7 +27,8 @@ Matches are collected in C by ``detectors._hsscan`` (built against the system li
 and libhyperscan-dev are there) and handed over as one int64 array: no Python runs per match. Without
 it, the python-hyperscan binding calls back into Python for every match (three ints appended to one
 list), which costs most of the time on dense personal data; ``EGRESS_NATIVE_SCAN=0`` forces that
-path. Everything after the scan is numpy over the whole object. Compiled databases of the binding
+path. Everything after the scan is numpy over the whole object; grouping the matches by expression
+is one counting sort in C when ``detectors._kernels`` is built. Compiled databases of the binding
 are cached by the hash of their expressions (serialised, so every matcher gets its own scratch).
 """
 
@@ -48,7 +49,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.catalogue import IdentifierSpec
-from detectors.vectors import BoolArray, ByteArray, IntArray, run_before
+from detectors.vectors import BoolArray, ByteArray, IntArray, native_kernels, run_before
 from sensor.cachefiles import cache_dir, write_atomic
 from sensor.errors import SignatureError
 
@@ -298,24 +299,18 @@ class Matcher:
         table = self.matches(data)
         if not table.size:
             return ScanResult(buf, {})
-        # Group the rows by expression without moving the (n, 3) table: a stable argsort of the ids
-        # as uint16 is a radix sort (a tenth of the int64 sort), and only the two offset columns
-        # of each group are gathered.
-        ids = table[:, 0].astype(np.uint16 if len(self._exprs) <= 0xFFFF else np.int64)
-        order = np.argsort(ids, kind="stable")
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(ids, minlength=len(self._exprs)))])
-        froms, tos = table[:, 1], table[:, 2]
+        bounds, froms, tos = _grouped(table, len(self._exprs))
         per_identifier: dict[int, list[tuple[IntArray, IntArray, float]]] = {}
         keyword_starts: dict[int, IntArray] = {}
         for expr_id in np.flatnonzero(np.diff(bounds)).tolist():
-            rows = order[bounds[expr_id] : bounds[expr_id + 1]]
+            lo, hi = int(bounds[expr_id]), int(bounds[expr_id + 1])
             expr = self._exprs[expr_id]
             if expr.mode == "keyword":
-                ends = tos[rows] - 1 - expr.right_wrapped
+                ends = tos[lo:hi] - 1 - expr.right_wrapped
                 keyword_starts[expr.keyword] = ends - expr.min_length
                 continue
-            froms_e = froms[rows] if expr.mode == "som" else froms[:0]
-            starts, ends = self._spans(buf, expr, froms_e, tos[rows] - 2)
+            froms_e = froms[lo:hi] if expr.mode == "som" else froms[:0]
+            starts, ends = self._spans(buf, expr, froms_e, tos[lo:hi] - 2)
             per_identifier.setdefault(expr.identifier, []).append((starts, ends, expr.confidence))
         candidates = {ident: _merge(parts) for ident, parts in per_identifier.items()}
         return ScanResult(buf, candidates, keyword_starts, len(table))
@@ -332,6 +327,27 @@ class Matcher:
         run = run_before(buf, ends, expr.extend, expr.max_length)
         keep = (run >= expr.min_length) & (run <= expr.max_length)  # too long: not this identifier
         return (ends - run)[keep], ends[keep]
+
+
+def _grouped(table: IntArray, groups: int) -> tuple[IntArray, IntArray, IntArray]:
+    """The match rows grouped by expression, each group in the rows' order: (bounds, froms, tos)
+    with group g at ``bounds[g]:bounds[g + 1]`` of the two offset arrays.
+
+    ``detectors._kernels.group_matches`` does it as one counting sort over the table. Without it,
+    the (n, 3) table is not moved: a stable argsort of the ids as uint16 is a radix sort (a tenth
+    of the int64 sort), and only the two offset columns are gathered."""
+    native = native_kernels()
+    if native is not None:
+        bounds = np.empty(groups + 1, dtype=np.int64)
+        froms = np.empty(len(table), dtype=np.int64)
+        tos = np.empty(len(table), dtype=np.int64)
+        native.group_matches(np.ascontiguousarray(table), groups, bounds, froms, tos)
+        return bounds, froms, tos
+    ids = table[:, 0].astype(np.uint16 if groups <= 0xFFFF else np.int64)
+    order = np.argsort(ids, kind="stable")
+    counts = np.bincount(ids, minlength=groups)
+    bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return bounds, table[order, 1], table[order, 2]
 
 
 def _merge(parts: list[tuple[IntArray, IntArray, float]]) -> Candidates:

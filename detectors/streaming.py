@@ -56,11 +56,10 @@ from detectors.engine import (
     DetectionEngine,
     Finding,
     ObjectFindings,
-    _drop_claimed_rejections,
     is_account_or_medical,
     is_sensitive,
 )
-from detectors.individuals import ClassMarks, Evidence, count_people
+from detectors.individuals import ClassMarks, Evidence
 from detectors.layout import TEXT
 from detectors.masking import mask_value
 from detectors.vectors import IntArray
@@ -204,15 +203,7 @@ class ObjectScanner:
 
     def _detect(self, data: bytes) -> dict[int, Accepted]:
         """Block-mode evaluation of one buffer, read as free text (no table layout)."""
-        engine = self.engine
-        scan = engine.matcher.scan(data)
-        by_index = {
-            index: engine._evaluate(index, cands, scan, TEXT)
-            for index, cands in sorted(scan.candidates.items())
-        }
-        engine._resolve_overlaps(by_index)
-        _drop_claimed_rejections(by_index)
-        return by_index
+        return self.engine.evaluate(self.engine.matcher.scan(data), TEXT)
 
     def _take(self, index: int, acc: Accepted, lo: int, hi: int) -> None:
         spec = acc.spec
@@ -309,5 +300,5 @@ class ObjectScanner:
         marks = ClassMarks(
             np.concatenate([none, *self._sensitive]), np.concatenate([none, *self._account])
         )
-        people = count_people(evidence, TEXT, engine._hasher, marks)
+        people = engine.count_people(evidence, TEXT, marks)
         return ObjectFindings.of(personal, general, people, engine.key_id, "stream")

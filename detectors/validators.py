@@ -29,6 +29,7 @@ from detectors.vectors import (
     calendar_dates,
     empty,
     fixed_matrix,
+    native_kernels,
     number,
     span_matrix,
     upper,
@@ -79,7 +80,31 @@ def gb11643_reference(text: str) -> bool:
 
 
 def check_gb11643(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
-    """18-digit resident ID; normalised to upper case (a trailing x becomes X)."""
+    """18-digit resident ID; normalised to upper case (a trailing x becomes X). The loop of
+    ``detectors._kernels.gb11643`` when it is built, else ``check_gb11643_numpy`` (the same)."""
+    if starts.size == 0:
+        return empty()
+    native = native_kernels()
+    if native is None:
+        return check_gb11643_numpy(buf, starts, ends)
+    valid = np.empty(starts.size, dtype=bool)
+    chars = np.empty((starts.size, 18), dtype=np.uint8)
+    native.gb11643(
+        np.ascontiguousarray(buf, dtype=np.uint8),
+        np.ascontiguousarray(starts, dtype=np.int64),
+        _CHECK_TABLE,
+        _PROVINCE_TABLE,
+        _WEIGHTS,
+        MIN_BIRTH_YEAR,
+        datetime.date.today().year,
+        valid,
+        chars,
+    )
+    return Checked(valid, as_strings(chars))
+
+
+def check_gb11643_numpy(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
+    """``check_gb11643`` in numpy."""
     if starts.size == 0:
         return empty()
     chars = upper(fixed_matrix(buf, starts, 18))

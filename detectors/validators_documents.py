@@ -36,6 +36,7 @@ from detectors.vectors import (
     digits_of,
     empty,
     fixed_matrix,
+    native_kernels,
     number,
     span_matrix,
     upper,
@@ -146,8 +147,36 @@ _USCC_FIRST = byte_table(USCC_AUTHORITIES.encode())
 _USCC_SECOND = byte_table(b"123456789")
 
 
+_USCC_WEIGHT_ARRAY = np.array(USCC_WEIGHTS, dtype=np.int64)
+
+
 def check_cn_uscc(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
-    """GB 32100-2015: charset, authority and type codes, province, mod-31 check character."""
+    """GB 32100-2015: charset, authority and type codes, province, mod-31 check character.
+    The loop of ``detectors._kernels.uscc`` when built, else ``check_cn_uscc_numpy``."""
+    if starts.size == 0:
+        return empty()
+    native = native_kernels()
+    if native is None:
+        return check_cn_uscc_numpy(buf, starts, ends)
+    valid = np.empty(starts.size, dtype=bool)
+    values = np.empty((starts.size, 18), dtype=np.uint8)
+    native.uscc(
+        np.ascontiguousarray(buf, dtype=np.uint8),
+        np.ascontiguousarray(starts, dtype=np.int64),
+        _USCC_FIRST,
+        _USCC_SECOND,
+        _PROVINCE_TABLE,
+        _USCC_VALUE,
+        _USCC_WEIGHT_ARRAY,
+        _USCC_CHARS,
+        valid,
+        values,
+    )
+    return Checked(valid, as_strings(values))
+
+
+def check_cn_uscc_numpy(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
+    """``check_cn_uscc`` in numpy."""
     if starts.size == 0:
         return empty()
     v = upper(fixed_matrix(buf, starts, 18))
@@ -159,7 +188,7 @@ def check_cn_uscc(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
     sub = v[rows]
     values = _USCC_VALUE[sub]
     sub_ok = (values >= 0).all(axis=1) & DIGIT[sub[:, 2:8]].all(axis=1)
-    total = np.clip(values[:, :17], 0, None) @ np.array(USCC_WEIGHTS, dtype=np.int64)
+    total = np.clip(values[:, :17], 0, None) @ _USCC_WEIGHT_ARRAY
     sub_ok &= sub[:, 17] == _USCC_CHARS[(31 - total % 31) % 31]
     ok[rows] = sub_ok
     return Checked(ok, as_strings(v))

@@ -17,6 +17,7 @@ from detectors.vectors import (
     IntArray,
     as_strings,
     empty,
+    native_kernels,
     span_matrix,
 )
 
@@ -49,7 +50,27 @@ def _unified_ideographs(mat: ByteArray, lengths: IntArray) -> BoolArray:
 
 
 def check_cn_person_name(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
-    """Surname + 1-2 ideographs (compound surname + 1-2), not glued to an ideograph on the left."""
+    """Surname + 1-2 ideographs (compound surname + 1-2), not glued to an ideograph on the left.
+    The loop of ``detectors._kernels.person_name`` when built, else ``check_cn_person_name_numpy``."""
+    if starts.size == 0:
+        return empty()
+    native = native_kernels()
+    if native is None:
+        return check_cn_person_name_numpy(buf, starts, ends)
+    valid = np.empty(starts.size, dtype=bool)
+    values = np.empty((starts.size, 12), dtype=np.uint8)
+    native.person_name(
+        np.ascontiguousarray(buf, dtype=np.uint8),
+        np.ascontiguousarray(starts, dtype=np.int64),
+        np.ascontiguousarray(ends, dtype=np.int64),
+        valid,
+        values,
+    )
+    return Checked(valid, as_strings(values))
+
+
+def check_cn_person_name_numpy(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
+    """``check_cn_person_name`` in numpy."""
     if starts.size == 0:
         return empty()
     # In prose most candidates are glued to the ideograph before them: that test is three

@@ -116,6 +116,32 @@ def test_native_and_hashlib_keys_agree_with_hmac() -> None:
             assert hasher.many_python(prefix, values) == expected
 
 
+def test_raw_digests_are_the_keys_of_many(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``digests`` over a fixed-width numpy array (values end before their trailing NULs, as
+    numpy reads them) gives the bytes of ``many``'s hex keys, in C and in hashlib."""
+    import numpy as np
+
+    rng = random.Random(6)
+    values = [
+        b"",
+        b"a",
+        "王芳".encode(),
+        b"\x00mid\x00dle",
+        *(rng.randbytes(30) for _ in range(50)),
+    ]
+    array = np.array(values, dtype="S30")
+    for native in ("1", "0"):
+        monkeypatch.setenv("EGRESS_NATIVE_HASH", native)
+        hasher = KeyedHasher(b"digests")
+        for prefix in (b"", b"email:"):
+            expected = "".join(hasher.many(prefix, array.tolist()))
+            assert hasher.digests(prefix, array).hex() == expected
+            assert hasher.digests(prefix, array[::3]).hex() == "".join(
+                hasher.many(prefix, array[::3].tolist())
+            )
+        assert hasher.digests(b"x", array[:0]) == b""
+
+
 def test_engine_keys_do_not_depend_on_the_hash_path(monkeypatch: pytest.MonkeyPatch) -> None:
     people = _people(40, seed=8)
     data = "\n".join(["姓名,身份证号,手机号,邮箱", *(",".join(p) for p in people)]).encode()

@@ -1,0 +1,451 @@
+/*
+ * detectors._kernels: the validators of the four identifiers a dense export is made of (resident ID,
+ * mobile, e-mail, personal name) and of the credit code every resident ID also looks like, as one
+ * loop over the candidates instead of a few dozen numpy passes over a (candidates x width) byte
+ * matrix, and the walk back to an e-mail's start (this file); the sort behind the distinct values,
+ * ``np.searchsorted`` for ascending offsets (rows and columns), the offsets of one byte value
+ * (line ends, delimiters), the hex of the sorted person keys and the grouping of hyperscan's
+ * matches by expression (detectors/_kernels_arrays.c).
+ *
+ * On a dense export (a person every ~85 bytes) each of these runs over 125,000 candidates per
+ * 10 MB, and in numpy every step (byte-class lookups, argmax, case folding, compaction) allocates
+ * and walks a fresh matrix: 0.08 s for the e-mails, 0.03 for the resident IDs, 0.025 and 0.02 for
+ * mobiles and names. The loops here read each candidate's bytes once.
+ *
+ * They compute exactly what the numpy code computes: check_email and check_cn_mobile in
+ * detectors/validators_contact.py, check_gb11643 in detectors/validators.py,
+ * check_cn_person_name in detectors/validators_text.py, check_cn_uscc in
+ * detectors/validators_documents.py, run_before, unique_strings (sort_strings, group_sorted),
+ * search_sorted and offsets_of (positions) in detectors/vectors.py, the key strings of
+ * detectors/individuals.py's _SortedKeys (hex_rows), the grouping in detectors/matcher.py's
+ * Matcher.scan (group_matches). That code stays the reference and the path without this module
+ * (not built, or EGRESS_NATIVE_KERNELS=0); tests/test_detectors_kernels.py compares both.
+ *
+ * No numpy headers: the caller passes the buffer, the int64 offsets and the (already allocated)
+ * output arrays through the buffer protocol; the tables (byte classes, check characters,
+ * provinces, segments, denied TLDs) come from the Python side, so there is one copy of each.
+ */
+#include "_kernels.h"
+
+static int is_letter(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
+
+/* email(buf, starts, ends, width, local, domain, denied, valid, values)
+
+   ``local`` and ``domain`` are 256-byte class tables, ``denied`` the sorted big-endian uint64
+   words of the file-extension TLDs (left-aligned, zero-padded; at most 8 bytes each). Writes
+   valid[i] (0/1) and the lower-cased span bytes, zero-padded to ``width``, into values[i]. */
+static PyObject *email(PyObject *self, PyObject *args) {
+    PyObject *objs[9];
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, "OOOnOOOOO", &objs[0], &objs[1], &objs[2], &width, &objs[3],
+                          &objs[4], &objs[5], &objs[6], &objs[7]))
+        return NULL;
+    Py_buffer b[8];
+    int got = 0;
+    PyObject *result = NULL;
+    if (get(objs[0], &b[0], 0, 0, "buf") < 0) goto done;
+    got = 1;
+    if (get(objs[1], &b[1], 0, 0, "starts") < 0) goto done;
+    got = 2;
+    Py_ssize_t n = b[1].len / 8;
+    if (get(objs[2], &b[2], 0, n * 8, "ends") < 0) goto done;
+    got = 3;
+    if (get(objs[3], &b[3], 0, 256, "local") < 0) goto done;
+    got = 4;
+    if (get(objs[4], &b[4], 0, 256, "domain") < 0) goto done;
+    got = 5;
+    if (get(objs[5], &b[5], 0, 0, "denied") < 0) goto done;
+    got = 6;
+    if (get(objs[6], &b[6], 1, n, "valid") < 0) goto done;
+    got = 7;
+    if (get(objs[7], &b[7], 1, n * width, "values") < 0) goto done;
+    got = 8;
+    const unsigned char *buf = b[0].buf;
+    const int64_t *starts = b[1].buf, *ends = b[2].buf;
+    const unsigned char *local = b[3].buf, *domain = b[4].buf;
+    const uint64_t *denied = b[5].buf;
+    Py_ssize_t n_denied = b[5].len / 8;
+    unsigned char *valid = b[6].buf, *values = b[7].buf;
+    Py_ssize_t size = b[0].len;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t s = starts[i], e = ends[i], len = e - s;
+        unsigned char *out = values + i * width;
+        memset(out, 0, (size_t)width);
+        if (s < 0 || len < 0 || len > width || e > size) {
+            PyErr_SetString(PyExc_ValueError, "span outside the buffer or wider than width");
+            goto done;
+        }
+        const unsigned char *p = buf + s;
+        int64_t at = -1, ats = 0, first_nonlocal = -1, last_nondomain = -1;
+        int doubled = 0;
+        for (int64_t j = 0; j < len; j++) {
+            unsigned char c = p[j];
+            out[j] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+            if (c == '@') {
+                if (at < 0) at = j;
+                ats++;
+            }
+            if (first_nonlocal < 0 && !local[c]) first_nonlocal = j;
+            if (!domain[c]) last_nondomain = j;
+            if (c == '.' && j > 0 && p[j - 1] == '.' && at < 0) doubled = 1;
+        }
+        /* the numpy kernel's argmax reads the zero padding too: a span without a non-local byte
+           has its first one at ``len`` when padded, else at 0 (no padding, no '@': fails anyway) */
+        if (first_nonlocal < 0) first_nonlocal = len < width ? len : 0;
+        int ok = ats == 1 && at >= 1 && at <= 64 && len <= 254 && first_nonlocal == at &&
+                 last_nondomain == at && p[0] != '.' && p[at - 1] != '.' && !doubled;
+        if (ok) { /* the TLD: trailing letters of the 9 bytes before the end (0 before the buffer) */
+            int tld = 0;
+            while (tld < 9 && e - 1 - tld >= 0 && is_letter(buf[e - 1 - tld])) tld++;
+            if (tld <= 8) {
+                uint64_t word = 0;
+                for (int k = 0; k < 8; k++) {
+                    unsigned char c = k < tld ? buf[e - tld + k] : 0;
+                    if (c >= 'A' && c <= 'Z') c += 32;
+                    word = (word << 8) | c;
+                }
+                Py_ssize_t lo = 0, hi = n_denied;
+                while (lo < hi) {
+                    Py_ssize_t mid = (lo + hi) / 2;
+                    if (denied[mid] < word) lo = mid + 1;
+                    else hi = mid;
+                }
+                if (lo < n_denied && denied[lo] == word) ok = 0;
+            }
+        }
+        valid[i] = (unsigned char)ok;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
+static int leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+/* gb11643(buf, starts, check, provinces, weights, min_year, max_year, valid, values)
+
+   18 bytes from each start, upper-cased into values[i]; valid[i] when the first 17 are digits,
+   the 18th is the check character ``check[sum(digit * weight) % 11]``, the first two digits are
+   a province in the 100-byte ``provinces`` table and digits 7-14 a calendar date with the year in
+   [min_year, max_year]. ``weights``: 17 int64. */
+static PyObject *gb11643(PyObject *self, PyObject *args) {
+    PyObject *objs[7];
+    long long min_year, max_year;
+    if (!PyArg_ParseTuple(args, "OOOOOLLOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
+                          &min_year, &max_year, &objs[5], &objs[6]))
+        return NULL;
+    Py_buffer b[7];
+    int got = 0;
+    PyObject *result = NULL;
+    if (get(objs[0], &b[0], 0, 0, "buf") < 0) goto done;
+    got = 1;
+    if (get(objs[1], &b[1], 0, 0, "starts") < 0) goto done;
+    got = 2;
+    Py_ssize_t n = b[1].len / 8;
+    if (get(objs[2], &b[2], 0, 11, "check") < 0) goto done;
+    got = 3;
+    if (get(objs[3], &b[3], 0, 100, "provinces") < 0) goto done;
+    got = 4;
+    if (get(objs[4], &b[4], 0, 17 * 8, "weights") < 0) goto done;
+    got = 5;
+    if (get(objs[5], &b[5], 1, n, "valid") < 0) goto done;
+    got = 6;
+    if (get(objs[6], &b[6], 1, n * 18, "values") < 0) goto done;
+    got = 7;
+    static const int days[13] = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const unsigned char *buf = b[0].buf, *check = b[2].buf, *provinces = b[3].buf;
+    const int64_t *starts = b[1].buf, *weights = b[4].buf;
+    unsigned char *valid = b[5].buf, *values = b[6].buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t s = starts[i];
+        if (s < 0 || s + 18 > b[0].len) {
+            PyErr_SetString(PyExc_ValueError, "span outside the buffer");
+            goto done;
+        }
+        const unsigned char *p = buf + s;
+        unsigned char *out = values + i * 18;
+        int ok = 1;
+        int64_t d[17], total = 0;
+        for (int j = 0; j < 18; j++) {
+            unsigned char c = p[j];
+            out[j] = (c >= 'a' && c <= 'z') ? (unsigned char)(c - 32) : c;
+            if (j < 17) {
+                if (c < '0' || c > '9') {
+                    ok = 0;
+                    d[j] = 0;
+                } else {
+                    d[j] = c - '0';
+                }
+                total += d[j] * weights[j];
+            }
+        }
+        if (ok) ok = out[17] == check[total % 11] && provinces[d[0] * 10 + d[1]];
+        if (ok) {
+            int64_t year = d[6] * 1000 + d[7] * 100 + d[8] * 10 + d[9];
+            int64_t month = d[10] * 10 + d[11], day = d[12] * 10 + d[13];
+            ok = year >= min_year && year <= max_year && month >= 1 && month <= 12 && day >= 1 &&
+                 day <= days[month] - (month == 2 && !leap(year));
+        }
+        valid[i] = (unsigned char)ok;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
+/* uscc(buf, starts, first, second, provinces, value, weights, chars, valid, values)
+
+   Unified social credit codes (GB 32100): 18 bytes from each start, upper-cased into values[i];
+   valid[i] when byte 0 is in the 256-byte table ``first`` (registration authority), byte 1 in
+   ``second`` (type), bytes 2-3 digits naming a province in the 100-byte ``provinces``, every byte
+   has a value >= 0 in the 256 int64 ``value`` table, bytes 2-7 are digits, and byte 17 is
+   ``chars[(31 - sum(value * weight) % 31) % 31]`` over the first 17 (``weights``: 17 int64).
+   On a dense export every resident ID is also a credit-code candidate. */
+static PyObject *uscc(PyObject *self, PyObject *args) {
+    PyObject *objs[10];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
+                          &objs[5], &objs[6], &objs[7], &objs[8], &objs[9]))
+        return NULL;
+    Py_buffer b[10];
+    int got = 0;
+    PyObject *result = NULL;
+    static const Py_ssize_t sizes[8] = {0, 0, 256, 256, 100, 256 * 8, 17 * 8, 31};
+    static const char *names[8] = {"buf", "starts", "first", "second", "provinces",
+                                   "value", "weights", "chars"};
+    for (int k = 0; k < 8; k++) {
+        if (get(objs[k], &b[k], 0, sizes[k], names[k]) < 0) goto done;
+        got = k + 1;
+    }
+    Py_ssize_t n = b[1].len / 8;
+    if (get(objs[8], &b[8], 1, n, "valid") < 0) goto done;
+    got = 9;
+    if (get(objs[9], &b[9], 1, n * 18, "values") < 0) goto done;
+    got = 10;
+    const unsigned char *buf = b[0].buf, *first = b[2].buf, *second = b[3].buf;
+    const unsigned char *provinces = b[4].buf, *chars = b[7].buf;
+    const int64_t *starts = b[1].buf, *value = b[5].buf, *weights = b[6].buf;
+    unsigned char *valid = b[8].buf, *values = b[9].buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t s = starts[i];
+        if (s < 0 || s + 18 > b[0].len) {
+            PyErr_SetString(PyExc_ValueError, "span outside the buffer");
+            goto done;
+        }
+        unsigned char *out = values + i * 18;
+        for (int j = 0; j < 18; j++) {
+            unsigned char c = buf[s + j];
+            out[j] = (c >= 'a' && c <= 'z') ? (unsigned char)(c - 32) : c;
+        }
+#define DIGIT(c) ((c) >= '0' && (c) <= '9')
+        int ok = first[out[0]] && second[out[1]] && DIGIT(out[2]) && DIGIT(out[3]) &&
+                 provinces[(out[2] - '0') * 10 + (out[3] - '0')];
+        if (ok) {
+            int64_t total = 0;
+            for (int j = 0; j < 18 && ok; j++) {
+                int64_t v = value[out[j]];
+                if (v < 0 || (j >= 2 && j < 8 && !DIGIT(out[j]))) ok = 0;
+                else if (j < 17) total += v * weights[j];
+            }
+            ok = ok && out[17] == chars[(31 - total % 31) % 31];
+        }
+#undef DIGIT
+        valid[i] = (unsigned char)ok;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
+/* run_before(buf, ends, table, limit, run)
+
+   run[i]: how many bytes right before ends[i] are in the 256-byte class ``table``, at most
+   ``limit + 1``; bytes before the buffer count as 0 (as the zero-filled windows of
+   detectors/vectors.py's run_before). The e-mail pattern matches from the '@' and its start is
+   found this way. */
+static PyObject *run_before(PyObject *self, PyObject *args) {
+    PyObject *objs[4];
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "OOOnO", &objs[0], &objs[1], &objs[2], &limit, &objs[3]))
+        return NULL;
+    Py_buffer b[4];
+    int got = 0;
+    PyObject *result = NULL;
+    if (get(objs[0], &b[0], 0, 0, "buf") < 0) goto done;
+    got = 1;
+    if (get(objs[1], &b[1], 0, 0, "ends") < 0) goto done;
+    got = 2;
+    Py_ssize_t n = b[1].len / 8;
+    if (get(objs[2], &b[2], 0, 256, "table") < 0) goto done;
+    got = 3;
+    if (get(objs[3], &b[3], 1, n * 8, "run") < 0) goto done;
+    got = 4;
+    const unsigned char *buf = b[0].buf, *table = b[2].buf;
+    const int64_t *ends = b[1].buf;
+    int64_t *run = b[3].buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t e = ends[i], k = 0;
+        if (e < 0 || e > b[0].len) {
+            PyErr_SetString(PyExc_ValueError, "offset outside the buffer");
+            goto done;
+        }
+        while (k <= limit && table[e - 1 - k >= 0 ? buf[e - 1 - k] : 0]) k++;
+        run[i] = k;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
+/* mobile(buf, starts, ends, prefixes, valid, values)
+
+   The digits of each span (separators dropped); a leading 0086 (15 digits) or 86 (13 digits) is
+   the country code. values[i]: the 11 digits after it (zero-padded when fewer); valid[i] when
+   exactly 11 remain and their first three are an allocated segment in the 1000-byte table
+   ``prefixes``. */
+static PyObject *mobile(PyObject *self, PyObject *args) {
+    PyObject *objs[6];
+    if (!PyArg_ParseTuple(args, "OOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
+                          &objs[5]))
+        return NULL;
+    Py_buffer b[6];
+    int got = 0;
+    PyObject *result = NULL;
+    if (get(objs[0], &b[0], 0, 0, "buf") < 0) goto done;
+    got = 1;
+    if (get(objs[1], &b[1], 0, 0, "starts") < 0) goto done;
+    got = 2;
+    Py_ssize_t n = b[1].len / 8;
+    if (get(objs[2], &b[2], 0, n * 8, "ends") < 0) goto done;
+    got = 3;
+    if (get(objs[3], &b[3], 0, 1000, "prefixes") < 0) goto done;
+    got = 4;
+    if (get(objs[4], &b[4], 1, n, "valid") < 0) goto done;
+    got = 5;
+    if (get(objs[5], &b[5], 1, n * 11, "values") < 0) goto done;
+    got = 6;
+    const unsigned char *buf = b[0].buf, *prefixes = b[3].buf;
+    const int64_t *starts = b[1].buf, *ends = b[2].buf;
+    unsigned char *valid = b[4].buf, *values = b[5].buf;
+    unsigned char d[32];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t s = starts[i], e = ends[i];
+        if (s < 0 || e < s || e > b[0].len) {
+            PyErr_SetString(PyExc_ValueError, "span outside the buffer");
+            goto done;
+        }
+        int count = 0;
+        memset(d, 0, sizeof d);
+        for (int64_t j = s; j < e; j++) {
+            unsigned char c = buf[j];
+            if (c >= '0' && c <= '9') {
+                if (count < (int)sizeof d) d[count] = c;
+                count++;
+            }
+        }
+        int shift = 0;
+        if (count == 15 && memcmp(d, "0086", 4) == 0) shift = 4;
+        else if (count == 13 && memcmp(d, "86", 2) == 0) shift = 2;
+        unsigned char *out = values + i * 11;
+        for (int j = 0; j < 11; j++) out[j] = shift + j < (int)sizeof d ? d[shift + j] : 0;
+        int prefix = 0;
+        for (int j = 0; j < 3; j++) prefix = prefix * 10 + (out[j] ? out[j] - '0' : 0);
+        valid[i] = (unsigned char)(count - shift == 11 && prefixes[prefix]);
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
+/* person_name(buf, starts, ends, valid, values)
+
+   values[i]: the first 12 bytes of the span, zero-padded, or all zeros when the three bytes
+   before the span are one ideograph (U+4000..U+9FFF: lead byte E4-E9, two continuation bytes);
+   valid[i] when not so glued and every 3-byte character among the first four is in
+   U+4E00..U+9FFF and the span's length is a multiple of 3. */
+static PyObject *person_name(PyObject *self, PyObject *args) {
+    PyObject *objs[5];
+    if (!PyArg_ParseTuple(args, "OOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4]))
+        return NULL;
+    Py_buffer b[5];
+    int got = 0;
+    PyObject *result = NULL;
+    if (get(objs[0], &b[0], 0, 0, "buf") < 0) goto done;
+    got = 1;
+    if (get(objs[1], &b[1], 0, 0, "starts") < 0) goto done;
+    got = 2;
+    Py_ssize_t n = b[1].len / 8;
+    if (get(objs[2], &b[2], 0, n * 8, "ends") < 0) goto done;
+    got = 3;
+    if (get(objs[3], &b[3], 1, n, "valid") < 0) goto done;
+    got = 4;
+    if (get(objs[4], &b[4], 1, n * 12, "values") < 0) goto done;
+    got = 5;
+    const unsigned char *buf = b[0].buf;
+    const int64_t *starts = b[1].buf, *ends = b[2].buf;
+    unsigned char *valid = b[3].buf, *values = b[4].buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t s = starts[i], e = ends[i], len = e - s;
+        if (s < 0 || len < 0 || e > b[0].len) {
+            PyErr_SetString(PyExc_ValueError, "span outside the buffer");
+            goto done;
+        }
+        unsigned char *out = values + i * 12;
+        memset(out, 0, 12);
+        int glued = s >= 3 && buf[s - 3] >= 0xE4 && buf[s - 3] <= 0xE9 && buf[s - 2] >= 0x80 &&
+                    buf[s - 2] < 0xC0 && buf[s - 1] >= 0x80 && buf[s - 1] < 0xC0;
+        if (glued) {
+            valid[i] = 0;
+            continue;
+        }
+        memcpy(out, buf + s, (size_t)(len < 12 ? len : 12));
+        int64_t chars = len / 3 < 4 ? len / 3 : 4;
+        int ok = 1;
+        for (int64_t k = 0; k < chars && ok; k++) {
+            unsigned char lead = out[3 * k], second = out[3 * k + 1];
+            ok = (lead >= 0xE5 || (lead == 0xE4 && second >= 0xB8)) && lead <= 0xE9 && len % 3 == 0;
+        }
+        valid[i] = (unsigned char)ok;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"email", email, METH_VARARGS,
+     "email(buf, starts, ends, width, local, domain, denied, valid, values) -> None"},
+    {"gb11643", gb11643, METH_VARARGS,
+     "gb11643(buf, starts, check, provinces, weights, min_year, max_year, valid, values) -> None"},
+    {"group_sorted", kernels_group_sorted, METH_VARARGS,
+     "group_sorted(values, n, width, order, inverse, firsts) -> int: number the distinct strings"},
+    {"group_matches", kernels_group_matches, METH_VARARGS,
+     "group_matches(table, groups, bounds, froms, tos) -> None: match rows grouped by id"},
+    {"hex_rows", kernels_hex_rows, METH_VARARGS,
+     "hex_rows(raw, width, rows) -> tuple[str]: lower-case hex of the given rows"},
+    {"mobile", mobile, METH_VARARGS,
+     "mobile(buf, starts, ends, prefixes, valid, values) -> None"},
+    {"person_name", person_name, METH_VARARGS,
+     "person_name(buf, starts, ends, valid, values) -> None"},
+    {"positions", kernels_positions, METH_VARARGS,
+     "positions(buf, byte, out) -> int: offsets of byte (written to out unless None), count"},
+    {"run_before", run_before, METH_VARARGS,
+     "run_before(buf, ends, table, limit, run) -> None: class bytes before each offset"},
+    {"uscc", uscc, METH_VARARGS,
+     "uscc(buf, starts, first, second, provinces, value, weights, chars, valid, values) -> None"},
+    {"search_sorted", kernels_search_sorted, METH_VARARGS,
+     "search_sorted(haystack, needles, right, out) -> None: np.searchsorted for int64"},
+    {"sort_strings", kernels_sort_strings, METH_VARARGS,
+     "sort_strings(values, n, width, order) -> None: stable byte-wise order of fixed-width strings"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "detectors._kernels",
+                                        "Validator kernels in C (see detectors/_kernels.c).", -1,
+                                        methods};
+
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module_def); }

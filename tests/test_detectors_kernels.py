@@ -1,0 +1,183 @@
+"""The C kernels of ``detectors._kernels`` must compute exactly what the numpy code computes: the
+same valid flags and the same normalised values (bytes and width) for every candidate, valid or
+not, the same walk-back counts and the same distinct-value order. Compared on the candidates the
+real matcher finds in dense and sparse samples and on random spans over adversarial bytes, and
+end to end: the engine's findings with and without the kernels."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+import pytest
+
+from bench.dense import dense_csv
+from detectors import validators, validators_contact, validators_documents, validators_text
+from detectors.baseline import sparse_text
+from detectors.catalogue import load_catalogue
+from detectors.corpus_values import ValueMaker
+from detectors.engine import DetectionEngine
+from detectors.matcher import _grouped, class_table
+from detectors.vectors import (
+    DIGIT,
+    ByteArray,
+    Checked,
+    IntArray,
+    lower,
+    offsets_of,
+    run_before,
+    search_sorted,
+    unique_strings,
+    upper,
+)
+
+pytest.importorskip("detectors._kernels")
+
+Kernel = Callable[[ByteArray, IntArray, IntArray], Checked]
+PAIRS: dict[str, tuple[Kernel, Kernel]] = {
+    "email": (validators_contact.check_email, validators_contact.check_email_numpy),
+    "cn_mobile": (validators_contact.check_cn_mobile, validators_contact.check_cn_mobile_numpy),
+    "cn_resident_id": (validators.check_gb11643, validators.check_gb11643_numpy),
+    "cn_uscc": (validators_documents.check_cn_uscc, validators_documents.check_cn_uscc_numpy),
+    "cn_person_name": (
+        validators_text.check_cn_person_name,
+        validators_text.check_cn_person_name_numpy,
+    ),
+}
+_MAKER = ValueMaker(random.Random(1))
+PIECES = [_MAKER.uscc().encode() for _ in range(3)] + [_MAKER.decoy_uscc().encode()] + [
+    b"a.b@c.png", b"x@y.COM", b"..a@b.cn", b"1@2.jpeg", b"q@w.Json", b"A@B.C", b"@x.cn", b"a@@b.cn",
+    b"zhang.wei@example.com.cn", b"x..y@a.org", b"+86 138-1234-5678", b"008613812345678",
+    b"8613912345678", b"13812345678", b"1381234567", b"11010519491231002X", b"110105194912310021",
+    b"44030419900229123x", b"11010520000229002X", b"91350100M000100Y43", "张三".encode(), "欧阳公主".encode(),
+    "一丁".encode(), b"\xe4\xa0\x80", b"\xe9\xbf\xbf", b" ", b",", b"\n", b"a", b"0", b".", b"@",
+]  # fmt: skip
+
+
+def _adversarial(rng: random.Random) -> bytes:
+    if rng.random() < 0.5:
+        return b"".join(rng.choice(PIECES) for _ in range(40))
+    return bytes(rng.randrange(256) for _ in range(rng.randint(30, 300)))
+
+
+def _agree(kernel: Kernel, reference: Kernel, buf: ByteArray, s: IntArray, e: IntArray) -> None:
+    got, want = kernel(buf, s, e), reference(buf, s, e)
+    assert got.valid.tolist() == want.valid.tolist()
+    assert got.values.dtype == want.values.dtype
+    assert got.values.tolist() == want.values.tolist()
+
+
+@pytest.mark.parametrize("identifier", sorted(PAIRS))
+def test_kernel_agrees_with_numpy_on_matched_candidates(identifier: str) -> None:
+    engine = DetectionEngine(load_catalogue((), frozenset()))
+    index = next(i for i, s in enumerate(engine.specs) if s.id == identifier)
+    kernel, reference = PAIRS[identifier]
+    valid = 0
+    for data in (dense_csv(3000, seed=11), sparse_text(400_000, seed=3)):
+        scan = engine.matcher.scan(data)
+        cands = scan.candidates[index]
+        _agree(kernel, reference, scan.buf, cands.starts, cands.ends)
+        valid += int(kernel(scan.buf, cands.starts, cands.ends).valid.sum())
+    assert valid > (-1 if identifier == "cn_uscc" else 1000)  # the dense samples hold no codes
+
+
+@pytest.mark.parametrize("identifier", sorted(PAIRS))
+def test_kernel_agrees_with_numpy_on_random_spans(identifier: str) -> None:
+    rng = random.Random(identifier)
+    kernel, reference = PAIRS[identifier]
+    valid = 0
+    for _ in range(300):
+        buf = np.frombuffer(_adversarial(rng), dtype=np.uint8)
+        n = rng.randint(1, 40)
+        if identifier in ("cn_resident_id", "cn_uscc"):  # fixed width: 18 bytes in the buffer
+            if len(buf) < 18:
+                continue
+            s = np.array(sorted(rng.randrange(len(buf) - 17) for _ in range(n)), dtype=np.int64)
+            e = s + 18
+        else:
+            s = np.array(sorted(rng.randrange(len(buf)) for _ in range(n)), dtype=np.int64)
+            e = np.minimum(s + np.array([rng.randint(1, 26) for _ in range(n)]), len(buf))
+        _agree(kernel, reference, buf, s, e)
+        valid += int(kernel(buf, s, e).valid.sum())
+    assert valid > 0
+
+
+def test_run_before_agrees_with_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(5)
+    tables = [class_table("[A-Za-z0-9._%+@-]"), DIGIT, np.ones(256, dtype=bool)]
+    for trial in range(300):
+        buf = np.frombuffer(_adversarial(rng), dtype=np.uint8)
+        ends = np.array([rng.randint(0, len(buf)) for _ in range(30)], dtype=np.int64)
+        table, limit = tables[trial % 3], rng.randint(0, 200)
+        got = run_before(buf, ends, table, limit)
+        with monkeypatch.context() as m:
+            m.setenv("EGRESS_NATIVE_KERNELS", "0")
+            want = run_before(buf, ends, table, limit)
+        assert got.tolist() == want.tolist()
+
+
+@pytest.mark.parametrize("width", [1, 2, 11, 18, 30])
+def test_sort_strings_gives_np_unique(width: int) -> None:
+    rng = random.Random(width)
+    for n in (1, 2, 50, 3000):
+        pool = [bytes(rng.choice(b"\x000189X@a") for _ in range(width)) for _ in range(n // 2 + 1)]
+        values = np.array([rng.choice(pool) for _ in range(n)], dtype=f"S{width}")
+        for sample in (values, values[::2]):  # contiguous and strided
+            expected, inverse = np.unique(sample, return_inverse=True)
+            got, got_inverse = unique_strings(sample)
+            assert got.tolist() == expected.tolist()
+            assert got_inverse.tolist() == inverse.ravel().tolist()
+
+
+def test_engine_findings_are_the_same_without_the_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = DetectionEngine(load_catalogue(), identity_key=b"kernels")
+    samples = (dense_csv(2000, seed=2), sparse_text(300_000, seed=9))
+    with_kernels = [engine.inspect(data) for data in samples]
+    monkeypatch.setenv("EGRESS_NATIVE_KERNELS", "0")
+    assert [engine.inspect(data) for data in samples] == with_kernels
+    assert with_kernels[0].distinct_individuals == 2000
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_search_sorted_is_np_searchsorted(side: Literal["left", "right"]) -> None:
+    rng = random.Random(side)
+    for m, n in ((0, 5), (1, 9), (40, 300), (5000, 2000)):
+        haystack = np.array(sorted(rng.randrange(-50, 3 * m + 50) for _ in range(m)), np.int64)
+        ascending = sorted(rng.randrange(-60, 3 * m + 60) for _ in range(n))
+        shuffled = ascending[:]
+        rng.shuffle(shuffled)
+        for needles in (ascending, shuffled, ascending[: n // 2] + ascending):
+            wanted = np.array(needles, dtype=np.int64)
+            got = search_sorted(haystack, wanted, side)
+            assert got.tolist() == np.searchsorted(haystack, wanted, side).tolist()
+
+
+def test_case_folding_by_arithmetic_is_the_table() -> None:
+    every = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    assert upper(every).tolist() == [[ord(chr(b).upper()) if b < 128 else b for b in row]
+                                     for row in every.tolist()]  # fmt: skip
+    assert lower(every).tolist() == [[ord(chr(b).lower()) if b < 128 else b for b in row]
+                                     for row in every.tolist()]  # fmt: skip
+
+
+def test_offsets_of_is_flatnonzero() -> None:
+    rng = random.Random(8)
+    for _ in range(100):
+        buf = np.frombuffer(_adversarial(rng), dtype=np.uint8)
+        for byte in (0, 10, ord(","), ord('"'), 0xE4):
+            assert offsets_of(buf, byte).tolist() == np.flatnonzero(buf == byte).tolist()
+    assert offsets_of(np.zeros(0, dtype=np.uint8), 10).tolist() == []
+
+
+def test_match_grouping_agrees_with_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = DetectionEngine(load_catalogue((), frozenset()))
+    for data in (dense_csv(500, seed=4), sparse_text(100_000, seed=4), b"no match here"):
+        table = engine.matcher.matches(data)
+        groups = len(engine.matcher._exprs)
+        got = _grouped(table, groups)
+        with monkeypatch.context() as m:
+            m.setenv("EGRESS_NATIVE_KERNELS", "0")
+            want = _grouped(table, groups)
+        assert [a.tolist() for a in got] == [a.tolist() for a in want]

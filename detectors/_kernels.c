@@ -40,26 +40,14 @@ static PyObject *email(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOnOOOOO", &objs[0], &objs[1], &objs[2], &width, &objs[3],
                           &objs[4], &objs[5], &objs[6], &objs[7]))
         return NULL;
+    const BufferArg spec[8] = {{"buf", 0, 0, 0, 0},     {"starts", 0, 0, 0, 8},
+                               {"ends", 0, 0, 8, 0},    {"local", 0, 256, 0, 0},
+                               {"domain", 0, 256, 0, 0}, {"denied", 0, 0, 0, 0},
+                               {"valid", 1, 0, 1, 0},   {"values", 1, 0, width, 0}};
     Py_buffer b[8];
-    int got = 0;
+    Py_ssize_t n;
     PyObject *result = NULL;
-    if (get(objs[0], &b[0], 0, 0, "buf") < 0) goto done;
-    got = 1;
-    if (get(objs[1], &b[1], 0, 0, "starts") < 0) goto done;
-    got = 2;
-    Py_ssize_t n = b[1].len / 8;
-    if (get(objs[2], &b[2], 0, n * 8, "ends") < 0) goto done;
-    got = 3;
-    if (get(objs[3], &b[3], 0, 256, "local") < 0) goto done;
-    got = 4;
-    if (get(objs[4], &b[4], 0, 256, "domain") < 0) goto done;
-    got = 5;
-    if (get(objs[5], &b[5], 0, 0, "denied") < 0) goto done;
-    got = 6;
-    if (get(objs[6], &b[6], 1, n, "valid") < 0) goto done;
-    got = 7;
-    if (get(objs[7], &b[7], 1, n * width, "values") < 0) goto done;
-    got = 8;
+    if (get_buffers(objs, b, spec, 8, &n) < 0) return NULL;
     const unsigned char *buf = b[0].buf;
     const int64_t *starts = b[1].buf, *ends = b[2].buf;
     const unsigned char *local = b[3].buf, *domain = b[4].buf;
@@ -117,7 +105,7 @@ static PyObject *email(PyObject *self, PyObject *args) {
     }
     result = Py_NewRef(Py_None);
 done:
-    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    release_buffers(b, (int)(sizeof b / sizeof b[0]));
     return result;
 }
 
@@ -135,24 +123,14 @@ static PyObject *gb11643(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOOOLLOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
                           &min_year, &max_year, &objs[5], &objs[6]))
         return NULL;
+    static const BufferArg spec[7] = {
+        {"buf", 0, 0, 0, 0},     {"starts", 0, 0, 0, 8},       {"check", 0, 11, 0, 0},
+        {"provinces", 0, 100, 0, 0}, {"weights", 0, 17 * 8, 0, 0}, {"valid", 1, 0, 1, 0},
+        {"values", 1, 0, 18, 0}};
     Py_buffer b[7];
-    int got = 0;
+    Py_ssize_t n;
     PyObject *result = NULL;
-    if (get(objs[0], &b[0], 0, 0, "buf") < 0) goto done;
-    got = 1;
-    if (get(objs[1], &b[1], 0, 0, "starts") < 0) goto done;
-    got = 2;
-    Py_ssize_t n = b[1].len / 8;
-    if (get(objs[2], &b[2], 0, 11, "check") < 0) goto done;
-    got = 3;
-    if (get(objs[3], &b[3], 0, 100, "provinces") < 0) goto done;
-    got = 4;
-    if (get(objs[4], &b[4], 0, 17 * 8, "weights") < 0) goto done;
-    got = 5;
-    if (get(objs[5], &b[5], 1, n, "valid") < 0) goto done;
-    got = 6;
-    if (get(objs[6], &b[6], 1, n * 18, "values") < 0) goto done;
-    got = 7;
+    if (get_buffers(objs, b, spec, 7, &n) < 0) return NULL;
     static const int days[13] = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     const unsigned char *buf = b[0].buf, *check = b[2].buf, *provinces = b[3].buf;
     const int64_t *starts = b[1].buf, *weights = b[4].buf;
@@ -191,7 +169,7 @@ static PyObject *gb11643(PyObject *self, PyObject *args) {
     }
     result = Py_NewRef(Py_None);
 done:
-    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    release_buffers(b, (int)(sizeof b / sizeof b[0]));
     return result;
 }
 
@@ -208,21 +186,15 @@ static PyObject *uscc(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
                           &objs[5], &objs[6], &objs[7], &objs[8], &objs[9]))
         return NULL;
+    static const BufferArg spec[10] = {
+        {"buf", 0, 0, 0, 0},         {"starts", 0, 0, 0, 8},      {"first", 0, 256, 0, 0},
+        {"second", 0, 256, 0, 0},    {"provinces", 0, 100, 0, 0}, {"value", 0, 256 * 8, 0, 0},
+        {"weights", 0, 17 * 8, 0, 0}, {"chars", 0, 31, 0, 0},     {"valid", 1, 0, 1, 0},
+        {"values", 1, 0, 18, 0}};
     Py_buffer b[10];
-    int got = 0;
+    Py_ssize_t n;
     PyObject *result = NULL;
-    static const Py_ssize_t sizes[8] = {0, 0, 256, 256, 100, 256 * 8, 17 * 8, 31};
-    static const char *names[8] = {"buf", "starts", "first", "second", "provinces",
-                                   "value", "weights", "chars"};
-    for (int k = 0; k < 8; k++) {
-        if (get(objs[k], &b[k], 0, sizes[k], names[k]) < 0) goto done;
-        got = k + 1;
-    }
-    Py_ssize_t n = b[1].len / 8;
-    if (get(objs[8], &b[8], 1, n, "valid") < 0) goto done;
-    got = 9;
-    if (get(objs[9], &b[9], 1, n * 18, "values") < 0) goto done;
-    got = 10;
+    if (get_buffers(objs, b, spec, 10, &n) < 0) return NULL;
     const unsigned char *buf = b[0].buf, *first = b[2].buf, *second = b[3].buf;
     const unsigned char *provinces = b[4].buf, *chars = b[7].buf;
     const int64_t *starts = b[1].buf, *value = b[5].buf, *weights = b[6].buf;
@@ -255,7 +227,7 @@ static PyObject *uscc(PyObject *self, PyObject *args) {
     }
     result = Py_NewRef(Py_None);
 done:
-    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    release_buffers(b, (int)(sizeof b / sizeof b[0]));
     return result;
 }
 
@@ -270,18 +242,12 @@ static PyObject *run_before(PyObject *self, PyObject *args) {
     Py_ssize_t limit;
     if (!PyArg_ParseTuple(args, "OOOnO", &objs[0], &objs[1], &objs[2], &limit, &objs[3]))
         return NULL;
+    static const BufferArg spec[4] = {
+        {"buf", 0, 0, 0, 0}, {"ends", 0, 0, 0, 8}, {"table", 0, 256, 0, 0}, {"run", 1, 0, 8, 0}};
     Py_buffer b[4];
-    int got = 0;
+    Py_ssize_t n;
     PyObject *result = NULL;
-    if (get(objs[0], &b[0], 0, 0, "buf") < 0) goto done;
-    got = 1;
-    if (get(objs[1], &b[1], 0, 0, "ends") < 0) goto done;
-    got = 2;
-    Py_ssize_t n = b[1].len / 8;
-    if (get(objs[2], &b[2], 0, 256, "table") < 0) goto done;
-    got = 3;
-    if (get(objs[3], &b[3], 1, n * 8, "run") < 0) goto done;
-    got = 4;
+    if (get_buffers(objs, b, spec, 4, &n) < 0) return NULL;
     const unsigned char *buf = b[0].buf, *table = b[2].buf;
     const int64_t *ends = b[1].buf;
     int64_t *run = b[3].buf;
@@ -296,7 +262,7 @@ static PyObject *run_before(PyObject *self, PyObject *args) {
     }
     result = Py_NewRef(Py_None);
 done:
-    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    release_buffers(b, (int)(sizeof b / sizeof b[0]));
     return result;
 }
 
@@ -311,22 +277,13 @@ static PyObject *mobile(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
                           &objs[5]))
         return NULL;
+    static const BufferArg spec[6] = {
+        {"buf", 0, 0, 0, 0},         {"starts", 0, 0, 0, 8}, {"ends", 0, 0, 8, 0},
+        {"prefixes", 0, 1000, 0, 0}, {"valid", 1, 0, 1, 0},  {"values", 1, 0, 11, 0}};
     Py_buffer b[6];
-    int got = 0;
+    Py_ssize_t n;
     PyObject *result = NULL;
-    if (get(objs[0], &b[0], 0, 0, "buf") < 0) goto done;
-    got = 1;
-    if (get(objs[1], &b[1], 0, 0, "starts") < 0) goto done;
-    got = 2;
-    Py_ssize_t n = b[1].len / 8;
-    if (get(objs[2], &b[2], 0, n * 8, "ends") < 0) goto done;
-    got = 3;
-    if (get(objs[3], &b[3], 0, 1000, "prefixes") < 0) goto done;
-    got = 4;
-    if (get(objs[4], &b[4], 1, n, "valid") < 0) goto done;
-    got = 5;
-    if (get(objs[5], &b[5], 1, n * 11, "values") < 0) goto done;
-    got = 6;
+    if (get_buffers(objs, b, spec, 6, &n) < 0) return NULL;
     const unsigned char *buf = b[0].buf, *prefixes = b[3].buf;
     const int64_t *starts = b[1].buf, *ends = b[2].buf;
     unsigned char *valid = b[4].buf, *values = b[5].buf;
@@ -357,7 +314,7 @@ static PyObject *mobile(PyObject *self, PyObject *args) {
     }
     result = Py_NewRef(Py_None);
 done:
-    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    release_buffers(b, (int)(sizeof b / sizeof b[0]));
     return result;
 }
 
@@ -371,20 +328,15 @@ static PyObject *person_name(PyObject *self, PyObject *args) {
     PyObject *objs[5];
     if (!PyArg_ParseTuple(args, "OOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4]))
         return NULL;
+    static const BufferArg spec[5] = {{"buf", 0, 0, 0, 0},
+                                      {"starts", 0, 0, 0, 8},
+                                      {"ends", 0, 0, 8, 0},
+                                      {"valid", 1, 0, 1, 0},
+                                      {"values", 1, 0, 12, 0}};
     Py_buffer b[5];
-    int got = 0;
+    Py_ssize_t n;
     PyObject *result = NULL;
-    if (get(objs[0], &b[0], 0, 0, "buf") < 0) goto done;
-    got = 1;
-    if (get(objs[1], &b[1], 0, 0, "starts") < 0) goto done;
-    got = 2;
-    Py_ssize_t n = b[1].len / 8;
-    if (get(objs[2], &b[2], 0, n * 8, "ends") < 0) goto done;
-    got = 3;
-    if (get(objs[3], &b[3], 1, n, "valid") < 0) goto done;
-    got = 4;
-    if (get(objs[4], &b[4], 1, n * 12, "values") < 0) goto done;
-    got = 5;
+    if (get_buffers(objs, b, spec, 5, &n) < 0) return NULL;
     const unsigned char *buf = b[0].buf;
     const int64_t *starts = b[1].buf, *ends = b[2].buf;
     unsigned char *valid = b[3].buf, *values = b[4].buf;
@@ -413,7 +365,7 @@ static PyObject *person_name(PyObject *self, PyObject *args) {
     }
     result = Py_NewRef(Py_None);
 done:
-    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    release_buffers(b, (int)(sizeof b / sizeof b[0]));
     return result;
 }
 

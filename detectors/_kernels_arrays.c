@@ -21,15 +21,13 @@ PyObject *kernels_sort_strings(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "negative size");
         return NULL;
     }
+    const BufferArg spec[2] = {{"values", 0, n * width, 0, 0}, {"order", 1, n * 8, 0, 0}};
     Py_buffer b[2];
-    int got = 0;
+    Py_ssize_t unused;
     PyObject *result = NULL;
     int64_t *tmp = NULL, *hist = NULL, *kinds = NULL;
     uint16_t *rank = NULL, *key = NULL;
-    if (get(objs[0], &b[0], 0, n * width, "values") < 0) goto done;
-    got = 1;
-    if (get(objs[1], &b[1], 1, n * 8, "order") < 0) goto done;
-    got = 2;
+    if (get_buffers(objs, b, spec, 2, &unused) < 0) return NULL;
     const unsigned char *v = b[0].buf;
     int64_t *order = b[1].buf;
     Py_ssize_t rows = n > 0 ? n : 1, cols = width > 0 ? width : 1;
@@ -98,7 +96,7 @@ done:
     PyMem_Free(hist);
     PyMem_Free(rank);
     PyMem_Free(kinds);
-    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    release_buffers(b, (int)(sizeof b / sizeof b[0]));
     return result;
 }
 
@@ -117,17 +115,14 @@ PyObject *kernels_group_sorted(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "negative size");
         return NULL;
     }
+    const BufferArg spec[4] = {{"values", 0, n * width, 0, 0},
+                               {"order", 0, n * 8, 0, 0},
+                               {"inverse", 1, n * 8, 0, 0},
+                               {"firsts", 1, n * 8, 0, 0}};
     Py_buffer b[4];
-    int got = 0;
+    Py_ssize_t unused;
     PyObject *result = NULL;
-    if (get(objs[0], &b[0], 0, n * width, "values") < 0) goto done;
-    got = 1;
-    if (get(objs[1], &b[1], 0, n * 8, "order") < 0) goto done;
-    got = 2;
-    if (get(objs[2], &b[2], 1, n * 8, "inverse") < 0) goto done;
-    got = 3;
-    if (get(objs[3], &b[3], 1, n * 8, "firsts") < 0) goto done;
-    got = 4;
+    if (get_buffers(objs, b, spec, 4, &unused) < 0) return NULL;
     const unsigned char *v = b[0].buf;
     const int64_t *order = b[1].buf;
     int64_t *inverse = b[2].buf, *firsts = b[3].buf;
@@ -144,7 +139,7 @@ PyObject *kernels_group_sorted(PyObject *self, PyObject *args) {
     }
     result = PyLong_FromLongLong(groups);
 done:
-    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    release_buffers(b, (int)(sizeof b / sizeof b[0]));
     return result;
 }
 
@@ -160,17 +155,15 @@ PyObject *kernels_hex_rows(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "width must be positive");
         return NULL;
     }
+    static const BufferArg spec[2] = {{"raw", 0, 0, 0, 0}, {"rows", 0, 0, 0, 8}};
     Py_buffer b[2];
-    int got = 0;
+    Py_ssize_t n;
     PyObject *result = NULL, *out = NULL;
-    if (get(objs[0], &b[0], 0, 0, "raw") < 0) goto done;
-    got = 1;
-    if (get(objs[1], &b[1], 0, 0, "rows") < 0) goto done;
-    got = 2;
+    if (get_buffers(objs, b, spec, 2, &n) < 0) return NULL;
     static const char HEX[] = "0123456789abcdef";
     const unsigned char *raw = b[0].buf;
     const int64_t *rows = b[1].buf;
-    Py_ssize_t n = b[1].len / 8, total = b[0].len / width;
+    Py_ssize_t total = b[0].len / width;
     out = PyTuple_New(n);
     if (out == NULL) goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -192,7 +185,7 @@ PyObject *kernels_hex_rows(PyObject *self, PyObject *args) {
     out = NULL;
 done:
     Py_XDECREF(out);
-    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    release_buffers(b, (int)(sizeof b / sizeof b[0]));
     return result;
 }
 
@@ -211,19 +204,15 @@ PyObject *kernels_group_matches(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "negative group count");
         return NULL;
     }
+    const BufferArg spec[4] = {{"table", 0, 0, 0, 24},
+                               {"bounds", 1, (groups + 1) * 8, 0, 0},
+                               {"froms", 1, 0, 8, 0},
+                               {"tos", 1, 0, 8, 0}};
     Py_buffer b[4];
-    int got = 0;
+    Py_ssize_t n; /* matches: (id, from, to) int64 rows */
     PyObject *result = NULL;
     int64_t *next = NULL;
-    if (get(objs[0], &b[0], 0, 0, "table") < 0) goto done;
-    got = 1;
-    Py_ssize_t n = b[0].len / 24;
-    if (get(objs[1], &b[1], 1, (groups + 1) * 8, "bounds") < 0) goto done;
-    got = 2;
-    if (get(objs[2], &b[2], 1, n * 8, "froms") < 0) goto done;
-    got = 3;
-    if (get(objs[3], &b[3], 1, n * 8, "tos") < 0) goto done;
-    got = 4;
+    if (get_buffers(objs, b, spec, 4, &n) < 0) return NULL;
     const int64_t *table = b[0].buf;
     int64_t *bounds = b[1].buf, *froms = b[2].buf, *tos = b[3].buf;
     next = PyMem_Calloc((size_t)groups + 1, sizeof(int64_t));
@@ -249,7 +238,7 @@ PyObject *kernels_group_matches(PyObject *self, PyObject *args) {
     result = Py_NewRef(Py_None);
 done:
     PyMem_Free(next);
-    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    release_buffers(b, (int)(sizeof b / sizeof b[0]));
     return result;
 }
 
@@ -263,16 +252,12 @@ PyObject *kernels_search_sorted(PyObject *self, PyObject *args) {
     PyObject *objs[3];
     int right;
     if (!PyArg_ParseTuple(args, "OOpO", &objs[0], &objs[1], &right, &objs[2])) return NULL;
+    static const BufferArg spec[3] = {
+        {"haystack", 0, 0, 0, 0}, {"needles", 0, 0, 0, 8}, {"out", 1, 0, 8, 0}};
     Py_buffer b[3];
-    int got = 0;
-    PyObject *result = NULL;
-    if (get(objs[0], &b[0], 0, 0, "haystack") < 0) goto done;
-    got = 1;
-    if (get(objs[1], &b[1], 0, 0, "needles") < 0) goto done;
-    got = 2;
-    Py_ssize_t m = b[0].len / 8, n = b[1].len / 8;
-    if (get(objs[2], &b[2], 1, n * 8, "out") < 0) goto done;
-    got = 3;
+    Py_ssize_t n;
+    if (get_buffers(objs, b, spec, 3, &n) < 0) return NULL;
+    Py_ssize_t m = b[0].len / 8;
     const int64_t *h = b[0].buf, *x = b[1].buf;
     int64_t *out = b[2].buf;
     Py_ssize_t at = 0; /* answer for the previous needle */
@@ -301,10 +286,8 @@ PyObject *kernels_search_sorted(PyObject *self, PyObject *args) {
         }
         out[i] = at = lo;
     }
-    result = Py_NewRef(Py_None);
-done:
-    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
-    return result;
+    release_buffers(b, 3);
+    return Py_NewRef(Py_None);
 }
 
 /* positions(buf, byte, out) -> count

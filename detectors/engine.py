@@ -201,6 +201,11 @@ class DetectionEngine:
             max(p.confidence for p in s.patterns) < s.minimum_confidence for s in specs
         ]
 
+    def share_person_key(self, other: DetectionEngine) -> None:
+        """Hash people with ``other``'s key from now on (a reloaded rule set must keep counting
+        the same people as the ledger the running engine feeds)."""
+        self._hasher, self.key_id = other._hasher, other.key_id
+
     @staticmethod
     def _allowlist(spec: IdentifierSpec) -> npt.NDArray[np.bytes_]:
         normalise = REFERENCES[spec.validator]

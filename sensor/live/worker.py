@@ -103,7 +103,7 @@ def build_rules(audit: Audit, config: EgressConfig) -> Rules:
         config.signatures.extra_directories, frozenset(config.signatures.disabled)
     )
     engine = DetectionEngine(specs, config.output.masked_samples_per_identifier)
-    engine._hasher, engine.key_id = audit.engine._hasher, audit.engine.key_id
+    engine.share_person_key(audit.engine)
     where = config.jurisdiction
     jurisdiction = Jurisdiction(
         audit.geoip, where.home, where.internal_networks, where.domestic_networks,

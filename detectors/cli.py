@@ -22,10 +22,12 @@ from rich.console import Console
 from rich.table import Table
 
 from detectors.catalogue import IdentifierSpec, load_all, load_catalogue
-from detectors.engine import DetectionEngine, Finding, ObjectFindings
+from detectors.engine import DetectionEngine, Finding
 from detectors.important import load_term_packs
 from sensor.config import EgressConfig, load_config
+from sensor.content.extract import ExtractionLimits
 from sensor.errors import EgressError
+from sensor.inspection import Inspection, inspect_content
 
 KEY_ENV = "EGRESS_IDENTITY_KEY_FILE"
 
@@ -91,13 +93,16 @@ def finding_record(finding: Finding) -> dict[str, Any]:
     }
 
 
-def scan_record(path: Path, size: int, truncated: bool, result: ObjectFindings) -> dict[str, Any]:
+def scan_record(path: Path, size: int, truncated: bool, inspection: Inspection) -> dict[str, Any]:
     """One JSON line of ``egress scan --json``: no raw identifiers, like an alert."""
+    result = inspection.findings
     return {
         "file": str(path),
         "size": size,
         "truncated": truncated,
         "layout": result.layout,
+        "content_flags": list(inspection.flags),  # what extraction could not read, as in objects
+        "parts": inspection.located(),  # sheet, member or page where identifiers were found
         "individuals": {
             "distinct": result.distinct_individuals,
             "key_id": result.key_id,
@@ -119,6 +124,11 @@ def scan_record(path: Path, size: int, truncated: bool, result: ObjectFindings) 
             for i in result.important
         ],
     }
+
+
+def _extraction_limits(config: EgressConfig) -> ExtractionLimits:
+    """The audit's limits for reading inside files (archives, Office, PDF)."""
+    return ExtractionLimits(**config.limits.extraction.model_dump())
 
 
 @click.group("signatures")
@@ -191,7 +201,7 @@ def test_command(ctx: click.Context, file: Path) -> None:
     config = _config(ctx)
     engine = _engine(config, None)
     data, truncated = _read(file, config.limits.max_object_bytes)
-    result = engine.inspect(data)
+    result = inspect_content(engine, data, _extraction_limits(config)).findings
     table = Table(
         title=f"{file} ({len(data)} bytes, read as {result.layout}{', truncated' if truncated else ''})"
     )
@@ -300,15 +310,16 @@ def scan_command(
     for column in ("file", "people", "identifiers (count)", "class"):
         table.add_column(column)
     total_people = files = 0
+    extraction = _extraction_limits(config)
     for path in _files(paths):
         data, truncated = _read(path, limit)
-        result = engine.inspect(data)
+        inspection = inspect_content(engine, data, extraction)
+        result = inspection.findings
         files += 1
         total_people += result.distinct_individuals
         if as_json:
-            click.echo(
-                json.dumps(scan_record(path, len(data), truncated, result), ensure_ascii=False)
-            )
+            record = scan_record(path, len(data), truncated, inspection)
+            click.echo(json.dumps(record, ensure_ascii=False))
             continue
         found = [f for f in result.findings + result.general if f.count]
         if not found and not result.important:

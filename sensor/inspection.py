@@ -60,27 +60,40 @@ def inspect_part(engine: DetectionEngine, text: bytes) -> ObjectFindings:
     )
 
 
-def inspect_object(
-    engine: DetectionEngine, obj: TransferObject, limits: ExtractionLimits | None = None
+def inspect_content(
+    engine: DetectionEngine, data: bytes, limits: ExtractionLimits | None = None
 ) -> Inspection:
-    """Extract ``obj``'s readable parts, detect in each, and combine (flags go on ``obj``)."""
-    if obj.encrypted:
-        obj.overflow = None  # detection cannot see inside; the streamed bytes are dropped
-        return Inspection(ObjectFindings((), 0), (), ())
-    stream = _stream_part(obj)
-    extraction = extract(obj.inspection_bytes(), limits)
-    for flag in extraction.flags:
-        obj.flag(f"content:{flag}")
+    """Extract ``data``'s readable parts (archives, Office, PDF, charsets), detect in each and
+    combine: what the audit does with an object's bytes, for files on disk (``egress scan``)."""
+    extraction = extract(data, limits)
     parts = tuple(
         PartFindings(p.path, p.kind, p.encoding, len(p.text), inspect_part(engine, p.text))
         for p in extraction.parts
     )
-    if stream is not None:
-        parts = (*parts, stream)
     combined = combine(list(parts), engine.max_samples)
+    return Inspection(combined, parts, tuple(extraction.flags))
+
+
+def inspect_object(
+    engine: DetectionEngine, obj: TransferObject, limits: ExtractionLimits | None = None
+) -> Inspection:
+    """``inspect_content`` of ``obj``'s bytes plus what was streamed past its size limit (flags
+    go on ``obj``)."""
+    if obj.encrypted:
+        obj.overflow = None  # detection cannot see inside; the streamed bytes are dropped
+        return Inspection(ObjectFindings((), 0), (), ())
+    stream = _stream_part(obj)
+    content = inspect_content(engine, obj.inspection_bytes(), limits)
+    for flag in content.flags:
+        obj.flag(f"content:{flag}")
+    if stream is None:
+        combined = content.findings
+    else:
+        combined = combine([*content.parts, stream], engine.max_samples)
     for indication in combined.important:  # tag the object: objects.jsonl and alerts carry it
         obj.flag(f"{IMPORTANT_DATA_FLAG}{indication.code}")
-    return Inspection(combined, parts, tuple(extraction.flags))
+    parts = content.parts if stream is None else (*content.parts, stream)
+    return Inspection(combined, parts, content.flags)
 
 
 STREAM_PART = "#stream"  # the part path of the bytes inspected in stream mode

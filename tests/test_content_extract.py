@@ -48,6 +48,23 @@ def _xlsx() -> bytes:
     return buf.getvalue()
 
 
+def _xls(people: list[tuple[str, str, str]] | None = None) -> bytes:
+    """A legacy .xls (BIFF8 in OLE2) as old systems export it: IDs as text, mobiles as numbers."""
+    xlwt = pytest.importorskip("xlwt")
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("客户")
+    for column, title in enumerate(HEADER):
+        sheet.write(0, column, title)
+    for row, (name, rid, mobile) in enumerate(people or PEOPLE, start=1):
+        sheet.write(row, 0, name)
+        sheet.write(row, 1, rid)
+        sheet.write(row, 2, int(mobile))
+    book.add_sheet("说明").write(0, 0, "本表仅供测试")
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
 def _docx() -> bytes:
     docx = pytest.importorskip("docx")
     document = docx.Document()
@@ -108,8 +125,8 @@ def _resident_ids(data: bytes) -> int:
 
 @pytest.mark.parametrize(
     ("maker", "kind"),
-    [(_xlsx, "xlsx-sheet"), (_docx, "docx"), (_pptx, "pptx"), (_pdf, "pdf")],
-    ids=["xlsx", "docx", "pptx", "pdf"],
+    [(_xlsx, "xlsx-sheet"), (_xls, "xls-sheet"), (_docx, "docx"), (_pptx, "pptx"), (_pdf, "pdf")],
+    ids=["xlsx", "xls", "docx", "pptx", "pdf"],
 )
 def test_documents_made_by_real_libraries_yield_their_people(maker, kind) -> None:  # type: ignore[no-untyped-def]
     data = maker()
@@ -148,6 +165,42 @@ def test_spreadsheet_sheets_are_separate_tables_with_their_header_first() -> Non
     assert parts[0].text.splitlines()[0] == ",".join(HEADER).encode()
     findings = ENGINE.inspect(parts[0].text)
     assert findings.layout == "rows" and findings.distinct_individuals == len(PEOPLE)
+
+
+def test_legacy_xls_sheets_are_tables_and_numbers_keep_their_digits() -> None:
+    """Mobiles stored as numbers come out as the digits Excel shows (not 13812345678.0), so the
+    sheet reads as a table with one person per row; the raw .xls bytes hide them (UTF-16 text and
+    binary doubles)."""
+    data = _xls()
+    parts = extract(data).parts
+    assert [p.path for p in parts] == ["客户", "说明"]
+    lines = parts[0].text.decode().splitlines()
+    assert lines == [",".join(HEADER)] + [",".join(p) for p in PEOPLE]
+    findings = ENGINE.inspect(parts[0].text)
+    assert findings.layout == "rows" and findings.distinct_individuals == len(PEOPLE)
+    found = {f.identifier: f.count for f in findings.findings}
+    assert found["cn_mobile"] == found["cn_resident_id"] == len(PEOPLE)
+    raw = {f.identifier: f.count for f in ENGINE.inspect(data).findings}
+    assert raw.get("cn_mobile", 0) == 0  # what was read before: the container's raw bytes
+
+
+def test_legacy_office_files_that_are_not_workbooks_are_flagged() -> None:
+    data = bytearray(_xls())
+    stream = "Workbook".encode("utf-16-le")
+    at = data.find(stream)
+    assert at > 0
+    data[at : at + len(stream)] = "Xorkbook".encode("utf-16-le")  # as a .doc: no workbook stream
+    result = extract(bytes(data))
+    assert result.parts == [] and result.flags == ["unsupported:ole"]
+
+
+def test_legacy_xls_is_bounded_by_the_size_budget() -> None:
+    maker = ValueMaker(random.Random(7))
+    people = [(f"张{i}", maker.resident_id(), maker.mobile()) for i in range(300)]
+    result = extract(_xls(people), ExtractionLimits(max_total_bytes=2000))
+    assert "limit:size" in result.flags
+    kept = b"".join(p.text for p in result.parts)
+    assert 1500 < len(kept) <= 2000 and kept.endswith(b"\n")  # whole rows up to the budget
 
 
 @pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-16", "utf-16-le", "utf-8-sig"])

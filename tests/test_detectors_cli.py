@@ -150,3 +150,26 @@ def test_sample_uploads_keep_their_resident_id_findings() -> None:
     first = engine.inspect(build_uploads()[0].body)
     (rid,) = [f for f in first.findings if f.identifier == "cn_resident_id"]
     assert rid.masked_samples == ("440305********0705", "310115********973X", "440305********2275")
+
+
+def test_scan_reads_inside_office_files_as_the_audit_does(tmp_path: Path) -> None:
+    """`egress scan` extracts content (sheets, archives, PDF) before detection, so a workbook gives
+    its people; before, it scanned the raw bytes and a compressed .xlsx gave none."""
+    from tests.test_content_extract import PEOPLE, _xls, _xlsx
+
+    (tmp_path / "people.xlsx").write_bytes(_xlsx())
+    (tmp_path / "people.xls").write_bytes(_xls())
+    result = _invoke("scan", "--json", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    records = {Path(r["file"]).name: r for r in map(json.loads, result.output.splitlines())}
+    for name, kind in (("people.xlsx", "xlsx-sheet"), ("people.xls", "xls-sheet")):
+        record = records[name]
+        assert record["individuals"]["distinct"] == len(PEOPLE)
+        assert record["layout"] == "rows"
+        (part,) = record["parts"]
+        assert (part["path"], part["kind"]) == ("客户", kind)
+        assert part["identifiers"] == {
+            "cn_mobile": len(PEOPLE),
+            "cn_person_name": len(PEOPLE),
+            "cn_resident_id": len(PEOPLE),
+        }

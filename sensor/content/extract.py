@@ -5,6 +5,7 @@ People send personal data as spreadsheets inside ZIP files, as GBK CSV exports, 
 
     ZIP / tar / gzip / bzip2 / xz  -> each member, recursively (``a.zip!/b.xlsx!/Sheet1``)
     xlsx / ods                     -> one CSV part per sheet (rows and columns kept)
+    xls (OLE2)                     -> one CSV part per sheet (sensor.content.legacy_office)
     docx / pptx / odt              -> paragraphs, one per line
     PDF                            -> page text (pypdf)
     HTML / XML                     -> element text; ``<name>x</name>`` becomes ``name: x`` so the
@@ -35,6 +36,7 @@ from typing import Protocol
 
 from sensor.content.charset import to_utf8
 from sensor.content.forms import json_text
+from sensor.content.legacy_office import NotAWorkbook, xls_sheets
 from sensor.content.office import office_parts
 from sensor.content.sniff import detect_type, is_encrypted
 
@@ -43,7 +45,7 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)  # it warns on every odd PDF;
 OFFICE_KINDS = frozenset({"docx", "xlsx", "pptx", "odt", "ods"})
 STREAM_KINDS = frozenset({"gzip", "bzip2", "xz"})
 MEDIA_KINDS = frozenset({"png", "jpeg", "gif", "webp"})  # no text to find; not scanned
-UNSUPPORTED_KINDS = frozenset({"7z", "rar", "ole", "zstd", "sqlite"})
+UNSUPPORTED_KINDS = frozenset({"7z", "rar", "zstd", "sqlite"})  # and OLE files that are not .xls
 RATIO_GRACE_BYTES = 1 << 20  # as for Content-Encoding: small members may expand a lot harmlessly
 READ_CHUNK = 1 << 20
 
@@ -193,6 +195,8 @@ class _Extractor:
             self._stream(data, kind, path, depth)
         elif kind == "pdf":
             self._pdf(data, path)
+        elif kind == "ole":
+            self._ole(data, path)
         elif kind in UNSUPPORTED_KINDS:
             self.result.flag(f"unsupported:{kind}")
         elif is_tar:
@@ -208,6 +212,20 @@ class _Extractor:
             text = json_text(text) or text
         if text:
             self.result.parts.append(TextPart(path, kind or "text", encoding, text))
+
+    def _ole(self, data: bytes, path: str) -> None:
+        """Legacy Office: an Excel workbook becomes one CSV part per sheet; other OLE files
+        (.doc, .ppt, .msg) are not read and are flagged ``unsupported:ole``."""
+        try:
+            sheets = xls_sheets(data, max_bytes=self._room())
+        except NotAWorkbook:
+            self.result.flag("unsupported:ole")
+            return
+        if sheets.truncated:
+            self.result.flag("limit:size")
+        for name, text in sheets.parts:
+            self.result.expanded_bytes += len(text)
+            self.result.parts.append(TextPart(_join(path, name), "xls-sheet", "utf-8", text))
 
     def _zip(self, data: bytes, kind: str, path: str, depth: int) -> None:
         try:

@@ -1,6 +1,6 @@
 """Precision and recall per identifier and per file format, written as docs/accuracy.md.
 
-Every file of the corpus (``detectors.corpus_formats``: UTF-8 and GBK CSV, XLSX, JSON, text, DOCX,
+Every file of the corpus (``detectors.corpus_formats``: UTF-8 and GBK CSV, XLSX, XLS, JSON, text, DOCX,
 PDF) goes through ``sensor.content.extract`` and the detectors as an object on the wire does. A
 detection counts as correct only when its identifier and exact value equal a label: a value cut
 or extended by one character is both a false positive and a false negative, so trimming bugs
@@ -153,7 +153,7 @@ def evaluate(engine: DetectionEngine, files: list[Rendered], seed: int, document
     return report
 
 
-FORMAT_ORDER = ("csv-utf8", "csv-gbk", "xlsx", "json", "ndjson", "text", "docx", "pdf")
+FORMAT_ORDER = ("csv-utf8", "csv-gbk", "xlsx", "xls", "json", "ndjson", "text", "docx", "pdf")
 
 
 def _cell(t: Tally | None) -> str:
@@ -177,9 +177,10 @@ def render_report(report: Report, specs: tuple[IdentifierSpec, ...]) -> str:
         "content extraction.",
         "",
         "Every file goes through the sensor's content extraction (`sensor/content/extract.py`:",
-        "charset detection, the XLSX/DOCX readers of `office.py`, pypdf page text) and then the",
+        "charset detection, the XLSX/DOCX readers of `office.py`, the XLS reader of",
+        "`legacy_office.py`, pypdf page text) and then the",
         "detectors, part by part, as an object seen on the wire. The CSV people exports are written",
-        "as UTF-8 CSV, GBK CSV and XLSX; the same people are also printed as a report (one",
+        "as UTF-8 CSV, GBK CSV, XLSX and legacy XLS; the same people are also printed as a report (one",
         "`header：value` line per person) in text, DOCX and PDF; free-text notes are written as text,",
         "DOCX and PDF. The truth of a file is the multiset of labelled (identifier, value) pairs the",
         "generator wrote; a detection counts as correct when its identifier and its exact value match",

@@ -4,7 +4,8 @@
 people and decoys again in the other formats of the issue, so that accuracy is measured through
 content extraction (charset detection, the Office readers, PDF text) as an object on the wire is:
 
-    CSV people export  -> csv-utf8 (as generated), csv-gbk, xlsx (one sheet, header row first),
+    CSV people export  -> csv-utf8 (as generated), csv-gbk, xlsx and legacy xls (one sheet,
+                          header row first),
                           and a printed report (one "header：value" line per person) as text,
                           docx and pdf: the same people, without table structure
     JSON payload       -> json;  service log -> ndjson
@@ -15,7 +16,7 @@ PDF text is re-flowed), so the truth of a rendered file is the multiset of label
 ``(identifier, value)`` pairs, not byte spans. A detection whose value differs by one character
 from a label still counts as a false positive and a false negative.
 
-Writers: openpyxl (XLSX), python-docx (DOCX), fpdf2 with a CJK TrueType font (PDF). They are
+Writers: openpyxl (XLSX), xlwt (XLS), python-docx (DOCX), fpdf2 with a CJK TrueType font (PDF). They are
 test dependencies (``deploy/install.sh --test``); ``formats_available`` says which are usable.
 """
 
@@ -33,7 +34,7 @@ from detectors.corpus import Document
 
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 FIXED_TIME = datetime.datetime(2024, 6, 1, tzinfo=datetime.UTC)  # for reproducible files
-STRUCTURED = ("csv-utf8", "csv-gbk", "xlsx", "json")  # one person per record
+STRUCTURED = ("csv-utf8", "csv-gbk", "xlsx", "xls", "json")  # one person per record
 UNSTRUCTURED = ("text", "docx", "pdf")
 PDF_WIDTH_MM = 420.0  # A3 landscape: a report line fits, as in a printed export
 PDF_FONT_PT = 9
@@ -44,7 +45,7 @@ class Rendered:
     """One file of the corpus as it would cross the wire, with its independent truth."""
 
     name: str
-    fmt: str  # csv-utf8, csv-gbk, xlsx, json, ndjson, text, docx, pdf
+    fmt: str  # csv-utf8, csv-gbk, xlsx, xls, json, ndjson, text, docx, pdf
     data: bytes
     truth: tuple[tuple[str, str], ...]  # (identifier, value as written), one per label
     people: int | None
@@ -58,7 +59,7 @@ def truth_values(doc: Document) -> tuple[tuple[str, str], ...]:
 
 def formats_available() -> dict[str, bool]:
     found = {}
-    for fmt, module in (("xlsx", "openpyxl"), ("docx", "docx"), ("pdf", "fpdf")):
+    for fmt, module in (("xlsx", "openpyxl"), ("xls", "xlwt"), ("docx", "docx"), ("pdf", "fpdf")):
         try:
             __import__(module)
             found[fmt] = fmt != "pdf" or CJK_FONT.exists()
@@ -94,6 +95,20 @@ def xlsx(rows: list[list[str]]) -> bytes:
         sheet.append([int(v) if _is_plain_number(v) else v for v in row])
     book.properties.created = FIXED_TIME.replace(tzinfo=None)
     book.properties.modified = FIXED_TIME.replace(tzinfo=None)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def xls(rows: list[list[str]]) -> bytes:
+    """The same sheet as ``xlsx`` in the legacy BIFF8 format old systems still export."""
+    import xlwt  # type: ignore[import-untyped]
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("客户")
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            sheet.write(r, c, int(value) if _is_plain_number(value) else value)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -162,6 +177,8 @@ def render(doc: Document, available: dict[str, bool]) -> Iterator[Rendered]:
         yield Rendered(doc.name, "csv-gbk", csv_gbk(doc), truth, doc.people)
         if available["xlsx"]:
             yield Rendered(doc.name, "xlsx", xlsx(rows), truth, doc.people)
+        if available["xls"]:
+            yield Rendered(doc.name, "xls", xls(rows), truth, doc.people)
         report = doc.name + "-report"
         yield Rendered(report, "text", "\n".join(lines).encode() + b"\n", truth, doc.people)
         if available["docx"]:

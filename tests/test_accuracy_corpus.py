@@ -14,6 +14,7 @@ import io
 import re
 import string
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -130,10 +131,23 @@ def _written_text(fmt: str, data: bytes) -> str:
             for sheet in book.worksheets
             for row in sheet.iter_rows(values_only=True)
         )
+    if fmt == "xls":
+        xlrd = pytest.importorskip("xlrd")
+        book = xlrd.open_workbook(file_contents=data)
+        return "\n".join(
+            "\t".join(_xls_cell(c) for c in sheet.row(r))
+            for sheet in book.sheets()
+            for r in range(sheet.nrows)
+        )
     if fmt == "docx":
         docx = pytest.importorskip("docx")
         return "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
     return data.decode("utf-8")
+
+
+def _xls_cell(cell: Any) -> str:
+    value = cell.value
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 @functools.cache
@@ -153,7 +167,9 @@ def _labels_hold(doc: Document, text: str) -> None:
         assert _count(text, value) >= n, (doc.name, value, n)
 
 
-@pytest.mark.parametrize("fmt", ["csv-utf8", "csv-gbk", "xlsx", "json", "ndjson", "text", "docx"])
+@pytest.mark.parametrize(
+    "fmt", ["csv-utf8", "csv-gbk", "xlsx", "xls", "json", "ndjson", "text", "docx"]
+)
 def test_every_label_is_in_the_written_file(fmt: str) -> None:
     available = formats_available()
     if fmt in available and not available[fmt]:

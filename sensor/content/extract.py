@@ -36,7 +36,7 @@ from typing import Protocol
 
 from sensor.content.charset import to_utf8
 from sensor.content.forms import json_text
-from sensor.content.legacy_office import NotAWorkbook, xls_sheets
+from sensor.content.legacy_office import DamagedWorkbook, NotAWorkbook, xls_sheets
 from sensor.content.office import office_parts
 from sensor.content.sniff import detect_type, is_encrypted
 
@@ -221,8 +221,14 @@ class _Extractor:
         except NotAWorkbook:
             self.result.flag("unsupported:ole")
             return
+        except DamagedWorkbook:
+            self.result.flag("error:xls")
+            self._text(data, "binary", path)  # as a damaged archive: stored text may remain
+            return
         if sheets.truncated:
             self.result.flag("limit:size")
+        if sheets.damaged:
+            self.result.flag("error:xls")
         for name, text in sheets.parts:
             self.result.expanded_bytes += len(text)
             self.result.parts.append(TextPart(_join(path, name), "xls-sheet", "utf-8", text))

@@ -25,13 +25,18 @@ MAX_EXACT_FLOAT = 2**53  # above this a double no longer holds every integer
 
 
 class NotAWorkbook(Exception):
-    """The OLE container holds no Excel workbook stream (or not one xlrd can read)."""
+    """The OLE container holds no Excel workbook stream (a .doc, .ppt, .msg)."""
+
+
+class DamagedWorkbook(Exception):
+    """A workbook xlrd cannot read: damaged, cut short, or built to break parsers."""
 
 
 @dataclass
 class Sheets:
     parts: list[tuple[str, bytes]]  # (sheet name, CSV bytes) in workbook order
     truncated: bool = False  # the byte budget was reached
+    damaged: bool = False  # a sheet after the ones in ``parts`` could not be read
 
 
 def _cell_text(cell: xlrd.sheet.Cell) -> str:
@@ -65,11 +70,19 @@ def _rows(sheet: xlrd.sheet.Sheet, budget: list[int]) -> Iterator[bytes]:
 
 
 def xls_sheets(data: bytes, max_bytes: int) -> Sheets:
-    """Every worksheet of the ``.xls`` in ``data`` as CSV, at most ``max_bytes`` in all."""
+    """Every worksheet of the ``.xls`` in ``data`` as CSV, at most ``max_bytes`` in all.
+
+    xlrd raises many exception types on hostile input (struct.error, AssertionError, LookupError
+    for a made-up code page...); all of them become ``DamagedWorkbook``, or, once some sheets were
+    read, a truncated result: a capture must never stop the audit."""
     try:
         book = xlrd.open_workbook(file_contents=data, on_demand=True, logfile=_Quiet())
-    except (xlrd.XLRDError, xlrd.compdoc.CompDocError, ValueError, IndexError, KeyError) as exc:
-        raise NotAWorkbook(str(exc)) from None
+    except xlrd.XLRDError as exc:
+        if "find workbook" in str(exc):  # xlrd: "Can't find workbook in OLE2 compound document"
+            raise NotAWorkbook(str(exc)) from None
+        raise DamagedWorkbook(str(exc)) from None
+    except Exception as exc:
+        raise DamagedWorkbook(f"{type(exc).__name__}: {exc}") from None
     budget = [max_bytes]
     out = Sheets([])
     try:
@@ -82,10 +95,10 @@ def xls_sheets(data: bytes, max_bytes: int) -> Sheets:
             if budget[0] < 0:
                 out.truncated = True
                 break
-    except (xlrd.XLRDError, ValueError, IndexError, KeyError, AssertionError) as exc:
+    except Exception as exc:
         if not out.parts:
-            raise NotAWorkbook(str(exc)) from None
-        out.truncated = True  # a damaged later sheet: keep the ones read
+            raise DamagedWorkbook(f"{type(exc).__name__}: {exc}") from None
+        out.damaged = True
     finally:
         book.release_resources()
     return out

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+import time
 from array import array
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -73,6 +74,29 @@ def _unpack(data: bytes) -> set[int]:
 BUSY_SECONDS = 60.0  # how long a writer waits for another process's transaction
 
 
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode. The switch needs the file to itself and SQLite does not wait for
+    it (the busy handler is not run), so live workers opening one new ledger at the same moment
+    failed with "database is locked" (5 of 20 trials of 8 processes). WAL is a property of the
+    file: read the mode first, and retry the switch with back-off within ``BUSY_SECONDS``."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    delay = 0.002
+    while True:
+        try:
+            if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            # when the lock is not granted SQLite may answer with the old mode instead of raising
+            if str(db.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower() == "wal":
+                return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError("database is locked: the switch to WAL mode timed out")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
 class Ledger:
     """One ledger file. ``key_id`` is the fingerprint of the person-hash key; a ledger refuses a
     different persistent key, and a ledger made with per-run keys says so (``per_run``)."""
@@ -88,7 +112,7 @@ class Ledger:
             # its look-up of known people and its inserts are one atomic step.
             self._db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_SECONDS)
             self._db.execute(f"PRAGMA page_size={PAGE_BYTES}")  # only takes effect on a new file
-            self._db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(self._db)
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             self._db.executescript(_SCHEMA)

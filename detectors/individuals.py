@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -48,6 +47,7 @@ import numpy.typing as npt
 
 from detectors.layout import Layout
 from detectors.vectors import IntArray, native_kernels, unique_ints, unique_strings
+from sensor.native import optional_extension
 
 if TYPE_CHECKING:  # the extension may not be built; see _native_hasher
     from detectors import _keyhash
@@ -94,13 +94,8 @@ KEY_BYTES = 16  # 128 bits of the HMAC: no collisions among billions of people, 
 
 def _native_hasher(secret: bytes) -> _keyhash.Hasher | None:
     """The C loop (``detectors._keyhash``), unless it was not built or ``EGRESS_NATIVE_HASH=0``."""
-    if os.environ.get("EGRESS_NATIVE_HASH", "1") == "0":
-        return None
-    try:
-        from detectors import _keyhash
-    except ImportError:
-        return None
-    return _keyhash.Hasher(secret)
+    module = optional_extension("detectors._keyhash", "EGRESS_NATIVE_HASH")
+    return module.Hasher(secret) if module is not None else None
 
 
 class KeyedHasher:

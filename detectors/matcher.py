@@ -52,6 +52,7 @@ from detectors.catalogue import IdentifierSpec
 from detectors.vectors import BoolArray, ByteArray, IntArray, native_kernels, run_before
 from sensor.cachefiles import cache_dir, write_atomic
 from sensor.errors import SignatureError
+from sensor.native import optional_extension
 
 if TYPE_CHECKING:  # the extension may not be built; see _native_module
     from detectors import _hsscan
@@ -62,13 +63,7 @@ PAD = b"\n"
 
 def _native_module() -> ModuleType | None:
     """The C match collector, unless it was not built or ``EGRESS_NATIVE_SCAN=0``."""
-    if os.environ.get("EGRESS_NATIVE_SCAN", "1") == "0":
-        return None
-    try:
-        from detectors import _hsscan
-    except ImportError:
-        return None
-    return _hsscan
+    return optional_extension("detectors._hsscan", "EGRESS_NATIVE_SCAN")
 
 
 def _negate_class(boundary: str) -> str:

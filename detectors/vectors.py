@@ -8,13 +8,14 @@ Python calls.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+
+from sensor.native import optional_extension
 
 BoolArray = npt.NDArray[np.bool_]
 ByteArray = npt.NDArray[np.uint8]
@@ -25,13 +26,7 @@ def native_kernels() -> ModuleType | None:
     """The C validator kernels (``detectors._kernels``), unless they were not built or
     ``EGRESS_NATIVE_KERNELS=0``; the validators then run their numpy kernels, which compute the
     same (tests/test_detectors_kernels.py)."""
-    if os.environ.get("EGRESS_NATIVE_KERNELS", "1") == "0":
-        return None
-    try:
-        from detectors import _kernels
-    except ImportError:
-        return None
-    return _kernels
+    return optional_extension("detectors._kernels", "EGRESS_NATIVE_KERNELS")
 
 
 def byte_table(chars: bytes) -> BoolArray:

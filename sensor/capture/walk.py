@@ -11,12 +11,13 @@ with new headers for the evidence pass (``gather``).
 
 from __future__ import annotations
 
-import os
 import struct
 from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
+
+from sensor.native import optional_extension
 
 __all__ = ["I64", "Walk", "gather", "native", "walk"]
 
@@ -33,13 +34,7 @@ Walk = tuple[I64, int, int, list[tuple[int, int]]]
 
 def native() -> ModuleType | None:
     """The C walker, unless it was not built or ``EGRESS_NATIVE_WALK=0``."""
-    if os.environ.get("EGRESS_NATIVE_WALK", "1") == "0":
-        return None
-    try:
-        from sensor.capture import _walk
-    except ImportError:
-        return None
-    return _walk
+    return optional_extension("sensor.capture._walk", "EGRESS_NATIVE_WALK")
 
 
 def walk(buf: bytes, limit: int, order: str, module: ModuleType | None) -> Walk:

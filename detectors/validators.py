@@ -29,6 +29,7 @@ from detectors.vectors import (
     calendar_dates,
     empty,
     fixed_matrix,
+    kernel_check,
     native_kernels,
     number,
     span_matrix,
@@ -87,20 +88,9 @@ def check_gb11643(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
     native = native_kernels()
     if native is None:
         return check_gb11643_numpy(buf, starts, ends)
-    valid = np.empty(starts.size, dtype=bool)
-    chars = np.empty((starts.size, 18), dtype=np.uint8)
-    native.gb11643(
-        np.ascontiguousarray(buf, dtype=np.uint8),
-        np.ascontiguousarray(starts, dtype=np.int64),
-        _CHECK_TABLE,
-        _PROVINCE_TABLE,
-        _WEIGHTS,
-        MIN_BIRTH_YEAR,
-        datetime.date.today().year,
-        valid,
-        chars,
-    )
-    return Checked(valid, as_strings(chars))
+    year = datetime.date.today().year
+    tables = (_CHECK_TABLE, _PROVINCE_TABLE, _WEIGHTS, MIN_BIRTH_YEAR, year)
+    return kernel_check(native.gb11643, buf, (starts,), 18, *tables)
 
 
 def check_gb11643_numpy(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:

@@ -28,6 +28,7 @@ from detectors.vectors import (
     compact,
     digits_of,
     empty,
+    kernel_check,
     lower,
     native_kernels,
     number,
@@ -80,17 +81,7 @@ def check_cn_mobile(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked
     native = native_kernels()
     if native is None:
         return check_cn_mobile_numpy(buf, starts, ends)
-    valid = np.empty(starts.size, dtype=bool)
-    values = np.empty((starts.size, 11), dtype=np.uint8)
-    native.mobile(
-        np.ascontiguousarray(buf, dtype=np.uint8),
-        np.ascontiguousarray(starts, dtype=np.int64),
-        np.ascontiguousarray(ends, dtype=np.int64),
-        _MOBILE_TABLE,
-        valid,
-        values,
-    )
-    return Checked(valid, as_strings(values))
+    return kernel_check(native.mobile, buf, (starts, ends), 11, _MOBILE_TABLE)
 
 
 def check_cn_mobile_numpy(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
@@ -178,20 +169,8 @@ def check_email(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
     width = int((ends - starts).max())
     if native is None or width <= 0 or width > 1 << 12:
         return check_email_numpy(buf, starts, ends)
-    valid = np.empty(starts.size, dtype=bool)
-    values = np.empty((starts.size, width), dtype=np.uint8)
-    native.email(
-        np.ascontiguousarray(buf, dtype=np.uint8),
-        np.ascontiguousarray(starts, dtype=np.int64),
-        np.ascontiguousarray(ends, dtype=np.int64),
-        width,
-        _EMAIL_LOCAL,
-        _EMAIL_DOMAIN,
-        _DENIED_WORDS,
-        valid,
-        values,
-    )
-    return Checked(valid, as_strings(values))
+    tables = (width, _EMAIL_LOCAL, _EMAIL_DOMAIN, _DENIED_WORDS)  # the kernel takes width first
+    return kernel_check(native.email, buf, (starts, ends), width, *tables)
 
 
 def check_email_numpy(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:

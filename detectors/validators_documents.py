@@ -36,6 +36,7 @@ from detectors.vectors import (
     digits_of,
     empty,
     fixed_matrix,
+    kernel_check,
     native_kernels,
     number,
     span_matrix,
@@ -158,21 +159,8 @@ def check_cn_uscc(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:
     native = native_kernels()
     if native is None:
         return check_cn_uscc_numpy(buf, starts, ends)
-    valid = np.empty(starts.size, dtype=bool)
-    values = np.empty((starts.size, 18), dtype=np.uint8)
-    native.uscc(
-        np.ascontiguousarray(buf, dtype=np.uint8),
-        np.ascontiguousarray(starts, dtype=np.int64),
-        _USCC_FIRST,
-        _USCC_SECOND,
-        _PROVINCE_TABLE,
-        _USCC_VALUE,
-        _USCC_WEIGHT_ARRAY,
-        _USCC_CHARS,
-        valid,
-        values,
-    )
-    return Checked(valid, as_strings(values))
+    tables = (_USCC_FIRST, _USCC_SECOND, _PROVINCE_TABLE, _USCC_VALUE, _USCC_WEIGHT_ARRAY)
+    return kernel_check(native.uscc, buf, (starts,), 18, *tables, _USCC_CHARS)
 
 
 def check_cn_uscc_numpy(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:

@@ -17,6 +17,7 @@ from detectors.vectors import (
     IntArray,
     as_strings,
     empty,
+    kernel_check,
     native_kernels,
     span_matrix,
 )
@@ -57,16 +58,7 @@ def check_cn_person_name(buf: ByteArray, starts: IntArray, ends: IntArray) -> Ch
     native = native_kernels()
     if native is None:
         return check_cn_person_name_numpy(buf, starts, ends)
-    valid = np.empty(starts.size, dtype=bool)
-    values = np.empty((starts.size, 12), dtype=np.uint8)
-    native.person_name(
-        np.ascontiguousarray(buf, dtype=np.uint8),
-        np.ascontiguousarray(starts, dtype=np.int64),
-        np.ascontiguousarray(ends, dtype=np.int64),
-        valid,
-        values,
-    )
-    return Checked(valid, as_strings(values))
+    return kernel_check(native.person_name, buf, (starts, ends), 12)
 
 
 def check_cn_person_name_numpy(buf: ByteArray, starts: IntArray, ends: IntArray) -> Checked:

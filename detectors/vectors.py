@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -251,6 +251,25 @@ class Checked:
 
 def empty(n: int = 0) -> Checked:
     return Checked(np.zeros(n, dtype=bool), np.zeros(n, dtype="S1"))
+
+
+def kernel_check(
+    kernel: Any, buf: ByteArray, spans: tuple[IntArray, ...], width: int, *tables: object
+) -> Checked:
+    """Run a C validator kernel of ``detectors._kernels``: it is called as
+    ``kernel(buf, *spans, *tables, valid, values)`` and fills ``valid`` (one flag per candidate)
+    and ``values`` (``width`` bytes per candidate, the normalised value, zero-padded)."""
+    n = spans[0].size
+    valid = np.empty(n, dtype=bool)
+    values = np.empty((n, width), dtype=np.uint8)
+    kernel(
+        np.ascontiguousarray(buf, dtype=np.uint8),
+        *(np.ascontiguousarray(span, dtype=np.int64) for span in spans),
+        *tables,
+        valid,
+        values,
+    )
+    return Checked(valid, as_strings(values))
 
 
 _DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -93,6 +94,20 @@ class Finding:
     taxonomy: str = ""
     suppressed: int = 0  # valid values excluded or below the confidence threshold
     confidence: float = 0.0  # mean confidence of the counted occurrences
+
+    @classmethod
+    def of(cls, spec: IdentifierSpec, **counts: Any) -> Finding:
+        """A finding of ``spec``: its names, class, basis and taxonomy, and the given counts."""
+        return cls(
+            identifier=spec.id,
+            rule=spec.rule,
+            name_en=spec.name.en,
+            name_zh=spec.name.zh,
+            data_class=spec.data_class,
+            basis=spec.basis,
+            taxonomy=spec.taxonomy,
+            **counts,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,19 +431,13 @@ class DetectionEngine:
                 samples.append(
                     mask_value(text, spec.mask.style, spec.mask.keep_start, spec.mask.keep_end)
                 )
-        return Finding(
-            identifier=spec.id,
-            rule=spec.rule,
-            name_en=spec.name.en,
-            name_zh=spec.name.zh,
-            data_class=spec.data_class,
-            basis=spec.basis,
+        return Finding.of(
+            spec,
             count=int(acc.starts.size),
             distinct=distinct,
             rejected=int(acc.rejected.size),
             masked_samples=tuple(samples),
             offsets=tuple(acc.starts[:MAX_OFFSETS].tolist()),
-            taxonomy=spec.taxonomy,
             suppressed=acc.suppressed,
             confidence=round(float(acc.confidence.mean()), 2) if acc.starts.size else 0.0,
         )

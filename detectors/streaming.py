@@ -268,19 +268,13 @@ class ObjectScanner:
                 continue
             values = np.concatenate(tally.values) if tally.values else np.zeros(0, "S1")
             starts = np.concatenate(tally.starts) if tally.starts else np.zeros(0, np.int64)
-            finding = Finding(
-                identifier=spec.id,
-                rule=spec.rule,
-                name_en=spec.name.en,
-                name_zh=spec.name.zh,
-                data_class=spec.data_class,
-                basis=spec.basis,
+            finding = Finding.of(
+                spec,
                 count=tally.count,
                 distinct=len(np.unique(values)) if values.size else 0,
                 rejected=tally.rejected,
                 masked_samples=tuple(tally.samples),
                 offsets=tuple(tally.offsets),
-                taxonomy=spec.taxonomy,
                 suppressed=tally.suppressed,
                 confidence=round(tally.confidence_sum / tally.count, 2) if tally.count else 0.0,
             )

@@ -54,7 +54,7 @@ from typing import Any
 from bench.mailftp import build_mail, sans_io_rate
 from bench.measure import loadavg
 from bench.stages import StageTimers
-from bench.traffic.mix import _Session
+from bench.traffic.mix import FTP_LOGIN, _Session
 from bench.traffic.tcp_session import LINKTYPE_ETHERNET, PCAP_MAGIC_US
 from sensor.anomalies import AnomalyCounter
 from sensor.audit import Audit
@@ -163,15 +163,7 @@ def ftp_sessions(megabytes: float) -> list[tuple[int, int, Steps]]:
     rng = random.Random(SEED)
     half = int(megabytes * (1 << 20) / 2)
     upload, download = _csv(rng, half), rng.randbytes(half)
-    control: Steps = [
-        (False, b"220 FTP server ready\r\n"),
-        (True, b"USER sync\r\n"),
-        (False, b"331 Password required\r\n"),
-        (True, b"PASS secret\r\n"),
-        (False, b"230 Logged in\r\n"),
-        (True, b"TYPE I\r\n"),
-        (False, b"200 Type set to I\r\n"),
-    ]
+    control: Steps = list(FTP_LOGIN)
     sessions: list[tuple[int, int, Steps]] = [(40000, 21, control)]
     for n, (verb, name, data, up) in enumerate(
         (("STOR", "customers.csv", upload, True), ("RETR", "backup.bin", download, False))

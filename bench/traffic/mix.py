@@ -66,6 +66,16 @@ KIND_WEIGHTS: dict[str, float] = {
 }
 SERVERS_V4 = (US_SERVER, HK_SERVER, CN_SERVER, "63.10.20.31", "219.76.10.21", "61.152.10.21")
 SERVERS_V6 = ("2600:1f18::10", "2001:c00::20", "240e:1::30")  # US, HK, CN allocations
+# (from the client, line) of an FTP login in binary mode, up to the first transfer command
+FTP_LOGIN: tuple[tuple[bool, bytes], ...] = (
+    (False, b"220 FTP server ready\r\n"),
+    (True, b"USER sync\r\n"),
+    (False, b"331 Password required\r\n"),
+    (True, b"PASS secret\r\n"),
+    (False, b"230 Logged in\r\n"),
+    (True, b"TYPE I\r\n"),
+    (False, b"200 Type set to I\r\n"),
+)
 CLIENT_MAC = "02:00:0a:00:00:01"
 GATEWAY_MAC = "02:00:00:00:00:fe"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)i?[bB]?\s*$")
@@ -380,13 +390,7 @@ class MixGenerator:
         data_port = self._port()
         yield from s.handshake()
         for from_client, text in (
-            (False, b"220 FTP server ready\r\n"),
-            (True, b"USER sync\r\n"),
-            (False, b"331 Password required\r\n"),
-            (True, b"PASS secret\r\n"),
-            (False, b"230 Logged in\r\n"),
-            (True, b"TYPE I\r\n"),
-            (False, b"200 Type set to I\r\n"),
+            *FTP_LOGIN,
             *_passive_mode(server, data_port),
             (True, b"STOR customers.csv\r\n"),
             (False, b"150 Opening data connection\r\n"),

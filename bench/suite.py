@@ -70,6 +70,19 @@ def _child_json(cmd: list[str], work: Path) -> Run:
     return run
 
 
+def _loop_runs(cmd: list[str], work: Path, runs: int, cpu: bool = False) -> list[Run]:
+    """``runs`` runs of a child that prints JSON, each timed by the seconds of its own work loop
+    (interpreter start-up excluded) and, with ``cpu``, its own CPU seconds."""
+    out = []
+    for _ in range(runs):
+        run = _child_json(cmd, work)
+        run.seconds = run.extra["seconds"]
+        if cpu:
+            run.cpu_seconds = run.extra["cpu_seconds"]
+        out.append(run)
+    return out
+
+
 class Suite:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -225,11 +238,7 @@ class Suite:
             path = self.work / f"{name}-{n}.pcap"
             packets = build(path, n)
             cmd = [sys.executable, "-m", "bench.audit_run", str(path), str(self.work / "case")]
-            runs = []
-            for _ in range(self.runs):
-                run = _child_json(cmd, self.work)
-                run.seconds = run.extra["seconds"]
-                runs.append(run)
+            runs = _loop_runs(cmd, self.work, self.runs)
             fig = Figure(name, runs)
             extra = runs[-1].extra
             out[name] = {
@@ -253,12 +262,7 @@ class Suite:
         for handler in ("stream", "strict"):
             cmd = [sys.executable, "-m", "bench.spine", str(cap), "--handler", handler]
             cmd += ["--block-bytes", str(self.args.block_bytes)]
-            runs = []
-            for _ in range(self.runs):
-                run = _child_json(cmd, self.work)
-                run.seconds = run.extra["seconds"]  # the work loop, without interpreter start-up
-                run.cpu_seconds = run.extra["cpu_seconds"]
-                runs.append(run)
+            runs = _loop_runs(cmd, self.work, self.runs, cpu=True)
             fig = Figure(f"spine {handler}", runs)
             extra = runs[-1].extra
             out[handler] = {
@@ -302,11 +306,7 @@ class Suite:
             got = peers.subsample(cap, sample, limit) if limit < packets else packets
             target = sample if limit < packets else cap
             cmd = [sys.executable, "-m", "bench.peers", "dpkt-parse", str(target)]
-            runs = []
-            for _ in range(self.runs):
-                run = _child_json(cmd, self.work)
-                run.seconds = run.extra["seconds"]
-                runs.append(run)
+            runs = _loop_runs(cmd, self.work, self.runs)
             fig = Figure("dpkt parse", runs)
             out["dpkt_parse"] = {
                 "packets_measured": got,
@@ -369,11 +369,7 @@ class Suite:
             got = peers.subsample(cap, sample, limit) if limit < total_packets else total_packets
             target = sample if limit < total_packets else cap
             cmd = [sys.executable, "-m", "bench.peers", kind, str(target)]
-            runs = []
-            for _ in range(self.runs):
-                run = _child_json(cmd, self.work)
-                run.seconds = run.extra["seconds"]
-                runs.append(run)
+            runs = _loop_runs(cmd, self.work, self.runs)
             fig = Figure(name, runs)
             per_packet = fig.seconds / max(got, 1)
             out[name] = {
@@ -383,11 +379,7 @@ class Suite:
                 "load": fig.load,
             }
         cmd = [sys.executable, "-m", "bench.peers", "hyperscan", str(cap)]
-        runs = []
-        for _ in range(self.runs):
-            run = _child_json(cmd, self.work)
-            run.seconds = run.extra["seconds"]
-            runs.append(run)
+        runs = _loop_runs(cmd, self.work, self.runs)
         fig = Figure("hyperscan", runs)
         payload = runs[-1].extra["payload_bytes"]
         out["hyperscan_raw"] = {

@@ -125,49 +125,69 @@ typedef struct {
     Matches matches;
     const Runs *runs;
     size_t cursor; /* the run of the last match: matches come in end order */
+    int anchored;
 } RunContext;
 
-/* An anchored match ends where its run ends in the compact buffer: report it as the wrapped
- * form would, (id, the byte before the run, the byte after it) in the scanned data. */
-static int on_run_match(unsigned int id, unsigned long long from, unsigned long long to,
-                        unsigned int flags, void *context) {
-    RunContext *c = (RunContext *)context;
+/* The run whose compact span [end - length, end] holds compact offset `at` (its end is the
+ * newline after it): the cursor when matches come in end order, else a binary search. */
+static size_t run_at(RunContext *c, unsigned long long at) {
     const Runs *r = c->runs;
-    size_t at = c->cursor;
-    (void)from;
-    if (at >= r->count || (unsigned long long)r->compact_ends[at] > to) {
-        size_t hi = r->count; /* out of order: the first run whose compact end is >= to */
-        at = 0;
-        while (at < hi) {
-            size_t mid = at + (hi - at) / 2;
-            if ((unsigned long long)r->compact_ends[mid] < to)
-                at = mid + 1;
+    size_t k = c->cursor;
+    if (k >= r->count || (unsigned long long)r->compact_ends[k] > at) {
+        size_t hi = r->count;
+        k = 0;
+        while (k < hi) {
+            size_t mid = k + (hi - k) / 2;
+            if ((unsigned long long)r->compact_ends[mid] < at)
+                k = mid + 1;
             else
                 hi = mid;
         }
     }
-    while (at < r->count && (unsigned long long)r->compact_ends[at] < to) at++;
-    if (at == r->count) return 0; /* cannot happen: anchored matches end at a run's end */
-    c->cursor = at;
-    return on_match(id, (unsigned long long)(r->starts[at] - 1),
-                    (unsigned long long)(r->ends[at] + 1), flags, &c->matches);
+    while (k < r->count && (unsigned long long)r->compact_ends[k] < at) k++;
+    c->cursor = k;
+    return k;
+}
+
+/* A match in the compact buffer, reported as the wrapped pattern would report it in the data.
+ * Anchored (whole runs): (id, the byte before the run, the byte after it). Otherwise the offsets
+ * move with the run: the newline before or after it stands for the byte before or after it. */
+static int on_run_match(unsigned int id, unsigned long long from, unsigned long long to,
+                        unsigned int flags, void *context) {
+    RunContext *c = (RunContext *)context;
+    const Runs *r = c->runs;
+    size_t k = run_at(c, c->anchored ? to : to - 1);
+    if (k == r->count) return 0; /* cannot happen: every match ends inside a run or after it */
+    int64_t length = r->ends[k] - r->starts[k];
+    int64_t shift = r->starts[k] - (r->compact_ends[k] - length);
+    if (c->anchored)
+        return on_match(id, (unsigned long long)(r->starts[k] - 1),
+                        (unsigned long long)(r->ends[k] + 1), flags, &c->matches);
+    /* (without start-of-match tracking `from` means nothing; it is moved all the same) */
+    return on_match(id, (unsigned long long)((int64_t)from + shift),
+                    (unsigned long long)((int64_t)to + shift), flags, &c->matches);
 }
 
 static PyObject *Database_scan_runs(Database *self, PyObject *args) {
-    Py_buffer data, table;
+    Py_buffer data, table, required;
     Py_ssize_t shortest, longest;
-    if (!PyArg_ParseTuple(args, "y*y*nn", &data, &table, &shortest, &longest)) return NULL;
-    if (table.len != 256) {
+    int anchored;
+    if (!PyArg_ParseTuple(args, "y*y*y*nnp", &data, &table, &required, &shortest, &longest,
+                          &anchored))
+        return NULL;
+    if (table.len != 256 || (required.len != 0 && required.len != 256)) {
         PyBuffer_Release(&data);
         PyBuffer_Release(&table);
-        PyErr_SetString(PyExc_ValueError, "the byte class must be a 256-byte table");
+        PyBuffer_Release(&required);
+        PyErr_SetString(PyExc_ValueError, "byte classes must be 256-byte tables");
         return NULL;
     }
     const unsigned char *buf = (const unsigned char *)data.buf;
     const unsigned char *in = (const unsigned char *)table.buf;
+    const unsigned char *needed = required.len ? (const unsigned char *)required.buf : NULL;
     size_t n = (size_t)data.len, total = 1;
     Runs runs = {NULL, NULL, NULL, 0, 0};
-    RunContext context = {{NULL, 0, 0, 0}, &runs, 0};
+    RunContext context = {{NULL, 0, 0, 0}, &runs, 0, anchored};
     char *compact = NULL;
     int no_memory = 0;
     hs_error_t err = HS_SUCCESS;
@@ -178,9 +198,13 @@ static PyObject *Database_scan_runs(Database *self, PyObject *args) {
             continue;
         }
         size_t start = i;
-        while (i < n && in[buf[i]]) i++;
+        int has_needed = needed == NULL;
+        while (i < n && in[buf[i]]) {
+            if (!has_needed && needed[buf[i]]) has_needed = 1;
+            i++;
+        }
         Py_ssize_t length = (Py_ssize_t)(i - start);
-        if (length < shortest || length > longest) continue;
+        if (!has_needed || length < shortest || length > longest) continue;
         if (!add_run(&runs, (int64_t)start, (int64_t)i)) {
             no_memory = 1;
             break;
@@ -207,6 +231,7 @@ static PyObject *Database_scan_runs(Database *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     PyBuffer_Release(&table);
+    PyBuffer_Release(&required);
     PyMem_RawFree(compact);
     PyMem_RawFree(runs.starts);
     PyMem_RawFree(runs.ends);
@@ -218,8 +243,9 @@ static PyMethodDef Database_methods[] = {
     {"scan", (PyCFunction)Database_scan, METH_VARARGS,
      "scan(data) -> bytes: native-endian int64 (id, from, to) triples, in match order"},
     {"scan_runs", (PyCFunction)Database_scan_runs, METH_VARARGS,
-     "scan_runs(data, table, shortest, longest) -> bytes: this database's anchored patterns over "
-     "the runs of table's bytes, as (id, byte before the run, byte after it) triples"},
+     "scan_runs(data, table, required, shortest, longest, anchored) -> bytes: this database over "
+     "the runs of table's bytes (holding a byte of required, if given), as (id, from, to) "
+     "triples in data"},
     {"serialize", (PyCFunction)Database_serialize, METH_NOARGS,
      "serialize() -> bytes: the compiled database, for load() on a machine of the same platform"},
     {NULL, NULL, 0, NULL}};

@@ -2,7 +2,15 @@
 
 class Database:
     def scan(self, data: bytes) -> bytes: ...
-    def scan_runs(self, data: bytes, table: bytes, shortest: int, longest: int) -> bytes: ...
+    def scan_runs(
+        self,
+        data: bytes,
+        table: bytes,
+        required: bytes,
+        shortest: int,
+        longest: int,
+        anchored: bool,
+    ) -> bytes: ...
     def serialize(self) -> bytes: ...
 
 def compile(expressions: list[bytes], flags: list[int]) -> Database: ...

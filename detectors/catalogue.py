@@ -97,9 +97,9 @@ class PatternSpec(BaseModel):
     length: int | tuple[int, int] = Field(description="bytes: fixed, or [min, max]")
     extend_left: str | None = None
     confidence: float = Field(0.9, ge=0.0, le=1.0)
-    whole_run: bool = Field(
+    scan_runs: bool = Field(
         False,
-        description="scan over the runs of the boundary class only (detectors/runscan.py)",
+        description="scan over the runs of its own bytes only (detectors/runscan.py)",
     )
 
     @model_validator(mode="after")

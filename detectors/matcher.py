@@ -220,24 +220,35 @@ class _Expr:
 
 @dataclass
 class _RunGroup:
-    """Patterns that match whole runs of one byte class, scanned over those runs only
+    """``scan_runs`` patterns with one run plan, scanned over those runs only
     (``detectors.runscan``); their expression ids are ``base`` onwards."""
 
-    table: BoolArray
+    plan: runscan.RunPlan
     base: int
     shortest: int = MAX_RUN
     longest: int = 0
     expressions: list[bytes] = field(default_factory=list)
+    flags: list[int] = field(default_factory=list)
     native: _hsscan.Database = field(init=False)
 
-    def add(self, pattern: PatternSpec) -> None:
-        self.expressions.append(runscan.anchored(pattern))
+    def add(self, pattern: PatternSpec, wrapped: bytes, flag: int) -> None:
+        if self.plan.anchored:
+            self.expressions.append(runscan.anchored(pattern))
+            self.flags.append(runscan.MULTILINE)
+            self.longest = max(self.longest, pattern.max_length)
+        else:  # the match may be any part of a run
+            self.expressions.append(wrapped)
+            self.flags.append(flag)
+            self.longest = MAX_RUN
         self.shortest = min(self.shortest, pattern.min_length)
-        self.longest = max(self.longest, pattern.max_length)
 
     def rows(self, padded: bytes) -> IntArray:
         """The wrapped form's (id, from, to) rows of this group's patterns in ``padded``."""
-        raw = self.native.scan_runs(padded, self.table.tobytes(), self.shortest, self.longest)
+        plan = self.plan
+        required = b"" if plan.required is None else plan.required.tobytes()
+        raw = self.native.scan_runs(
+            padded, plan.run_class.tobytes(), required, self.shortest, self.longest, plan.anchored
+        )
         table: IntArray = np.frombuffer(raw, dtype=np.int64).reshape(-1, 3).copy()
         table[:, 0] += self.base
         return table
@@ -254,10 +265,10 @@ class Matcher:
         flags: list[int] = []
         native = _native_module()
         # Run groups need the system libhs: the python-hyperscan wheel's bundled build misses some
-        # multi-line anchored matches (found by tests/test_runscan.py), so its path keeps every
+        # multi-line anchored matches (docs/signatures.md, scan_runs), so its path keeps every
         # pattern wrapped in the main database.
         route = native is not None and runscan.enabled()
-        grouped: dict[bytes, list[tuple[_Expr, PatternSpec]]] = {}
+        grouped: dict[bytes, list[tuple[_Expr, PatternSpec, bytes, int, runscan.RunPlan]]] = {}
         for index, spec in enumerate(specs):
             left = _negate_class(spec.boundary.left)
             right = _negate_class(spec.boundary.right)
@@ -277,20 +288,28 @@ class Matcher:
                 expr = _Expr(
                     index, mode, pattern.min_length, pattern.max_length, pattern.confidence, extend
                 )
-                if pattern.whole_run and not runscan.whole_run(pattern, left_table, right_table):
-                    raise SignatureError(
-                        f"{spec.source or spec.id}: whole_run needs a pattern made only of its "
-                        f"boundary class {spec.boundary.left} (the same on both sides), with the "
-                        f"declared length, and no extend_left: {pattern.regex}"
-                    )
-                if route and pattern.whole_run:
-                    grouped.setdefault(left_table.tobytes(), []).append((expr, pattern))
-                    continue
                 if mode == "extend_left":
-                    expressions.append(f"(?:{pattern.byte_regex})[{right[1:]}".encode())
+                    wrapped = f"(?:{pattern.byte_regex})[{right[1:]}".encode()
                 else:
-                    expressions.append(f"{left}(?:{pattern.byte_regex}){right}".encode())
-                flags.append(hyperscan.HS_FLAG_SOM_LEFTMOST if mode == "som" else 0)
+                    wrapped = f"{left}(?:{pattern.byte_regex}){right}".encode()
+                flag = hyperscan.HS_FLAG_SOM_LEFTMOST if mode == "som" else 0
+                run_plan = (
+                    runscan.plan(pattern, left_table, right_table) if pattern.scan_runs else None
+                )
+                if pattern.scan_runs and run_plan is None:
+                    raise SignatureError(
+                        f"{spec.source or spec.id}: scan_runs needs a pattern made of its boundary "
+                        f"class {spec.boundary.left} (the same on both sides) and, if any, "
+                        "separators every match contains, with the declared length and no "
+                        f"extend_left: {pattern.regex}"
+                    )
+                if route and pattern.scan_runs and run_plan is not None:
+                    grouped.setdefault(run_plan.key, []).append(
+                        (expr, pattern, wrapped, flag, run_plan)
+                    )
+                    continue
+                expressions.append(wrapped)
+                flags.append(flag)
                 self._exprs.append(expr)
         for k, keyword in enumerate(keywords):
             expression, _left, right_wrapped = _keyword_expression(keyword)
@@ -300,14 +319,14 @@ class Matcher:
                 _Expr(-1, "keyword", len(keyword), len(keyword), 0.0, None, k, right_wrapped)
             )
         self._runs: list[_RunGroup] = []
-        for table_bytes, members in grouped.items():
-            group = _RunGroup(np.frombuffer(table_bytes, dtype=bool).copy(), len(self._exprs))
-            for expr, pattern in members:
-                group.add(pattern)
+        for members in grouped.values():
+            group = _RunGroup(members[0][4], len(self._exprs))
+            for expr, pattern, wrapped, flag, _plan in members:
+                group.add(pattern, wrapped, flag)
                 self._exprs.append(expr)
             self._runs.append(group)
         key = tuple(expressions), tuple(flags)
-        run_keys = [(tuple(g.expressions), g.table.tobytes()) for g in self._runs]
+        run_keys = [(tuple(g.expressions), g.plan.key) for g in self._runs]
         # The fingerprint keys compiled databases by signature content (``_native_database``).
         self.fingerprint = hashlib.sha256(repr((key, run_keys)).encode()).hexdigest()
         self._db: hyperscan.Database | None = None
@@ -318,7 +337,7 @@ class Matcher:
             self._db = _binding_database(key)
         for group in self._runs:
             assert native is not None  # routed only when the C collector is there
-            group_key = tuple(group.expressions), (runscan.MULTILINE,) * len(group.expressions)
+            group_key = tuple(group.expressions), tuple(group.flags)
             group.native = _native_database(
                 native, list(group_key[0]), list(group_key[1]), _fingerprint(group_key)
             )

@@ -1,5 +1,6 @@
-"""Whole-run patterns (detectors/runscan.py): which patterns qualify, the C run scan against a
-plain-Python oracle, and the matcher finding exactly the same rows with and without the routing."""
+"""Patterns scanned over runs (detectors/runscan.py): which patterns qualify, the C whole-run scan
+against a plain-Python oracle, and the matcher finding exactly the same rows with and without the
+routing (whole and separated runs)."""
 
 from __future__ import annotations
 
@@ -37,30 +38,44 @@ def test_byte_set_and_width_of_the_catalogue_syntax() -> None:
         assert runscan.byte_set(unknown) is None, unknown
 
 
-def test_which_patterns_are_whole_runs() -> None:
-    assert runscan.whole_run(_pattern("1[3-9][0-9]{9}", 11), DIGITS, DIGITS)
-    assert runscan.whole_run(_pattern("[2-6][0-9]{12,16}", (13, 17)), DIGITS, DIGITS)
-    # a separator outside the class: the match need not be a whole run
-    assert not runscan.whole_run(_pattern("1[3-9][0-9][ -][0-9]{8}", 12), DIGITS, DIGITS)
-    # the check letter X is outside [0-9]
-    assert not runscan.whole_run(_pattern("[0-9]{17}[0-9Xx]", 18), DIGITS, DIGITS)
+def _plan(regex: str, length: int | tuple[int, int]) -> runscan.RunPlan | None:
+    return runscan.plan(_pattern(regex, length), DIGITS, DIGITS)
+
+
+def test_which_patterns_can_be_scanned_over_runs() -> None:
+    whole = _plan("1[3-9][0-9]{9}", 11)
+    assert whole is not None and whole.anchored and np.array_equal(whole.run_class, DIGITS)
+    assert _plan("[2-6][0-9]{12,16}", (13, 17)) is not None
+    # a separator every match holds: runs of digits and separators that hold one
+    separated = _plan("1[3-9][0-9][ -][0-9]{4}[ -][0-9]{4}", 13)
+    assert separated is not None and not separated.anchored
+    assert separated.required is not None
+    assert set(np.flatnonzero(separated.required)) == {32, 45}
+    assert set(np.flatnonzero(separated.run_class)) == set(range(48, 58)) | {32, 45}
+    # an optional separator: a match may hold none, so no run could be skipped
+    assert _plan("1[3-9][0-9][ -]?[0-9]{8}", (11, 12)) is None
+    assert runscan.required("(?:\\+|00)86[ -]?1", np.ones(256, dtype=bool)) == 4  # + 8 6 1
+    assert runscan.required("(?:\\+|00)86[ -]?1", separated.required) == 0
+    # the check letter X is outside [0-9] and not a separator every match holds
+    assert _plan("[0-9]{17}[0-9Xx]", 18) is None
     # a declared length that is not the pattern's width would move the start
-    assert not runscan.whole_run(_pattern("1[3-9][0-9]{9}", (10, 11)), DIGITS, DIGITS)
-    assert not runscan.whole_run(_pattern("[0-9]{9}", 9), DIGITS, class_table("[0-9A-Z]"))
+    assert _plan("1[3-9][0-9]{9}", (10, 11)) is None
+    assert runscan.plan(_pattern("[0-9]{9}", 9), DIGITS, class_table("[0-9A-Z]")) is None
 
 
-def test_the_built_in_whole_run_patterns_qualify() -> None:
-    flagged = [(s.id, p.regex) for s in SPECS for p in s.patterns if p.whole_run]
-    assert len(flagged) == 6
-    routed = sum(len(g.expressions) for g in Matcher(SPECS)._runs)
-    assert routed == len(flagged)
+def test_the_built_in_scan_runs_patterns_qualify() -> None:
+    flagged = [(s.id, p.regex) for s in SPECS for p in s.patterns if p.scan_runs]
+    assert len(flagged) == 8
+    routed = Matcher(SPECS)._runs
+    assert sum(len(g.expressions) for g in routed) == len(flagged)
+    assert sorted(g.plan.anchored for g in routed) == [False, True]
 
 
-def test_a_pattern_wrongly_marked_whole_run_is_refused() -> None:
+def test_a_pattern_wrongly_marked_is_refused() -> None:
     data = SPECS[0].model_dump(by_alias=True)
-    data["patterns"] = [{"regex": "1[3-9][0-9] [0-9]{8}", "length": 12, "whole_run": True}]
+    data["patterns"] = [{"regex": "1[3-9][0-9] ?[0-9]{8}", "length": [11, 12], "scan_runs": True}]
     data["boundary"] = "[0-9]"
-    with pytest.raises(SignatureError, match="whole_run needs a pattern made only of"):
+    with pytest.raises(SignatureError, match="scan_runs needs a pattern made of"):
         Matcher((IdentifierSpec.model_validate(data),))
 
 
@@ -76,8 +91,7 @@ def _oracle(padded: bytes, group_expressions: list[bytes], table: np.ndarray, lo
 
 def test_the_c_run_scan_matches_a_python_oracle() -> None:
     matcher = Matcher(SPECS)
-    assert matcher._runs, "deploy/install.sh builds detectors._hsscan"
-    group = matcher._runs[0]
+    (group,) = [g for g in matcher._runs if g.plan.anchored]  # needs detectors._hsscan built
     rng = random.Random(11)
     samples = [dense_csv(300), b"", b"1", b"13812345678", b"x13812345678x"]
     for _ in range(400):
@@ -85,9 +99,9 @@ def test_the_c_run_scan_matches_a_python_oracle() -> None:
         samples.append(bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 400))))
     for data in samples:
         padded = b"\n" + data + b"\n"
-        raw = group.native.scan_runs(padded, group.table.tobytes(), group.shortest, group.longest)
-        got = sorted(map(tuple, np.frombuffer(raw, dtype=np.int64).reshape(-1, 3).tolist()))
-        want = _oracle(padded, group.expressions, group.table, group.shortest, group.longest)
+        got = sorted(map(tuple, (group.rows(padded) - [group.base, 0, 0]).tolist()))
+        table = group.plan.run_class
+        want = _oracle(padded, group.expressions, table, group.shortest, group.longest)
         assert got == want
 
 
@@ -113,8 +127,8 @@ def test_routing_finds_exactly_what_the_wrapped_patterns_find(
     rng = random.Random(5)
     samples = [dense_csv(2000), sparse_text(200_000)]
     samples += [doc.data for doc in CorpusGenerator().documents(30)]
-    for _ in range(300):
-        alphabet = b"0123456789 -+()x\n,62"
+    for _ in range(600):
+        alphabet = rng.choice([b"0123456789 -+()x\n,62", b"0123456789 -", b"138 -0\n"])
         samples.append(bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 300))))
     for data in samples:
         assert _rows(routed, data) == _rows(wrapped, data)

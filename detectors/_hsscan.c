@@ -126,6 +126,7 @@ typedef struct {
     const Runs *runs;
     size_t cursor; /* the run of the last match: matches come in end order */
     int anchored;
+    unsigned int base; /* added to every expression id */
 } RunContext;
 
 /* The run whose compact span [end - length, end] holds compact offset `at` (its end is the
@@ -160,6 +161,7 @@ static int on_run_match(unsigned int id, unsigned long long from, unsigned long 
     if (k == r->count) return 0; /* cannot happen: every match ends inside a run or after it */
     int64_t length = r->ends[k] - r->starts[k];
     int64_t shift = r->starts[k] - (r->compact_ends[k] - length);
+    id += c->base;
     if (c->anchored)
         return on_match(id, (unsigned long long)(r->starts[k] - 1),
                         (unsigned long long)(r->ends[k] + 1), flags, &c->matches);
@@ -172,8 +174,9 @@ static PyObject *Database_scan_runs(Database *self, PyObject *args) {
     Py_buffer data, table, required;
     Py_ssize_t shortest, longest;
     int anchored;
-    if (!PyArg_ParseTuple(args, "y*y*y*nnp", &data, &table, &required, &shortest, &longest,
-                          &anchored))
+    unsigned int base;
+    if (!PyArg_ParseTuple(args, "y*y*y*nnpI", &data, &table, &required, &shortest, &longest,
+                          &anchored, &base))
         return NULL;
     if (table.len != 256 || (required.len != 0 && required.len != 256)) {
         PyBuffer_Release(&data);
@@ -187,7 +190,7 @@ static PyObject *Database_scan_runs(Database *self, PyObject *args) {
     const unsigned char *needed = required.len ? (const unsigned char *)required.buf : NULL;
     size_t n = (size_t)data.len, total = 1;
     Runs runs = {NULL, NULL, NULL, 0, 0};
-    RunContext context = {{NULL, 0, 0, 0}, &runs, 0, anchored};
+    RunContext context = {{NULL, 0, 0, 0}, &runs, 0, anchored, base};
     char *compact = NULL;
     int no_memory = 0;
     hs_error_t err = HS_SUCCESS;
@@ -243,9 +246,9 @@ static PyMethodDef Database_methods[] = {
     {"scan", (PyCFunction)Database_scan, METH_VARARGS,
      "scan(data) -> bytes: native-endian int64 (id, from, to) triples, in match order"},
     {"scan_runs", (PyCFunction)Database_scan_runs, METH_VARARGS,
-     "scan_runs(data, table, required, shortest, longest, anchored) -> bytes: this database over "
-     "the runs of table's bytes (holding a byte of required, if given), as (id, from, to) "
-     "triples in data"},
+     "scan_runs(data, table, required, shortest, longest, anchored, base) -> bytes: this "
+     "database over the runs of table's bytes (holding a byte of required, if given), as "
+     "(base + id, from, to) triples in data"},
     {"serialize", (PyCFunction)Database_serialize, METH_NOARGS,
      "serialize() -> bytes: the compiled database, for load() on a machine of the same platform"},
     {NULL, NULL, 0, NULL}};

@@ -10,6 +10,7 @@ class Database:
         shortest: int,
         longest: int,
         anchored: bool,
+        base: int,
     ) -> bytes: ...
     def serialize(self) -> bytes: ...
 

@@ -247,10 +247,15 @@ class _RunGroup:
         plan = self.plan
         required = b"" if plan.required is None else plan.required.tobytes()
         raw = self.native.scan_runs(
-            padded, plan.run_class.tobytes(), required, self.shortest, self.longest, plan.anchored
+            padded,
+            plan.run_class.tobytes(),
+            required,
+            self.shortest,
+            self.longest,
+            plan.anchored,
+            self.base,
         )
-        table: IntArray = np.frombuffer(raw, dtype=np.int64).reshape(-1, 3).copy()
-        table[:, 0] += self.base
+        table: IntArray = np.frombuffer(raw, dtype=np.int64).reshape(-1, 3)
         return table
 
 

@@ -65,7 +65,7 @@ def test_which_patterns_can_be_scanned_over_runs() -> None:
 
 def test_the_built_in_scan_runs_patterns_qualify() -> None:
     flagged = [(s.id, p.regex) for s in SPECS for p in s.patterns if p.scan_runs]
-    assert len(flagged) == 8
+    assert len(flagged) == 11
     routed = Matcher(SPECS)._runs
     assert sum(len(g.expressions) for g in routed) == len(flagged)
     assert sorted(g.plan.anchored for g in routed) == [False, True]

@@ -286,7 +286,10 @@ def render_report(report: Report, specs: tuple[IdentifierSpec, ...]) -> str:
         "  mobile segments, issuer ranges); a wrong table entry is invisible to this measurement.",
         "- PDFs made by other producers: the corpus PDFs come from fpdf2 with one embedded CJK font,",
         "  one text line per line; scanned pages, text in images, or producers that place every glyph",
-        "  separately are not measured. Legacy .xls/.doc (OLE) files are not read at all.",
+        "  separately are not measured.",
+        "- Legacy .doc and .ppt files: read (sensor/content/legacy_documents.py, tested on files",
+        "  LibreOffice converted, with catdoc as the oracle) but not in this corpus: no Python library",
+        "  writes them.",
         "- Identifiers split across a gap in a capture.",
         "",
     ]

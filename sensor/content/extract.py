@@ -36,6 +36,12 @@ from typing import Protocol
 
 from sensor.content.charset import to_utf8
 from sensor.content.forms import json_text
+from sensor.content.legacy_documents import (
+    DamagedDocument,
+    DocumentError,
+    document_text,
+    ole_kind,
+)
 from sensor.content.legacy_office import DamagedWorkbook, NotAWorkbook, xls_sheets
 from sensor.content.office import office_parts
 from sensor.content.sniff import detect_type, is_encrypted
@@ -214,8 +220,18 @@ class _Extractor:
             self.result.parts.append(TextPart(path, kind or "text", encoding, text))
 
     def _ole(self, data: bytes, path: str) -> None:
-        """Legacy Office: an Excel workbook becomes one CSV part per sheet; other OLE files
-        (.doc, .ppt, .msg) are not read and are flagged ``unsupported:ole``."""
+        """Legacy Office: an Excel workbook becomes one CSV part per sheet, a Word or PowerPoint
+        document one text part; other OLE files (.msg) are flagged ``unsupported:ole``, and a
+        container too damaged to tell ``error:ole``."""
+        try:
+            kind = ole_kind(data)
+        except DamagedDocument as exc:
+            self.result.flag(exc.flag)
+            self._text(data, "binary", path)  # as a damaged archive: stored text may remain
+            return
+        if kind != "xls":
+            self._legacy_document(data, path)
+            return
         try:
             sheets = xls_sheets(data, max_bytes=self._room())
         except NotAWorkbook:
@@ -232,6 +248,22 @@ class _Extractor:
         for name, text in sheets.parts:
             self.result.expanded_bytes += len(text)
             self.result.parts.append(TextPart(_join(path, name), "xls-sheet", "utf-8", text))
+
+    def _legacy_document(self, data: bytes, path: str) -> None:
+        try:
+            document = document_text(data, max_bytes=self._room())
+        except DocumentError as exc:
+            self.result.flag(exc.flag)
+            if isinstance(exc, DamagedDocument):
+                self._text(data, "binary", path)  # as a damaged archive: stored text may remain
+            return
+        if document.truncated:
+            self.result.flag("limit:size")
+        if document.limited:
+            self.result.flag(f"limit:{document.kind}_records")
+        if document.text:
+            self.result.expanded_bytes += len(document.text)
+            self.result.parts.append(TextPart(path, document.kind, "utf-8", document.text))
 
     def _zip(self, data: bytes, kind: str, path: str, depth: int) -> None:
         try:

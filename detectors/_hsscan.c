@@ -171,20 +171,25 @@ static int on_run_match(unsigned int id, unsigned long long from, unsigned long 
 }
 
 static PyObject *Database_scan_runs(Database *self, PyObject *args) {
-    Py_buffer data, table, required;
+    Py_buffer data, table, required, openers;
     Py_ssize_t shortest, longest;
     int anchored;
     unsigned int base;
-    if (!PyArg_ParseTuple(args, "y*y*y*nnpI", &data, &table, &required, &shortest, &longest,
-                          &anchored, &base))
+    if (!PyArg_ParseTuple(args, "y*y*y*nnpIy*", &data, &table, &required, &shortest, &longest,
+                          &anchored, &base, &openers))
         return NULL;
-    if (table.len != 256 || (required.len != 0 && required.len != 256)) {
+    if (table.len != 256 || (required.len != 0 && required.len != 256) || shortest < 1 ||
+        (openers.len != 0 && openers.len != (longest + 1) * 256)) {
         PyBuffer_Release(&data);
         PyBuffer_Release(&table);
         PyBuffer_Release(&required);
-        PyErr_SetString(PyExc_ValueError, "byte classes must be 256-byte tables");
+        PyBuffer_Release(&openers);
+        PyErr_SetString(PyExc_ValueError,
+                        "byte classes must be 256-byte tables, openers (longest + 1) of them");
         return NULL;
     }
+    /* openers[length * 256 + b]: some pattern of this length may start with byte b */
+    const unsigned char *opens = openers.len ? (const unsigned char *)openers.buf : NULL;
     const unsigned char *buf = (const unsigned char *)data.buf;
     const unsigned char *in = (const unsigned char *)table.buf;
     const unsigned char *needed = required.len ? (const unsigned char *)required.buf : NULL;
@@ -208,6 +213,7 @@ static PyObject *Database_scan_runs(Database *self, PyObject *args) {
         }
         Py_ssize_t length = (Py_ssize_t)(i - start);
         if (!has_needed || length < shortest || length > longest) continue;
+        if (opens != NULL && !opens[(size_t)length * 256 + buf[start]]) continue;
         if (!add_run(&runs, (int64_t)start, (int64_t)i)) {
             no_memory = 1;
             break;
@@ -235,6 +241,7 @@ static PyObject *Database_scan_runs(Database *self, PyObject *args) {
     PyBuffer_Release(&data);
     PyBuffer_Release(&table);
     PyBuffer_Release(&required);
+    PyBuffer_Release(&openers);
     PyMem_RawFree(compact);
     PyMem_RawFree(runs.starts);
     PyMem_RawFree(runs.ends);
@@ -246,9 +253,9 @@ static PyMethodDef Database_methods[] = {
     {"scan", (PyCFunction)Database_scan, METH_VARARGS,
      "scan(data) -> bytes: native-endian int64 (id, from, to) triples, in match order"},
     {"scan_runs", (PyCFunction)Database_scan_runs, METH_VARARGS,
-     "scan_runs(data, table, required, shortest, longest, anchored, base) -> bytes: this "
-     "database over the runs of table's bytes (holding a byte of required, if given), as "
-     "(base + id, from, to) triples in data"},
+     "scan_runs(data, table, required, shortest, longest, anchored, base, openers) -> bytes: "
+     "this database over the runs of table's bytes (holding a byte of required, and of a length "
+     "and first byte openers allows, if given), as (base + id, from, to) triples in data"},
     {"serialize", (PyCFunction)Database_serialize, METH_NOARGS,
      "serialize() -> bytes: the compiled database, for load() on a machine of the same platform"},
     {NULL, NULL, 0, NULL}};

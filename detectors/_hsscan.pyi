@@ -11,6 +11,7 @@ class Database:
         longest: int,
         anchored: bool,
         base: int,
+        openers: bytes,
     ) -> bytes: ...
     def serialize(self) -> bytes: ...
 

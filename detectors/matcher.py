@@ -229,6 +229,9 @@ class _RunGroup:
     longest: int = 0
     expressions: list[bytes] = field(default_factory=list)
     flags: list[int] = field(default_factory=list)
+    # whole runs: (length, first byte) pairs some pattern allows, as ranges x byte sets
+    starts: list[tuple[int, int, BoolArray]] = field(default_factory=list)
+    openers: bytes = b""
     native: _hsscan.Database = field(init=False)
 
     def add(self, pattern: PatternSpec, wrapped: bytes, flag: int) -> None:
@@ -236,11 +239,25 @@ class _RunGroup:
             self.expressions.append(runscan.anchored(pattern))
             self.flags.append(runscan.MULTILINE)
             self.longest = max(self.longest, pattern.max_length)
+            first = runscan.first_bytes(pattern.byte_regex)
+            first = self.plan.run_class if first is None else first
+            self.starts.append((pattern.min_length, pattern.max_length, first))
         else:  # the match may be any part of a run
             self.expressions.append(wrapped)
             self.flags.append(flag)
             self.longest = MAX_RUN
         self.shortest = min(self.shortest, pattern.min_length)
+
+    def seal(self) -> None:
+        """Fix the run filter once every pattern is in: a whole run is copied out only if some
+        pattern allows its length and first byte (18-digit resident IDs never reach the mobile
+        and card patterns, unless they start with 62, a UnionPay length)."""
+        if not self.plan.anchored:
+            return
+        openers = np.zeros((self.longest + 1, 256), dtype=bool)
+        for low, high, first in self.starts:
+            openers[low : high + 1] |= first
+        self.openers = openers.tobytes()
 
     def rows(self, padded: bytes) -> IntArray:
         """The wrapped form's (id, from, to) rows of this group's patterns in ``padded``."""
@@ -254,6 +271,7 @@ class _RunGroup:
             self.longest,
             plan.anchored,
             self.base,
+            self.openers,
         )
         table: IntArray = np.frombuffer(raw, dtype=np.int64).reshape(-1, 3)
         return table
@@ -329,6 +347,7 @@ class Matcher:
             for expr, pattern, wrapped, flag, _plan in members:
                 group.add(pattern, wrapped, flag)
                 self._exprs.append(expr)
+            group.seal()
             self._runs.append(group)
         key = tuple(expressions), tuple(flags)
         run_keys = [(tuple(g.expressions), g.plan.key) for g in self._runs]

@@ -146,6 +146,34 @@ def _in(members: list[tuple[Any, Any]]) -> BoolArray:
     return ~found if negate else found
 
 
+def first_bytes(regex: str) -> BoolArray | None:
+    """The bytes a match of ``regex`` can start with, or None when that is not known."""
+    try:
+        return _first(list(sre_parse.parse(regex.encode("latin-1"))))
+    except (re.error, UnicodeEncodeError, _Unknown, RecursionError):
+        return None
+
+
+def _first(items: list[tuple[Any, Any]]) -> BoolArray:
+    if not items:
+        raise _Unknown  # an empty alternative: the match starts with what follows
+    op, arg = items[0]
+    if op is sre.SUBPATTERN:
+        if arg[1] or arg[2]:
+            raise _Unknown
+        return _first(list(arg[3]) + items[1:])
+    if op is sre.BRANCH:
+        found = np.zeros(256, dtype=bool)
+        for alternative in arg[1]:
+            found |= _first(list(alternative) + items[1:])
+        return found
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+        if int(arg[0]) < 1:
+            raise _Unknown  # optional: the match may start with what follows
+        return _first(list(arg[2]))
+    return _item(op, arg)
+
+
 def width(regex: str) -> tuple[int, int] | None:
     """The shortest and longest match of ``regex`` in bytes, or None when it does not parse."""
     try:

@@ -34,6 +34,10 @@ def test_byte_set_and_width_of_the_catalogue_syntax() -> None:
     assert spaced is not None and set(np.flatnonzero(spaced)) == set(range(48, 58)) | {32, 45}
     negated = runscan.byte_set("[^a]")
     assert negated is not None and negated.sum() == 255 and not negated[ord("a")]
+    first = runscan.first_bytes("(?:\\+|00)86[ -]?1")
+    assert first is not None and set(np.flatnonzero(first)) == {ord("+"), ord("0")}
+    assert runscan.first_bytes("[2-6][0-9]{12,16}") is not None
+    assert runscan.first_bytes("(?:62)?[0-9]{11}") is None  # optional head: not known here
     for unknown in (".", "^1", "(?i)a", "a(?=b)", "(a)\\1", "[[:digit:]]", "("):
         assert runscan.byte_set(unknown) is None, unknown
 

@@ -192,6 +192,11 @@ def _fkps(paragraphs: list[tuple[int, int]], first_page: int) -> tuple[bytes, li
 
 def doc(lines: Sequence[str], table: Sequence[Sequence[str]] = ()) -> bytes:
     """A Word 97 document: ``lines`` as paragraphs, then ``table`` as a table (rows of cells)."""
+    return cfb(doc_streams(lines, table))
+
+
+def doc_streams(lines: Sequence[str], table: Sequence[Sequence[str]] = ()) -> dict[str, bytes]:
+    """The ``WordDocument`` and ``1Table`` streams of ``doc`` (tests alter them)."""
     parts: list[tuple[str, int]] = [(line + "\r", 0) for line in lines]
     for row in table:
         parts += [(cell + "\x07", 1) for cell in row] + [("\x07", 2)]
@@ -254,7 +259,7 @@ def doc(lines: Sequence[str], table: Sequence[Sequence[str]] = ()) -> bytes:
     fib += struct.pack("<H", 93) + b"".join(struct.pack("<II", *p) for p in pairs)
     fib += struct.pack("<H", 0)
     word[: len(fib)] = fib
-    return cfb({"WordDocument": bytes(word), "1Table": table_stream})
+    return {"WordDocument": bytes(word), "1Table": table_stream}
 
 
 # -- PowerPoint --------------------------------------------------------------------------------------
@@ -277,6 +282,11 @@ def _text_atom(text: str) -> bytes:
 
 def ppt(slides: Sequence[Sequence[str]]) -> bytes:
     """A PowerPoint 97 presentation: one body text per slide, its lines as paragraphs."""
+    return cfb(ppt_streams(slides))
+
+
+def ppt_streams(slides: Sequence[Sequence[str]]) -> dict[str, bytes]:
+    """The ``PowerPoint Document`` and ``Current User`` streams of ``ppt``."""
     outline: list[bytes] = []
     for n, lines in enumerate(slides, start=1):
         outline.append(_record(0x03F3, struct.pack("<IIiII", n, 0, 0, 256 + n, 0)))  # SlidePersist
@@ -304,4 +314,4 @@ def ppt(slides: Sequence[Sequence[str]]) -> bytes:
     current = _record(
         0x0FF6, struct.pack("<II H HHBB", 20, 0xE391C05F, len(user), 0x03F4, 3, 3, 0) + user
     )
-    return cfb({"PowerPoint Document": stream, "Current User": current})
+    return {"PowerPoint Document": stream, "Current User": current}

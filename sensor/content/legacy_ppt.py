@@ -65,7 +65,9 @@ def _atom_text(rec_type: int, body: bytes) -> str:
     return text.replace("\r", "\n").replace("\x0b", "\n").replace("\x00", "")
 
 
-def ppt_text(stream: bytes, max_bytes: int) -> PptText:
+def ppt_text(
+    stream: bytes, max_bytes: int, max_records: int = MAX_RECORDS, max_depth: int = MAX_DEPTH
+) -> PptText:
     """Every text atom of the ``PowerPoint Document`` stream, in stream order, as UTF-8."""
     if len(stream) < HEADER.size:
         raise NotAPresentation("stream shorter than a record header")
@@ -85,7 +87,7 @@ def ppt_text(stream: bytes, max_bytes: int) -> PptText:
             break
         ver_inst, rec_type, rec_len = HEADER.unpack_from(stream, pos)
         records += 1
-        if records > MAX_RECORDS:
+        if records > max_records:
             out.limits.append("limit:records")
             break
         if rec_type == CRYPT_SESSION:
@@ -100,7 +102,7 @@ def ppt_text(stream: bytes, max_bytes: int) -> PptText:
             pos = stack.pop()[0]  # drop the rest of this container
             continue
         if (ver_inst & 0xF) == CONTAINER_VERSION:
-            if len(stack) >= MAX_DEPTH:
+            if len(stack) >= max_depth:
                 if "limit:depth" not in out.limits:
                     out.limits.append("limit:depth")
                 pos = body + rec_len  # skip the container, keep walking its siblings

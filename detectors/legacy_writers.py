@@ -199,7 +199,10 @@ def doc_streams(lines: Sequence[str], table: Sequence[Sequence[str]] = ()) -> di
     """The ``WordDocument`` and ``1Table`` streams of ``doc`` (tests alter them)."""
     parts: list[tuple[str, int]] = [(line + "\r", 0) for line in lines]
     for row in table:
-        parts += [(cell + "\x07", 1) for cell in row] + [("\x07", 2)]
+        for cell in row:  # a cell's inner paragraphs end with \r, its last with the cell mark
+            *inner, last = cell.split("\r")
+            parts += [(paragraph + "\r", 1) for paragraph in inner] + [(last + "\x07", 1)]
+        parts.append(("\x07", 2))
     if not parts:
         parts = [("\r", 0)]
     text = "".join(p for p, _ in parts)

@@ -7,12 +7,13 @@ offset of ``WordDocument``. A reviewer's reading order is the piece table's orde
 order of the text here ([MS-DOC] 2.4.1 "Retrieving Text").
 
 Marks become what the detectors understand: a paragraph mark ``\\r`` and line/page/column breaks
-end a line; a table cell mark ``\\x07`` becomes a tab, and the mark that ends a table row
-becomes a newline, so a people table keeps one person per line and ``detectors.layout`` sees
-rows. Which ``\\x07`` ends a row is not in the text: the paragraph properties of that mark carry
-``sprmPFTtp`` (table terminating paragraph). They are read from the PAPX FKPs (the
-``PlcBtePapx`` of the table stream); when they cannot be read, every cell mark is a tab and
-``rows_unknown`` says so. Field codes (``\\x13 code \\x14 result \\x15``) keep their result and
+end a line; a table row becomes one CSV line (its cells the fields, quoted where needed,
+inner paragraph marks spaces), as ``legacy_office`` writes a sheet, so a people table keeps one
+person per line and ``detectors.layout`` sees rows (tab-separated cells would lose to the
+commas inside cells when the layout picks a delimiter). Which ``\\x07`` ends a row is not in the text: the paragraph properties of that mark carry
+``sprmPFTtp`` (table terminating paragraph), those of a cell's inner paragraphs
+``sprmPFInTable``. They are read from the PAPX FKPs (the ``PlcBtePapx`` of the table stream);
+when they cannot be read, every cell mark is a tab and ``rows_unknown`` says so. Field codes (``\\x13 code \\x14 result \\x15``) keep their result and
 drop their code (``HYPERLINK "..."``, ``MERGEFIELD``), as Word shows them.
 
 Sans-IO: the caller hands in the stream bytes (``sensor.content.ole`` opens the container).
@@ -35,7 +36,9 @@ F_OBFUSCATED = 0x8000
 FC_CLX = 33  # index of the fcClx/lcbClx pair in FibRgFcLcb97
 FC_PLCF_BTE_PAPX = 13
 FKP_SIZE = 512
+SPRM_PF_IN_TABLE = 0x2416
 SPRM_PF_TTP = 0x2417
+ROW_END = "\x04"  # stands for a row-ending cell mark between _piece_text and _lines
 SPRM_T_DEF_TABLE = 0xD608
 SPRM_P_CHG_TABS = 0xC615
 MAX_PIECES = 1 << 20  # a PlcPcd longer than this is not a document
@@ -170,17 +173,29 @@ def _skip_sprm(grpprl: bytes, pos: int) -> tuple[int, int, int]:
     return op, pos + 1, pos + 1 + grpprl[pos]
 
 
-def _has_ttp(grpprl: bytes) -> bool:
+def _table_marks(grpprl: bytes) -> tuple[bool, bool]:
+    """(in a table, ends a table row) of a paragraph, from its sprmPFInTable and sprmPFTtp."""
+    in_table = ttp = False
     pos = 2  # istd
     while pos + 2 <= len(grpprl):
         op, operand, pos = _skip_sprm(grpprl, pos)
-        if op == SPRM_PF_TTP and operand < len(grpprl) and grpprl[operand]:
-            return True
-    return False
+        if op in (SPRM_PF_IN_TABLE, SPRM_PF_TTP) and operand < len(grpprl) and grpprl[operand]:
+            in_table |= op == SPRM_PF_IN_TABLE
+            ttp |= op == SPRM_PF_TTP
+    return in_table, ttp
 
 
-def row_ends(word: bytes, table: bytes, fib: Fib) -> set[int]:
-    """Byte offsets (in WordDocument) just past each table-row-end mark, from the PAPX FKPs.
+@dataclass(frozen=True, slots=True)
+class TableMarks:
+    """Byte offsets (in WordDocument) just past the mark of each row-ending paragraph and of each
+    other paragraph inside a table (a cell's inner paragraphs, the cells themselves)."""
+
+    row_ends: frozenset[int] = frozenset()
+    in_table: frozenset[int] = frozenset()
+
+
+def table_marks(word: bytes, table: bytes, fib: Fib) -> TableMarks:
+    """Where table rows end and which paragraphs are in tables, from the PAPX FKPs.
 
     Raises ``DamagedDocument`` (or an indexing error the caller treats as one) when the
     PlcBtePapx or an FKP is inconsistent."""
@@ -190,6 +205,7 @@ def row_ends(word: bytes, table: bytes, fib: Fib) -> set[int]:
         raise DamagedDocument(f"PlcBtePapx of {lcb} bytes")
     base = fib.fc_bte_papx + 4 * (count + 1)
     ends: set[int] = set()
+    inside: set[int] = set()
     for i in range(count):
         (pn,) = struct.unpack_from("<I", table, base + 4 * i)
         page = (pn & 0x3FFFFF) * FKP_SIZE
@@ -206,9 +222,12 @@ def row_ends(word: bytes, table: bytes, fib: Fib) -> set[int]:
                 continue  # no properties: not a table paragraph
             cb = fkp[offset]
             start, size = (offset + 2, 2 * fkp[offset + 1]) if cb == 0 else (offset + 1, 2 * cb - 1)
-            if _has_ttp(fkp[start : start + size]):
+            in_table, ttp = _table_marks(fkp[start : start + size])
+            if ttp:
                 ends.add(rgfc[run + 1])
-    return ends
+            elif in_table:
+                inside.add(rgfc[run + 1])
+    return TableMarks(frozenset(ends), frozenset(inside))
 
 
 def _strip_fields(text: str) -> str:
@@ -234,23 +253,53 @@ def _strip_fields(text: str) -> str:
     return "".join(out)
 
 
-def _piece_text(word: bytes, piece: Piece, ends: set[int]) -> tuple[str, bool]:
-    """A piece's characters with row-end marks made newlines; ``True`` if it was cut short."""
+def _piece_text(word: bytes, piece: Piece, marks: TableMarks) -> tuple[str, bool]:
+    """A piece's characters, row-end marks made ``ROW_END`` and paragraph marks inside table
+    cells spaces (a cell stays one CSV field); ``True`` if the piece was cut short."""
     width = 1 if piece.compressed else 2
     raw = word[piece.start : piece.start + width * piece.chars]
     cut = len(raw) < width * piece.chars
     if not piece.compressed:
         raw = raw[: len(raw) - len(raw) % 2]
     text = raw.decode("cp1252" if piece.compressed else "utf-16-le", errors="replace")
-    if "\x07" in text and ends:
+    text = text.replace(ROW_END, "")
+    if "\x07" in text and marks.row_ends:
         chars = list(text)
         for i, char in enumerate(chars):
-            if char == "\x07" and piece.start + width * (i + 1) in ends:
-                chars[i] = "\r"
-                if i and chars[i - 1] == "\x07":
-                    chars[i - 1] = ""  # the last cell's mark: no empty field at the row's end
+            end = piece.start + width * (i + 1)
+            if char == "\x07" and end in marks.row_ends:
+                chars[i] = ROW_END
+            elif char == "\r" and end in marks.in_table:
+                chars[i] = " "
         text = "".join(chars)
     return text, cut
+
+
+def _csv_field(value: str) -> str:
+    if any(ch in value for ch in ',"\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _lines(text: str) -> str:
+    """Paragraphs as lines; each table row as one CSV line, as a sheet of ``legacy_office``.
+
+    A row is the text between the previous paragraph or row end and its ``ROW_END``: its cells
+    end with ``\x07``. Cell marks outside known rows (row ends unreadable) become tabs."""
+    if ROW_END not in text:
+        return text.translate(_MARKS)
+    out: list[str] = []
+    segments = re.split(f"([\r{ROW_END}])", text)
+    for segment, end in zip(segments[::2], [*segments[1::2], ""], strict=True):
+        if end == ROW_END:
+            cells = segment.split("\x07")
+            if cells and not cells[-1]:
+                cells.pop()  # the last cell's own mark
+            clean = [cell.translate(_MARKS).replace("\n", " ").strip() for cell in cells]
+            out.append(",".join(_csv_field(cell) for cell in clean) + "\n")
+        else:
+            out.append((segment + end).translate(_MARKS))
+    return "".join(out)
 
 
 def word_text(word: bytes, table: bytes, max_bytes: int) -> WordText:
@@ -260,9 +309,9 @@ def word_text(word: bytes, table: bytes, max_bytes: int) -> WordText:
     plan = pieces(table, fib)
     out = WordText(b"")
     try:
-        ends = row_ends(word, table, fib) if fib.lcb_bte_papx else set()
+        marks = table_marks(word, table, fib) if fib.lcb_bte_papx else TableMarks()
     except (DamagedDocument, struct.error, IndexError, KeyError):
-        ends = set()
+        marks = TableMarks()
         out.rows_unknown = True
     chunks: list[str] = []
     budget = max_bytes  # a character is at least one UTF-8 byte: past this the text is too long
@@ -270,11 +319,11 @@ def word_text(word: bytes, table: bytes, max_bytes: int) -> WordText:
         if budget < 0:
             out.truncated = True  # pieces left unread
             break
-        text, cut = _piece_text(word, piece, ends)
+        text, cut = _piece_text(word, piece, marks)
         out.damaged |= cut
         chunks.append(text)
         budget -= len(text)
-    encoded = _strip_fields("".join(chunks)).translate(_MARKS).encode("utf-8")
+    encoded = _lines(_strip_fields("".join(chunks))).encode("utf-8")
     if len(encoded) > max_bytes or out.truncated:
         encoded = encoded[:max_bytes]
         encoded = encoded[: encoded.rfind(b"\n") + 1] or encoded.decode("utf-8", "ignore").encode()

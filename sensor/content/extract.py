@@ -40,7 +40,7 @@ from sensor.content.charset import to_utf8
 from sensor.content.forms import json_text
 from sensor.content.legacy_office import DamagedWorkbook, NotAWorkbook, xls_sheets
 from sensor.content.office import office_parts
-from sensor.content.ole import ole_kind, read_doc, read_ppt
+from sensor.content.ole import damaged_kind, ole_kind, read_doc, read_ppt
 from sensor.content.sniff import detect_type, is_encrypted
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # it warns on every odd PDF; we flag instead
@@ -221,6 +221,10 @@ class _Extractor:
         document one text part (``sensor.content.ole``); other OLE files (.msg, Visio, MSI) are
         not read and are flagged ``unsupported:ole``."""
         kind, container = ole_kind(data)
+        if container is None and (guess := damaged_kind(data)):
+            self.result.flag(f"error:{guess}")  # a container olefile cannot read, named in it
+            self._text(data, "binary", path)
+            return
         if container is not None and kind in ("doc", "ppt"):
             with container:
                 document = (read_doc if kind == "doc" else read_ppt)(container, self._room())

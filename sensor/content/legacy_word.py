@@ -56,6 +56,7 @@ _MARKS = str.maketrans(
     }
 )
 _FIELD_MARK = re.compile("[\x13\x14\x15]")
+_TABLE_MARK = re.compile("[\x07\r]")
 
 
 class DamagedDocument(Exception):
@@ -206,9 +207,13 @@ def table_marks(word: bytes, table: bytes, fib: Fib) -> TableMarks:
     base = fib.fc_bte_papx + 4 * (count + 1)
     ends: set[int] = set()
     inside: set[int] = set()
+    pages: set[int] = set()
     for i in range(count):
         (pn,) = struct.unpack_from("<I", table, base + 4 * i)
         page = (pn & 0x3FFFFF) * FKP_SIZE
+        if page in pages:
+            continue  # the same FKP again (hostile): its marks are already in
+        pages.add(page)
         if page + FKP_SIZE > len(word):
             raise DamagedDocument("PAPX FKP outside WordDocument")
         fkp = word[page : page + FKP_SIZE]
@@ -216,13 +221,18 @@ def table_marks(word: bytes, table: bytes, fib: Fib) -> TableMarks:
         if 4 * (crun + 1) + 13 * crun > 511:
             raise DamagedDocument("PAPX FKP with too many runs")
         rgfc = struct.unpack_from(f"<{crun + 1}I", fkp, 0)
+        parsed: dict[int, tuple[bool, bool]] = {}  # runs share PAPXs: parse each once
         for run in range(crun):
             offset = 2 * fkp[4 * (crun + 1) + 13 * run]
             if offset == 0:
                 continue  # no properties: not a table paragraph
-            cb = fkp[offset]
-            start, size = (offset + 2, 2 * fkp[offset + 1]) if cb == 0 else (offset + 1, 2 * cb - 1)
-            in_table, ttp = _table_marks(fkp[start : start + size])
+            if offset not in parsed:
+                cb = fkp[offset]
+                start, size = (
+                    (offset + 2, 2 * fkp[offset + 1]) if cb == 0 else (offset + 1, 2 * cb - 1)
+                )
+                parsed[offset] = _table_marks(fkp[start : start + size])
+            in_table, ttp = parsed[offset]
             if ttp:
                 ends.add(rgfc[run + 1])
             elif in_table:
@@ -265,11 +275,12 @@ def _piece_text(word: bytes, piece: Piece, marks: TableMarks) -> tuple[str, bool
     text = text.replace(ROW_END, "")
     if "\x07" in text and marks.row_ends:
         chars = list(text)
-        for i, char in enumerate(chars):
+        for mark in _TABLE_MARK.finditer(text):  # only the marks, not every character
+            i = mark.start()
             end = piece.start + width * (i + 1)
-            if char == "\x07" and end in marks.row_ends:
+            if chars[i] == "\x07" and end in marks.row_ends:
                 chars[i] = ROW_END
-            elif char == "\r" and end in marks.in_table:
+            elif chars[i] == "\r" and end in marks.in_table:
                 chars[i] = " "
         text = "".join(chars)
     return text, cut

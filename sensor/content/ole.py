@@ -51,6 +51,16 @@ def ole_kind(data: bytes) -> tuple[str, olefile.OleFileIO[str] | None]:
     return "", ole
 
 
+def damaged_kind(data: bytes) -> str:
+    """``doc`` or ``ppt`` when a container olefile could not open still names the stream of one
+    in its directory (UTF-16 names), so the damage is reported against the right format; ``""``
+    otherwise (the caller then tries it as a workbook, whose reader has its own flags)."""
+    for kind, name in (("doc", WORD_STREAM), ("ppt", PPT_STREAM)):
+        if name.encode("utf-16-le") in data:
+            return kind
+    return ""
+
+
 def _stream(ole: olefile.OleFileIO[str], name: str) -> bytes:
     if not ole.exists(name):
         return b""

@@ -185,3 +185,11 @@ def test_damaged_doc_and_ppt_are_flagged_never_raised(kind: str) -> None:
     allowed |= {"error:doc-tables", "unsupported:doc", "encrypted:doc"} if kind == "doc" else set()
     allowed |= {"limit:depth", "limit:records", "encrypted:ppt"} if kind == "ppt" else set()
     assert seen <= allowed, seen - allowed
+
+
+def test_ppt_crypt_session_record_means_encrypted() -> None:
+    """Without an EncryptedSummary stream, the CryptSession10Container in the stream says it."""
+    deck = legacy_writers.ppt_streams([LINES])
+    stream = deck["PowerPoint Document"] + _record(0x2F14, b"\0" * 16, 0xF)
+    result = extract(legacy_writers.cfb({**deck, "PowerPoint Document": stream}))
+    assert (result.parts, result.flags) == ([], ["encrypted:ppt"])

@@ -54,6 +54,22 @@ static void Database_dealloc(Database *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* The collected triples as bytes (freeing them), or the error the scan ran into. */
+static PyObject *collected(Matches *m, int no_memory, hs_error_t err) {
+    if (no_memory || m->failed) {
+        PyMem_RawFree(m->items);
+        return PyErr_NoMemory();
+    }
+    if (err != HS_SUCCESS && err != HS_SCAN_TERMINATED) {
+        PyMem_RawFree(m->items);
+        return PyErr_Format(PyExc_RuntimeError, "hs_scan failed with error %d", (int)err);
+    }
+    PyObject *out = PyBytes_FromStringAndSize((const char *)m->items,
+                                              (Py_ssize_t)(m->used * sizeof(int64_t)));
+    PyMem_RawFree(m->items);
+    return out;
+}
+
 static PyObject *Database_scan(Database *self, PyObject *args) {
     Py_buffer data;
     if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
@@ -64,18 +80,7 @@ static PyObject *Database_scan(Database *self, PyObject *args) {
                   on_match, &m);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
-    if (m.failed) {
-        PyMem_RawFree(m.items);
-        return PyErr_NoMemory();
-    }
-    if (err != HS_SUCCESS && err != HS_SCAN_TERMINATED) {
-        PyMem_RawFree(m.items);
-        return PyErr_Format(PyExc_RuntimeError, "hs_scan failed with error %d", (int)err);
-    }
-    PyObject *out = PyBytes_FromStringAndSize((const char *)m.items,
-                                              (Py_ssize_t)(m.used * sizeof(int64_t)));
-    PyMem_RawFree(m.items);
-    return out;
+    return collected(&m, 0, err);
 }
 
 static PyObject *Database_serialize(Database *self, PyObject *unused) {
@@ -90,9 +95,167 @@ static PyObject *Database_serialize(Database *self, PyObject *unused) {
     return out;
 }
 
+/* The maximal runs of one byte class whose length a run group allows (detectors/runscan.py). */
+typedef struct {
+    int64_t *starts, *ends, *compact_ends; /* run i: [starts, ends) in the data, ends in compact */
+    size_t count, size;
+} Runs;
+
+static int add_run(Runs *r, int64_t start, int64_t end) {
+    if (r->count == r->size) {
+        size_t size = r->size ? r->size * 2 : 4096;
+        int64_t *s = PyMem_RawRealloc(r->starts, size * sizeof(int64_t));
+        if (s == NULL) return 0;
+        r->starts = s;
+        int64_t *e = PyMem_RawRealloc(r->ends, size * sizeof(int64_t));
+        if (e == NULL) return 0;
+        r->ends = e;
+        int64_t *c = PyMem_RawRealloc(r->compact_ends, size * sizeof(int64_t));
+        if (c == NULL) return 0;
+        r->compact_ends = c;
+        r->size = size;
+    }
+    r->starts[r->count] = start;
+    r->ends[r->count] = end;
+    r->count++;
+    return 1;
+}
+
+typedef struct {
+    Matches matches;
+    const Runs *runs;
+    size_t cursor; /* the run of the last match: matches come in end order */
+    int anchored;
+    unsigned int base; /* added to every expression id */
+} RunContext;
+
+/* The run whose compact span [end - length, end] holds compact offset `at` (its end is the
+ * newline after it): the cursor when matches come in end order, else a binary search. */
+static size_t run_at(RunContext *c, unsigned long long at) {
+    const Runs *r = c->runs;
+    size_t k = c->cursor;
+    if (k >= r->count || (unsigned long long)r->compact_ends[k] > at) {
+        size_t hi = r->count;
+        k = 0;
+        while (k < hi) {
+            size_t mid = k + (hi - k) / 2;
+            if ((unsigned long long)r->compact_ends[mid] < at)
+                k = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    while (k < r->count && (unsigned long long)r->compact_ends[k] < at) k++;
+    c->cursor = k;
+    return k;
+}
+
+/* A match in the compact buffer, reported as the wrapped pattern would report it in the data.
+ * Anchored (whole runs): (id, the byte before the run, the byte after it). Otherwise the offsets
+ * move with the run: the newline before or after it stands for the byte before or after it. */
+static int on_run_match(unsigned int id, unsigned long long from, unsigned long long to,
+                        unsigned int flags, void *context) {
+    RunContext *c = (RunContext *)context;
+    const Runs *r = c->runs;
+    size_t k = run_at(c, c->anchored ? to : to - 1);
+    if (k == r->count) return 0; /* cannot happen: every match ends inside a run or after it */
+    int64_t length = r->ends[k] - r->starts[k];
+    int64_t shift = r->starts[k] - (r->compact_ends[k] - length);
+    id += c->base;
+    if (c->anchored)
+        return on_match(id, (unsigned long long)(r->starts[k] - 1),
+                        (unsigned long long)(r->ends[k] + 1), flags, &c->matches);
+    /* (without start-of-match tracking `from` means nothing; it is moved all the same) */
+    return on_match(id, (unsigned long long)((int64_t)from + shift),
+                    (unsigned long long)((int64_t)to + shift), flags, &c->matches);
+}
+
+static PyObject *Database_scan_runs(Database *self, PyObject *args) {
+    Py_buffer data, table, required, openers;
+    Py_ssize_t shortest, longest;
+    int anchored;
+    unsigned int base;
+    if (!PyArg_ParseTuple(args, "y*y*y*nnpIy*", &data, &table, &required, &shortest, &longest,
+                          &anchored, &base, &openers))
+        return NULL;
+    if (table.len != 256 || (required.len != 0 && required.len != 256) || shortest < 1 ||
+        (openers.len != 0 && openers.len != (longest + 1) * 256)) {
+        PyBuffer_Release(&data);
+        PyBuffer_Release(&table);
+        PyBuffer_Release(&required);
+        PyBuffer_Release(&openers);
+        PyErr_SetString(PyExc_ValueError,
+                        "byte classes must be 256-byte tables, openers (longest + 1) of them");
+        return NULL;
+    }
+    /* openers[length * 256 + b]: some pattern of this length may start with byte b */
+    const unsigned char *opens = openers.len ? (const unsigned char *)openers.buf : NULL;
+    const unsigned char *buf = (const unsigned char *)data.buf;
+    const unsigned char *in = (const unsigned char *)table.buf;
+    const unsigned char *needed = required.len ? (const unsigned char *)required.buf : NULL;
+    size_t n = (size_t)data.len, total = 1;
+    Runs runs = {NULL, NULL, NULL, 0, 0};
+    RunContext context = {{NULL, 0, 0, 0}, &runs, 0, anchored, base};
+    char *compact = NULL;
+    int no_memory = 0;
+    hs_error_t err = HS_SUCCESS;
+    Py_BEGIN_ALLOW_THREADS
+    for (size_t i = 0; i < n;) {
+        if (!in[buf[i]]) {
+            i++;
+            continue;
+        }
+        size_t start = i;
+        int has_needed = needed == NULL;
+        while (i < n && in[buf[i]]) {
+            if (!has_needed && needed[buf[i]]) has_needed = 1;
+            i++;
+        }
+        Py_ssize_t length = (Py_ssize_t)(i - start);
+        if (!has_needed || length < shortest || length > longest) continue;
+        if (opens != NULL && !opens[(size_t)length * 256 + buf[start]]) continue;
+        if (!add_run(&runs, (int64_t)start, (int64_t)i)) {
+            no_memory = 1;
+            break;
+        }
+        total += (size_t)length + 1;
+    }
+    if (!no_memory && runs.count) {
+        compact = PyMem_RawMalloc(total);
+        if (compact == NULL) no_memory = 1;
+    }
+    if (compact != NULL) {
+        size_t at = 0;
+        compact[at++] = '\n';
+        for (size_t k = 0; k < runs.count; k++) {
+            size_t length = (size_t)(runs.ends[k] - runs.starts[k]);
+            memcpy(compact + at, buf + runs.starts[k], length);
+            at += length;
+            runs.compact_ends[k] = (int64_t)at;
+            compact[at++] = '\n';
+        }
+        err = hs_scan(self->db, compact, (unsigned int)total, 0, self->scratch, on_run_match,
+                      &context);
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&table);
+    PyBuffer_Release(&required);
+    PyBuffer_Release(&openers);
+    PyMem_RawFree(compact);
+    PyMem_RawFree(runs.starts);
+    PyMem_RawFree(runs.ends);
+    PyMem_RawFree(runs.compact_ends);
+    return collected(&context.matches, no_memory, err);
+}
+
 static PyMethodDef Database_methods[] = {
     {"scan", (PyCFunction)Database_scan, METH_VARARGS,
      "scan(data) -> bytes: native-endian int64 (id, from, to) triples, in match order"},
+    {"scan_runs", (PyCFunction)Database_scan_runs, METH_VARARGS,
+     "scan_runs(data, table, required, shortest, longest, anchored, base, openers) -> bytes: "
+     "this database over the runs of table's bytes (holding a byte of required, and of a length "
+     "and first byte openers allows, if given), as (base + id, from, to) triples in data"},
     {"serialize", (PyCFunction)Database_serialize, METH_NOARGS,
      "serialize() -> bytes: the compiled database, for load() on a machine of the same platform"},
     {NULL, NULL, 0, NULL}};

@@ -97,6 +97,10 @@ class PatternSpec(BaseModel):
     length: int | tuple[int, int] = Field(description="bytes: fixed, or [min, max]")
     extend_left: str | None = None
     confidence: float = Field(0.9, ge=0.0, le=1.0)
+    scan_runs: bool = Field(
+        False,
+        description="scan over the runs of its own bytes only (detectors/runscan.py)",
+    )
 
     @model_validator(mode="after")
     def _lengths(self) -> PatternSpec:

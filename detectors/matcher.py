@@ -48,7 +48,8 @@ import hyperscan
 import numpy as np
 import numpy.typing as npt
 
-from detectors.catalogue import IdentifierSpec
+from detectors import runscan
+from detectors.catalogue import IdentifierSpec, PatternSpec
 from detectors.vectors import BoolArray, ByteArray, IntArray, native_kernels, run_before
 from sensor.cachefiles import cache_dir, write_atomic
 from sensor.errors import SignatureError
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # the extension may not be built; see _native_module
 
 FloatArray = npt.NDArray[np.float64]
 PAD = b"\n"
+MAX_RUN = 1 << 30
 
 
 def _native_module() -> ModuleType | None:
@@ -161,6 +163,16 @@ def _read(path: Path | None) -> bytes | None:
         return None
 
 
+def _fingerprint(key: tuple[tuple[bytes, ...], tuple[int, ...]]) -> str:
+    return hashlib.sha256(repr(key).encode()).hexdigest()
+
+
+def _binding_database(key: tuple[tuple[bytes, ...], tuple[int, ...]]) -> hyperscan.Database:
+    db = hyperscan.loadb(_compiled(*key), hyperscan.HS_MODE_BLOCK)
+    db.scratch = hyperscan.Scratch(db)
+    return db
+
+
 @functools.lru_cache(maxsize=16)
 def _compiled(expressions: tuple[bytes, ...], flags: tuple[int, ...]) -> bytes:
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
@@ -206,6 +218,65 @@ class _Expr:
     right_wrapped: int = 1
 
 
+@dataclass
+class _RunGroup:
+    """``scan_runs`` patterns with one run plan, scanned over those runs only
+    (``detectors.runscan``); their expression ids are ``base`` onwards."""
+
+    plan: runscan.RunPlan
+    base: int
+    shortest: int = MAX_RUN
+    longest: int = 0
+    expressions: list[bytes] = field(default_factory=list)
+    flags: list[int] = field(default_factory=list)
+    # whole runs: (length, first byte) pairs some pattern allows, as ranges x byte sets
+    starts: list[tuple[int, int, BoolArray]] = field(default_factory=list)
+    openers: bytes = b""
+    native: _hsscan.Database = field(init=False)
+
+    def add(self, pattern: PatternSpec, wrapped: bytes, flag: int) -> None:
+        if self.plan.anchored:
+            self.expressions.append(runscan.anchored(pattern))
+            self.flags.append(runscan.MULTILINE)
+            self.longest = max(self.longest, pattern.max_length)
+            first = runscan.first_bytes(pattern.byte_regex)
+            first = self.plan.run_class if first is None else first
+            self.starts.append((pattern.min_length, pattern.max_length, first))
+        else:  # the match may be any part of a run
+            self.expressions.append(wrapped)
+            self.flags.append(flag)
+            self.longest = MAX_RUN
+        self.shortest = min(self.shortest, pattern.min_length)
+
+    def seal(self) -> None:
+        """Fix the run filter once every pattern is in: a whole run is copied out only if some
+        pattern allows its length and first byte (18-digit resident IDs never reach the mobile
+        and card patterns, unless they start with 62, a UnionPay length)."""
+        if not self.plan.anchored:
+            return
+        openers = np.zeros((self.longest + 1, 256), dtype=bool)
+        for low, high, first in self.starts:
+            openers[low : high + 1] |= first
+        self.openers = openers.tobytes()
+
+    def rows(self, padded: bytes) -> IntArray:
+        """The wrapped form's (id, from, to) rows of this group's patterns in ``padded``."""
+        plan = self.plan
+        required = b"" if plan.required is None else plan.required.tobytes()
+        raw = self.native.scan_runs(
+            padded,
+            plan.run_class.tobytes(),
+            required,
+            self.shortest,
+            self.longest,
+            plan.anchored,
+            self.base,
+            self.openers,
+        )
+        table: IntArray = np.frombuffer(raw, dtype=np.int64).reshape(-1, 3)
+        return table
+
+
 class Matcher:
     """Scans buffers with every identifier pattern and keyword at once."""
 
@@ -215,36 +286,54 @@ class Matcher:
         self._exprs: list[_Expr] = []
         expressions: list[bytes] = []
         flags: list[int] = []
+        native = _native_module()
+        # Run groups need the system libhs: the python-hyperscan wheel's bundled build misses some
+        # multi-line anchored matches (docs/signatures.md, scan_runs), so its path keeps every
+        # pattern wrapped in the main database.
+        route = native is not None and runscan.enabled()
+        grouped: dict[bytes, list[tuple[_Expr, PatternSpec, bytes, int, runscan.RunPlan]]] = {}
         for index, spec in enumerate(specs):
             left = _negate_class(spec.boundary.left)
             right = _negate_class(spec.boundary.right)
+            left_table = class_table(spec.boundary.left)  # compile-check both classes now
+            right_table = class_table(spec.boundary.right)
             for pattern in spec.patterns:
                 mode = pattern.start_mode
                 extend = None
                 if mode == "extend_left":
                     assert pattern.extend_left is not None
                     extend = class_table(pattern.extend_left)
-                    if np.any(class_table(spec.boundary.left) & ~extend):
+                    if np.any(left_table & ~extend):
                         raise SignatureError(
                             f"{spec.source or spec.id}: the left boundary class must be part of "
                             "extend_left, or the walk back would cross a boundary"
                         )
-                    expressions.append(f"(?:{pattern.byte_regex})[{right[1:]}".encode())
-                else:
-                    expressions.append(f"{left}(?:{pattern.byte_regex}){right}".encode())
-                flags.append(hyperscan.HS_FLAG_SOM_LEFTMOST if mode == "som" else 0)
-                self._exprs.append(
-                    _Expr(
-                        index,
-                        mode,
-                        pattern.min_length,
-                        pattern.max_length,
-                        pattern.confidence,
-                        extend,
-                    )
+                expr = _Expr(
+                    index, mode, pattern.min_length, pattern.max_length, pattern.confidence, extend
                 )
-            class_table(spec.boundary.left)  # compile-check both classes now, not mid-scan
-            class_table(spec.boundary.right)
+                if mode == "extend_left":
+                    wrapped = f"(?:{pattern.byte_regex})[{right[1:]}".encode()
+                else:
+                    wrapped = f"{left}(?:{pattern.byte_regex}){right}".encode()
+                flag = hyperscan.HS_FLAG_SOM_LEFTMOST if mode == "som" else 0
+                run_plan = (
+                    runscan.plan(pattern, left_table, right_table) if pattern.scan_runs else None
+                )
+                if pattern.scan_runs and run_plan is None:
+                    raise SignatureError(
+                        f"{spec.source or spec.id}: scan_runs needs a pattern made of its boundary "
+                        f"class {spec.boundary.left} (the same on both sides) and, if any, "
+                        "separators every match contains, with the declared length and no "
+                        f"extend_left: {pattern.regex}"
+                    )
+                if route and pattern.scan_runs and run_plan is not None:
+                    grouped.setdefault(run_plan.key, []).append(
+                        (expr, pattern, wrapped, flag, run_plan)
+                    )
+                    continue
+                expressions.append(wrapped)
+                flags.append(flag)
+                self._exprs.append(expr)
         for k, keyword in enumerate(keywords):
             expression, _left, right_wrapped = _keyword_expression(keyword)
             expressions.append(expression)
@@ -252,18 +341,30 @@ class Matcher:
             self._exprs.append(
                 _Expr(-1, "keyword", len(keyword), len(keyword), 0.0, None, k, right_wrapped)
             )
+        self._runs: list[_RunGroup] = []
+        for members in grouped.values():
+            group = _RunGroup(members[0][4], len(self._exprs))
+            for expr, pattern, wrapped, flag, _plan in members:
+                group.add(pattern, wrapped, flag)
+                self._exprs.append(expr)
+            group.seal()
+            self._runs.append(group)
         key = tuple(expressions), tuple(flags)
+        run_keys = [(tuple(g.expressions), g.plan.key) for g in self._runs]
         # The fingerprint keys compiled databases by signature content (``_native_database``).
-        self.fingerprint = hashlib.sha256(repr(key).encode()).hexdigest()
+        self.fingerprint = hashlib.sha256(repr((key, run_keys)).encode()).hexdigest()
         self._db: hyperscan.Database | None = None
         self._native: _hsscan.Database | None = None
-        native = _native_module()
         if expressions and native is not None:
-            self._native = _native_database(native, expressions, flags, self.fingerprint)
+            self._native = _native_database(native, expressions, flags, _fingerprint(key))
         elif expressions:
-            db = hyperscan.loadb(_compiled(*key), hyperscan.HS_MODE_BLOCK)
-            db.scratch = hyperscan.Scratch(db)
-            self._db = db
+            self._db = _binding_database(key)
+        for group in self._runs:
+            assert native is not None  # routed only when the C collector is there
+            group_key = tuple(group.expressions), tuple(group.flags)
+            group.native = _native_database(
+                native, list(group_key[0]), list(group_key[1]), _fingerprint(group_key)
+            )
 
     @property
     def native(self) -> bool:
@@ -271,25 +372,34 @@ class Matcher:
         return self._native is not None
 
     def matches(self, data: bytes) -> IntArray:
-        """(expression id, from, to) rows of every match in the padded buffer."""
+        """(expression id, from, to) rows of every match in the padded buffer: the main
+        database's in match order, then each run group's in run order."""
+        padded = b"".join((PAD, data, PAD))
+        tables = [self._main_rows(padded)] + [group.rows(padded) for group in self._runs]
+        if len(tables) == 1:
+            return tables[0]
+        return np.concatenate(tables)
+
+    def _main_rows(self, padded: bytes) -> IntArray:
         if self._native is not None:
-            raw = self._native.scan(b"".join((PAD, data, PAD)))
+            raw = self._native.scan(padded)
             table: IntArray = np.frombuffer(raw, dtype=np.int64).reshape(-1, 3)
             return table
+        if self._db is None:
+            return np.zeros((0, 3), dtype=np.int64)
         hits: list[int] = []
         collect = hits.extend
 
         def on_match(ident: int, start: int, end: int, _flags: int, _ctx: object) -> None:
             collect((ident, start, end))
 
-        assert self._db is not None
-        self._db.scan(b"".join((PAD, data, PAD)), match_event_handler=on_match)
+        self._db.scan(padded, match_event_handler=on_match)
         return np.array(hits, dtype=np.int64).reshape(-1, 3)
 
     def scan(self, data: bytes) -> ScanResult:
         """Candidate spans per identifier and keyword hit offsets, in ``data`` coordinates."""
         buf = np.frombuffer(data, dtype=np.uint8)
-        if (self._db is None and self._native is None) or not data:
+        if not self._exprs or not data:
             return ScanResult(buf, {})
         table = self.matches(data)
         if not table.size:

@@ -113,7 +113,7 @@ def test_encrypted_and_old_and_other_ole_files_are_flagged() -> None:
     word[2:4] = struct.pack("<H", 0x68)  # a Word 95 nFib
     word[0x0A:0x0C] = b"\0\0"
     old = extract(legacy_writers.cfb({**streams, "WordDocument": bytes(word)}))
-    assert old.flags == ["unsupported:doc"]
+    assert old.flags == ["unsupported:doc95"]
     deck = legacy_writers.ppt_streams([LINES])
     locked = extract(legacy_writers.cfb({**deck, "EncryptedSummary": b"\0" * 64}))
     assert (locked.parts, locked.flags) == ([], ["encrypted:ppt"])
@@ -140,10 +140,10 @@ def test_ppt_depth_and_record_limits_are_flagged_and_siblings_still_read() -> No
         deep = _record(0x03E8, deep, 0xF)
     stream = deep + _record(0x0FA8, b"13812345678")
     result = ppt_text(stream, 1 << 20)
-    assert result.limits == ["limit:depth"] and result.text == b"13812345678\n"
+    assert result.limits == ["limit:ppt_depth"] and result.text == b"13812345678\n"
     many = b"".join(_record(0x0FA8, b"x%d" % i) for i in range(100))
     counted = ppt_text(many, 1 << 20, max_records=10)
-    assert counted.limits == ["limit:records"] and counted.text.count(b"\n") == 10
+    assert counted.limits == ["limit:ppt_records"] and counted.text.count(b"\n") == 10
 
 
 def test_ppt_cstrings_are_read_in_hyperlinks_but_not_in_tags() -> None:
@@ -181,9 +181,11 @@ def test_damaged_doc_and_ppt_are_flagged_never_raised(kind: str) -> None:
         result = extract(data)  # must not raise
         seen.update(result.flags)
     assert f"error:{kind}" in seen
-    allowed = {f"error:{kind}", "error:xls", "unsupported:ole", "limit:size"}
-    allowed |= {"error:doc-tables", "unsupported:doc", "encrypted:doc"} if kind == "doc" else set()
-    allowed |= {"limit:depth", "limit:records", "encrypted:ppt"} if kind == "ppt" else set()
+    allowed = {f"error:{kind}", "error:ole", "error:xls", "unsupported:ole", "limit:size"}
+    allowed |= (
+        {"error:doc-tables", "unsupported:doc95", "encrypted:doc"} if kind == "doc" else set()
+    )
+    allowed |= {"limit:ppt_depth", "limit:ppt_records", "encrypted:ppt"} if kind == "ppt" else set()
     assert seen <= allowed, seen - allowed
 
 

@@ -219,11 +219,12 @@ class _Extractor:
     def _ole(self, data: bytes, path: str) -> None:
         """Legacy Office: an Excel workbook becomes one CSV part per sheet, a Word or PowerPoint
         document one text part (``sensor.content.ole``); other OLE files (.msg, Visio, MSI) are
-        not read and are flagged ``unsupported:ole``."""
+        not read and are flagged ``unsupported:ole``, a container too damaged to open
+        ``error:doc``/``error:ppt`` when it still names their stream, else ``error:ole``."""
         kind, container = ole_kind(data)
-        if container is None and (guess := damaged_kind(data)):
-            self.result.flag(f"error:{guess}")  # a container olefile cannot read, named in it
-            self._text(data, "binary", path)
+        if container is None:  # olefile cannot read the container: named by a stream if it can
+            self.result.flag(f"error:{damaged_kind(data) or 'ole'}")
+            self._text(data, "binary", path)  # as a damaged archive: stored text may remain
             return
         if container is not None and kind in ("doc", "ppt"):
             with container:
@@ -236,8 +237,10 @@ class _Extractor:
             elif "error:doc" in document.flags or "error:ppt" in document.flags:
                 self._text(data, "binary", path)  # as a damaged archive: stored text may remain
             return
-        if container is not None:
-            container.close()
+        container.close()
+        if kind != "xls":  # no workbook stream either: an .msg, Visio drawing, MSI ...
+            self.result.flag("unsupported:ole")
+            return
         try:
             sheets = xls_sheets(data, max_bytes=self._room())
         except NotAWorkbook:

@@ -54,7 +54,7 @@ class PptText:
     text: bytes  # UTF-8, one line per paragraph of each text atom
     truncated: bool = False  # the byte budget was reached
     damaged: bool = False  # a record overran its container or the stream
-    limits: list[str] = field(default_factory=list)  # "limit:depth", "limit:records"
+    limits: list[str] = field(default_factory=list)  # "limit:ppt_depth", "limit:ppt_records"
 
 
 def _atom_text(rec_type: int, body: bytes) -> str:
@@ -88,7 +88,7 @@ def ppt_text(
         ver_inst, rec_type, rec_len = HEADER.unpack_from(stream, pos)
         records += 1
         if records > max_records:
-            out.limits.append("limit:records")
+            out.limits.append("limit:ppt_records")
             break
         if rec_type == CRYPT_SESSION:
             raise Encrypted("CryptSession10Container")
@@ -103,8 +103,8 @@ def ppt_text(
             continue
         if (ver_inst & 0xF) == CONTAINER_VERSION:
             if len(stack) >= max_depth:
-                if "limit:depth" not in out.limits:
-                    out.limits.append("limit:depth")
+                if "limit:ppt_depth" not in out.limits:
+                    out.limits.append("limit:ppt_depth")
                 pos = body + rec_len  # skip the container, keep walking its siblings
                 continue
             parent_ok = stack[-1][2] if stack else False

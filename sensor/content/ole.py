@@ -7,8 +7,8 @@ stream names tell them apart: ``Workbook``/``Book`` (read by ``legacy_office`` t
 and bounds; the format readers only see stream bytes. Anything else in OLE (an Outlook ``.msg``,
 a Visio drawing, an MSI) stays unsupported.
 
-``ole_document`` never raises on hostile input: every failure is a kind of ``OleDocument``
-(``damaged``, ``encrypted``, ``unsupported``) that ``sensor.content.extract`` turns into a flag.
+``ole_kind``, ``read_doc`` and ``read_ppt`` never raise on hostile input: every failure is a flag
+on the ``OleDocument`` (``error:doc``, ``encrypted:ppt``, ``unsupported:doc95``, ``limit:...``).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def ole_kind(data: bytes) -> tuple[str, olefile.OleFileIO[str] | None]:
 def damaged_kind(data: bytes) -> str:
     """``doc`` or ``ppt`` when a container olefile could not open still names the stream of one
     in its directory (UTF-16 names), so the damage is reported against the right format; ``""``
-    otherwise (the caller then tries it as a workbook, whose reader has its own flags)."""
+    otherwise (the caller flags ``error:ole``)."""
     for kind, name in (("doc", WORD_STREAM), ("ppt", PPT_STREAM)):
         if name.encode("utf-16-le") in data:
             return kind
@@ -78,7 +78,7 @@ def read_doc(ole: olefile.OleFileIO[str], max_bytes: int) -> OleDocument:
         out.flags.append("encrypted:doc")
         return out
     except legacy_word.Unsupported:
-        out.flags.append("unsupported:doc")
+        out.flags.append("unsupported:doc95")
         return out
     except Exception:  # DamagedDocument, and olefile/struct errors on a damaged container
         out.flags.append("error:doc")

@@ -28,10 +28,10 @@ if [ "$want_test" = 1 ]; then
   # tor-geoipdb: the source of the bundled GeoIP database, used as the lookup oracle;
   # chromium/chromium-driver: headless browser that opens the audit report (selenium);
   # fonts-wqy-microhei: a CJK font (the report in that browser, the PDFs of the extraction tests);
-  # catdoc: the oracle for the text of legacy Word files (tests/test_legacy_documents.py);
   # samba/smbclient: a real SMB 3.1.1 server and client (tests/test_smb_samba.py runs its own
-  # smbd on 127.0.0.1; the package's services are kept from starting, see below).
-  for pkg in tshark tcpdump tcpreplay tor-geoipdb chromium chromium-driver fonts-wqy-microhei catdoc samba smbclient; do
+  # smbd on 127.0.0.1; the package's services are kept from starting, see below);
+  # catdoc (catdoc, catppt) and antiword: oracles for the legacy .doc/.ppt readers' tests.
+  for pkg in tshark tcpdump tcpreplay tor-geoipdb chromium chromium-driver fonts-wqy-microhei samba smbclient catdoc antiword; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || apt_packages+=("$pkg")
   done
 fi

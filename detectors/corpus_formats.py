@@ -1,23 +1,27 @@
-"""The labelled corpus written as the files people actually send: GBK CSV, XLSX, DOCX and PDF.
+"""The labelled corpus written as the files people send: GBK CSV, XLSX, XLS, DOC, DOCX, PPT, PDF.
 
 ``detectors.corpus`` writes UTF-8 documents with byte-span labels. This module writes the same
 people and decoys again in the other formats of the issue, so that accuracy is measured through
 content extraction (charset detection, the Office readers, PDF text) as an object on the wire is:
 
     CSV people export  -> csv-utf8 (as generated), csv-gbk, xlsx and legacy xls (one sheet,
-                          header row first),
+                          header row first), doc-table (a legacy Word table, header row first),
                           and a printed report (one "header：value" line per person) as text,
-                          docx and pdf: the same people, without table structure
+                          docx, ppt (a slide per ``PPT_LINES`` lines) and pdf: the same people,
+                          without table structure
     JSON payload       -> json;  service log -> ndjson
-    free text          -> text (as generated), docx (a paragraph per line), pdf (a line per line)
+    free text          -> text (as generated), docx and legacy doc (a paragraph per line),
+                          ppt (a slide per ``PPT_LINES`` lines), pdf (a line per line)
 
 After extraction the bytes differ from the generated ones (GBK becomes UTF-8, a sheet becomes CSV,
 PDF text is re-flowed), so the truth of a rendered file is the multiset of labelled
 ``(identifier, value)`` pairs, not byte spans. A detection whose value differs by one character
 from a label still counts as a false positive and a false negative.
 
-Writers: openpyxl (XLSX), xlwt (XLS), python-docx (DOCX), fpdf2 with a CJK TrueType font (PDF). They are
-test dependencies (``deploy/install.sh --test``); ``formats_available`` says which are usable.
+Writers: openpyxl (XLSX), xlwt (XLS), python-docx (DOCX), fpdf2 with a CJK TrueType font (PDF), all
+test dependencies (``deploy/install.sh --test``; ``formats_available`` says which are usable),
+and the project's own minimal legacy Word/PowerPoint writers (``detectors.legacy_writers``, checked
+against antiword and catppt in the tests), always available.
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from detectors import legacy_writers
 from detectors.corpus import Document
 
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 FIXED_TIME = datetime.datetime(2024, 6, 1, tzinfo=datetime.UTC)  # for reproducible files
-STRUCTURED = ("csv-utf8", "csv-gbk", "xlsx", "xls", "json")  # one person per record
-UNSTRUCTURED = ("text", "docx", "pdf")
+STRUCTURED = ("csv-utf8", "csv-gbk", "xlsx", "xls", "doc-table", "json")  # a person per record
+UNSTRUCTURED = ("text", "docx", "doc", "ppt", "pdf")
+PPT_LINES = 20  # lines of a report or note on one slide
 PDF_WIDTH_MM = 420.0  # A3 landscape: a report line fits, as in a printed export
 PDF_FONT_PT = 9
 
@@ -45,7 +51,7 @@ class Rendered:
     """One file of the corpus as it would cross the wire, with its independent truth."""
 
     name: str
-    fmt: str  # csv-utf8, csv-gbk, xlsx, xls, json, ndjson, text, docx, pdf
+    fmt: str  # csv-utf8, csv-gbk, xlsx, xls, doc-table, json, ndjson, text, docx, doc, ppt, pdf
     data: bytes
     truth: tuple[tuple[str, str], ...]  # (identifier, value as written), one per label
     people: int | None
@@ -167,6 +173,10 @@ def _fit(line: str, width: float, measure: Callable[[str], float]) -> list[str]:
     return [*pieces, current] if current else pieces
 
 
+def slides(lines: list[str]) -> list[list[str]]:
+    return [lines[i : i + PPT_LINES] for i in range(0, len(lines), PPT_LINES)]
+
+
 def render(doc: Document, available: dict[str, bool]) -> Iterator[Rendered]:
     """``doc`` in every format that fits its shape (and whose writer is installed)."""
     truth = truth_values(doc)
@@ -179,10 +189,12 @@ def render(doc: Document, available: dict[str, bool]) -> Iterator[Rendered]:
             yield Rendered(doc.name, "xlsx", xlsx(rows), truth, doc.people)
         if available["xls"]:
             yield Rendered(doc.name, "xls", xls(rows), truth, doc.people)
+        yield Rendered(doc.name, "doc-table", legacy_writers.doc([], rows), truth, doc.people)
         report = doc.name + "-report"
         yield Rendered(report, "text", "\n".join(lines).encode() + b"\n", truth, doc.people)
         if available["docx"]:
             yield Rendered(report, "docx", docx(lines), truth, doc.people)
+        yield Rendered(report, "ppt", legacy_writers.ppt(slides(lines)), truth, doc.people)
         if available["pdf"]:
             yield Rendered(report, "pdf", pdf(lines), truth, doc.people)
     elif doc.kind == "text":
@@ -190,6 +202,8 @@ def render(doc: Document, available: dict[str, bool]) -> Iterator[Rendered]:
         lines = text_lines(doc)
         if available["docx"]:
             yield Rendered(doc.name, "docx", docx(lines), truth, None)
+        yield Rendered(doc.name, "doc", legacy_writers.doc(lines), truth, None)
+        yield Rendered(doc.name, "ppt", legacy_writers.ppt(slides(lines)), truth, None)
         if available["pdf"]:
             yield Rendered(doc.name, "pdf", pdf(lines), truth, None)
     else:  # json, ndjson

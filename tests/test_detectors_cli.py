@@ -173,3 +173,26 @@ def test_scan_reads_inside_office_files_as_the_audit_does(tmp_path: Path) -> Non
             "cn_person_name": len(PEOPLE),
             "cn_resident_id": len(PEOPLE),
         }
+
+
+def test_scan_reports_the_people_of_legacy_word_and_powerpoint_files(tmp_path: Path) -> None:
+    """`egress scan` reads .doc (a Word table: one person per row) and .ppt (slide text)."""
+    from detectors import legacy_writers
+    from tests.test_content_extract import HEADER, PEOPLE
+
+    (tmp_path / "people.doc").write_bytes(legacy_writers.doc([], [list(HEADER), *PEOPLE]))
+    lines = [f"{name} 身份证号 {rid} 手机 {mobile}" for name, rid, mobile in PEOPLE]
+    (tmp_path / "people.ppt").write_bytes(legacy_writers.ppt([lines]))
+    result = _invoke("scan", "--json", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    records = {Path(r["file"]).name: r for r in map(json.loads, result.output.splitlines())}
+    for name, kind in (("people.doc", "doc"), ("people.ppt", "ppt")):
+        record = records[name]
+        assert record["individuals"]["distinct"] == len(PEOPLE), record
+        (part,) = record["parts"]
+        assert part["kind"] == kind
+        assert part["identifiers"]["cn_resident_id"] == len(PEOPLE)
+        assert part["identifiers"]["cn_mobile"] == len(PEOPLE)
+    assert records["people.doc"]["layout"] == "rows"
+    table = _invoke("scan", str(tmp_path / "people.doc"))
+    assert table.exit_code == 0 and f"cn_resident_id ({len(PEOPLE)})" in table.output

@@ -1,4 +1,5 @@
-"""Legacy Word (.doc) and PowerPoint (.ppt) text (sensor/content/legacy_documents.py).
+"""Legacy Word (.doc) and PowerPoint (.ppt) text from real converted files (sensor/content/ole.py,
+legacy_word.py, legacy_ppt.py; tests/test_legacy_doc_ppt.py covers the project's own writers).
 
 The fixtures were converted by LibreOffice from python-docx/python-pptx files of synthetic people
 (tests/fixtures/legacy_office/make.py); the expected people are rebuilt here from the same seed.
@@ -24,15 +25,13 @@ from bench.traffic.people import SyntheticPeople
 from detectors.catalogue import load_catalogue
 from detectors.engine import DetectionEngine
 from sensor.content.extract import ExtractionLimits, extract
-from sensor.content.legacy_documents import (
-    FC_CLX,
-    FIB_FLAGS,
-    MAX_DEPTH,
-    DamagedDocument,
-    _powerpoint_text,
-    document_text,
-)
+from sensor.content.legacy_ppt import MAX_DEPTH, NotAPresentation, ppt_text
+from sensor.content.legacy_word import DamagedDocument
+from sensor.content.ole import OleDocument, ole_kind, read_doc, read_ppt
 from sensor.inspection import inspect_content
+
+FIB_FLAGS = 0x0A
+FC_CLX = 0x01A2  # fcClx in a Word 97 FIB (FibRgFcLcb97 pair 33)
 
 HERE = Path(__file__).parent / "fixtures" / "legacy_office"
 SEED, TABLE_PEOPLE, TEXT_PEOPLE = 23, 12, 3  # as in make.py
@@ -41,6 +40,13 @@ SLIDE_PEOPLE = PEOPLE[: TEXT_PEOPLE + 2]
 ENGINE = DetectionEngine(load_catalogue((), frozenset()))
 DOC = (HERE / "people.doc").read_bytes()
 PPT = gzip.decompress((HERE / "people.ppt.gz").read_bytes())
+
+
+def document_text(data: bytes, max_bytes: int) -> OleDocument:
+    kind, ole = ole_kind(data)
+    assert ole is not None and kind in ("doc", "ppt")
+    with ole:
+        return (read_doc if kind == "doc" else read_ppt)(ole, max_bytes)
 
 
 def _with_stream(data: bytes, name: str, change: Callable[[bytearray], None]) -> bytes:
@@ -56,12 +62,12 @@ def _with_stream(data: bytes, name: str, change: Callable[[bytearray], None]) ->
 def test_word_text_has_every_person_and_keeps_table_rows() -> None:
     result = document_text(DOC, max_bytes=1 << 20)
     text = result.text.decode()
-    assert result.kind == "doc" and not result.truncated
+    assert result.kind == "doc" and result.flags == []
     for p in PEOPLE:
         assert p.resident_id in text and p.mobile in text and p.email in text
-    for p in PEOPLE[:TABLE_PEOPLE]:  # one table row per line, cells by tabs
-        assert f"{p.name}\t{p.resident_id}\t{p.mobile}\t{p.email}\n" in text
-    assert "姓名\t身份证号\t手机号\t邮箱\n" in text
+    for p in PEOPLE[:TABLE_PEOPLE]:  # one table row per line, a CSV line as an .xls sheet
+        assert f"\n{p.name},{p.resident_id},{p.mobile},{p.email}\n" in text
+    assert "\n姓名,身份证号,手机号,邮箱\n" in text
 
 
 def test_word_text_agrees_with_catdoc() -> None:
@@ -94,7 +100,7 @@ def test_a_word_file_counts_its_people() -> None:
 def test_powerpoint_text_has_slides_and_notes() -> None:
     result = document_text(PPT, max_bytes=1 << 20)
     text = result.text.decode()
-    assert result.kind == "ppt" and not result.limited
+    assert result.kind == "ppt" and result.flags == []
     for p in SLIDE_PEOPLE:
         assert f"身份证号 {p.resident_id}\n" in text
         assert f"手机 {p.mobile}\n" in text
@@ -109,7 +115,8 @@ def test_powerpoint_text_has_slides_and_notes() -> None:
 
 def test_the_byte_budget_cuts_at_a_line() -> None:
     result = document_text(DOC, max_bytes=300)
-    assert result.truncated and 0 < len(result.text) <= 300 and result.text.endswith(b"\n")
+    assert result.flags == ["limit:size"]
+    assert 0 < len(result.text) <= 300 and result.text.endswith(b"\n")
     assert "limit:size" in extract(DOC, ExtractionLimits(max_total_bytes=300)).flags
 
 
@@ -131,8 +138,13 @@ def test_a_piece_table_outside_its_stream_is_damage() -> None:
     def far_clx(stream: bytearray) -> None:
         struct.pack_into("<I", stream, FC_CLX, 0x7FFFFFF0)
 
-    with pytest.raises(DamagedDocument, match="outside the table stream"):
-        document_text(_with_stream(DOC, "WordDocument", far_clx), 1 << 20)
+    from sensor.content.legacy_word import pieces, read_fib
+
+    word = _with_stream(DOC, "WordDocument", far_clx)
+    with olefile.OleFileIO(io.BytesIO(word)) as ole:
+        fib = read_fib(ole.openstream("WordDocument").read())
+        with pytest.raises(DamagedDocument, match="outside the table stream"):
+            pieces(ole.openstream(fib.table_stream).read(), fib)
     assert extract(_with_stream(DOC, "WordDocument", far_clx)).flags == ["error:doc"]
 
 
@@ -141,12 +153,12 @@ def test_powerpoint_records_nested_past_the_limit_are_cut() -> None:
     record = struct.pack("<HHI", 0, 0x0FA0, len(atom_text)) + atom_text
     for _ in range(MAX_DEPTH + 5):
         record = struct.pack("<HHI", 0x000F, 0x03E8, len(record)) + record
-    text, limited = _powerpoint_text(record)
-    assert limited and text == ""
-    text, limited = _powerpoint_text(record[8 * (6 + 1) :])  # MAX_DEPTH - 2 containers deep
-    assert not limited and text == "深处 13812345678\n"
-    with pytest.raises(DamagedDocument, match="runs past its container"):
-        _powerpoint_text(record[:-3])
+    result = ppt_text(record, 1 << 20)
+    assert result.limits == ["limit:ppt_depth"] and result.text == b""
+    result = ppt_text(record[8 * (6 + 1) :], 1 << 20)  # MAX_DEPTH - 2 containers deep
+    assert result.limits == [] and result.text == "深处 13812345678\n".encode()
+    with pytest.raises(NotAPresentation, match="overruns"):
+        ppt_text(record[:-3], 1 << 20)  # the first record runs past the stream
 
 
 @pytest.mark.parametrize("name,base", [("doc", DOC), ("ppt", PPT)])
@@ -169,4 +181,6 @@ def test_damaged_documents_are_flagged_never_raised(name: str, base: bytes) -> N
         f"encrypted:{name}",
         "limit:size",
         f"limit:{name}_records",
+        f"limit:{name}_depth",
+        "error:doc-tables",
     }

@@ -6,6 +6,8 @@ People send personal data as spreadsheets inside ZIP files, as GBK CSV exports, 
     ZIP / tar / gzip / bzip2 / xz  -> each member, recursively (``a.zip!/b.xlsx!/Sheet1``)
     xlsx / ods                     -> one CSV part per sheet (rows and columns kept)
     xls (OLE2)                     -> one CSV part per sheet (sensor.content.legacy_office)
+    doc / ppt (OLE2)               -> one text part: Word table rows one per line, cells
+                                      tab-separated; slide text atoms (sensor.content.ole)
     docx / pptx / odt              -> paragraphs, one per line
     PDF                            -> page text (pypdf)
     HTML / XML                     -> element text; ``<name>x</name>`` becomes ``name: x`` so the
@@ -15,7 +17,7 @@ People send personal data as spreadsheets inside ZIP files, as GBK CSV exports, 
 Every limit is named in ``ExtractionLimits`` and hitting one is a flag on the result, never a
 silent stop: ``limit:depth``, ``limit:size``, ``limit:ratio``, ``limit:members``, ``limit:time``.
 Content that cannot be read is flagged too: ``encrypted``, ``unsupported:<kind>``,
-``error:<kind>`` (a corrupt member).
+``error:<kind>`` (a corrupt member); legacy Office adds ``encrypted:doc``/``encrypted:ppt``.
 """
 
 from __future__ import annotations
@@ -36,14 +38,9 @@ from typing import Protocol
 
 from sensor.content.charset import to_utf8
 from sensor.content.forms import json_text
-from sensor.content.legacy_documents import (
-    DamagedDocument,
-    DocumentError,
-    document_text,
-    ole_kind,
-)
 from sensor.content.legacy_office import DamagedWorkbook, NotAWorkbook, xls_sheets
 from sensor.content.office import office_parts
+from sensor.content.ole import damaged_kind, ole_kind, read_doc, read_ppt
 from sensor.content.sniff import detect_type, is_encrypted
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # it warns on every odd PDF; we flag instead
@@ -51,7 +48,7 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)  # it warns on every odd PDF;
 OFFICE_KINDS = frozenset({"docx", "xlsx", "pptx", "odt", "ods"})
 STREAM_KINDS = frozenset({"gzip", "bzip2", "xz"})
 MEDIA_KINDS = frozenset({"png", "jpeg", "gif", "webp"})  # no text to find; not scanned
-UNSUPPORTED_KINDS = frozenset({"7z", "rar", "zstd", "sqlite"})  # and OLE files that are not .xls
+UNSUPPORTED_KINDS = frozenset({"7z", "rar", "zstd", "sqlite"})  # and OLE not .xls/.doc/.ppt
 RATIO_GRACE_BYTES = 1 << 20  # as for Content-Encoding: small members may expand a lot harmlessly
 READ_CHUNK = 1 << 20
 
@@ -221,16 +218,28 @@ class _Extractor:
 
     def _ole(self, data: bytes, path: str) -> None:
         """Legacy Office: an Excel workbook becomes one CSV part per sheet, a Word or PowerPoint
-        document one text part; other OLE files (.msg) are flagged ``unsupported:ole``, and a
-        container too damaged to tell ``error:ole``."""
-        try:
-            kind = ole_kind(data)
-        except DamagedDocument as exc:
-            self.result.flag(exc.flag)
+        document one text part (``sensor.content.ole``); other OLE files (.msg, Visio, MSI) are
+        not read and are flagged ``unsupported:ole``, a container too damaged to open
+        ``error:doc``/``error:ppt`` when it still names their stream, else ``error:ole``."""
+        kind, container = ole_kind(data)
+        if container is None:  # olefile cannot read the container: named by a stream if it can
+            self.result.flag(f"error:{damaged_kind(data) or 'ole'}")
             self._text(data, "binary", path)  # as a damaged archive: stored text may remain
             return
-        if kind != "xls":
-            self._legacy_document(data, path)
+        if container is not None and kind in ("doc", "ppt"):
+            with container:
+                document = (read_doc if kind == "doc" else read_ppt)(container, self._room())
+            for name in document.flags:
+                self.result.flag(name)
+            if document.text:
+                self.result.expanded_bytes += len(document.text)
+                self.result.parts.append(TextPart(path, kind, "utf-8", document.text))
+            elif "error:doc" in document.flags or "error:ppt" in document.flags:
+                self._text(data, "binary", path)  # as a damaged archive: stored text may remain
+            return
+        container.close()
+        if kind != "xls":  # no workbook stream either: an .msg, Visio drawing, MSI ...
+            self.result.flag("unsupported:ole")
             return
         try:
             sheets = xls_sheets(data, max_bytes=self._room())
@@ -248,22 +257,6 @@ class _Extractor:
         for name, text in sheets.parts:
             self.result.expanded_bytes += len(text)
             self.result.parts.append(TextPart(_join(path, name), "xls-sheet", "utf-8", text))
-
-    def _legacy_document(self, data: bytes, path: str) -> None:
-        try:
-            document = document_text(data, max_bytes=self._room())
-        except DocumentError as exc:
-            self.result.flag(exc.flag)
-            if isinstance(exc, DamagedDocument):
-                self._text(data, "binary", path)  # as a damaged archive: stored text may remain
-            return
-        if document.truncated:
-            self.result.flag("limit:size")
-        if document.limited:
-            self.result.flag(f"limit:{document.kind}_records")
-        if document.text:
-            self.result.expanded_bytes += len(document.text)
-            self.result.parts.append(TextPart(path, document.kind, "utf-8", document.text))
 
     def _zip(self, data: bytes, kind: str, path: str, depth: int) -> None:
         try:

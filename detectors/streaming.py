@@ -28,12 +28,20 @@ The seam with the block part: the scanner is opened with the last ``margin`` byt
 body as history and owns matches that end *after* the limit, so a value that straddles the limit is
 found here; block mode owns values that end inside the kept body.
 
+Tables: when the kept body (the history the scanner is opened with) is a delimited table or JSON
+Lines (``detectors.layout.detect_layout`` over its first 128 KiB), the stream part is read as the
+rest of that table: each value's record is its line number in the whole object (newlines of the
+kept body counted once at open, then of every byte dropped from the buffer), so the people past the
+limit are grouped by record as in block mode (the strongest identifier of a row names its person),
+and the kept body's column names raise confidence in their columns. The first, partial line of a
+round's buffer has no known column (its start was dropped); a line longer than the history can
+therefore lose its column context. After a hole in the capture the record numbering jumps, so rows
+on the two sides never merge.
+
 Not done in stream mode (documented in docs/signatures.md): content extraction (the bytes are read
-as they were sent: text, CSV, JSON, mail bodies; an archive's compressed tail is not unpacked),
-table layout (records are not grouped by rows, so people are counted as in free text: the distinct
-values of the strongest ranked kind, see ``detectors.individuals``) and important-data term
-scoring. A hole in the capture (``gap``) ends the round at the hole: bytes on the two sides are
-never joined into one match, the history is cleared, and the hole is counted.
+as they were sent: text, CSV, JSON, mail bodies; an archive's compressed tail is not unpacked)
+and important-data term scoring. A hole in the capture (``gap``) ends the round at the hole: bytes
+on the two sides are never joined into one match, the history is cleared, and the hole is counted.
 
 Memory: the buffer holds at most ``batch + 2 * margin`` bytes plus the chunk being fed; the
 accepted values that name a person are kept (normalised, a few dozen bytes each) to count distinct
@@ -60,12 +68,44 @@ from detectors.engine import (
     is_sensitive,
 )
 from detectors.individuals import ClassMarks, Evidence
-from detectors.layout import TEXT
+from detectors.layout import TEXT, Layout, detect_layout
 from detectors.masking import mask_value
-from detectors.vectors import IntArray
+from detectors.vectors import BoolArray, IntArray, offsets_of
 
 DEFAULT_BATCH = 256 << 10  # new bytes per scan round: a few rounds per MiB, little rescanned
 DEFAULT_MAX_VALUES = 1_000_000  # person-naming values kept per object for the distinct count
+TABLE_SAMPLE = 128 << 10  # bytes of the kept body that decide whether the object is a table
+
+
+class _RoundLayout(Layout):
+    """A round's buffer read as the middle of a table: no header line in it (the column names are
+    the kept body's), and no column for the first, partial line."""
+
+    __slots__ = ()
+
+    def in_header(self, offsets: IntArray) -> BoolArray:
+        return np.zeros(offsets.shape, dtype=bool)
+
+    def row_of(self, offsets: IntArray) -> IntArray:
+        return super().row_of(offsets) + 1  # row 0 is the kept body's header line
+
+    def column_of(self, offsets: IntArray, rows: IntArray | None = None) -> IntArray:
+        rows = self.row_of(offsets) if rows is None else rows
+        columns = super().column_of(offsets, rows - 1)
+        columns[rows == 1] = -1  # the partial first line: its start was dropped
+        return columns
+
+
+class _RecordNumbers(Layout):
+    """The stream part's evidence carries record numbers, not offsets: ``row_of`` is identity."""
+
+    __slots__ = ()
+
+    def row_of(self, offsets: IntArray) -> IntArray:
+        return offsets.astype(np.int64, copy=False)
+
+
+RECORDS = _RecordNumbers("rows", np.zeros(0, dtype=np.int64))
 
 
 def stream_margin(engine: DetectionEngine) -> int:
@@ -104,6 +144,7 @@ class StreamStats:
     values_dropped: int  # values past ``max_values``: counted, not kept
     gaps: int  # holes in the capture inside the stream part
     gap_bytes: int
+    table: str = ""  # "csv" (any delimiter) or "jsonl" when read as the kept body's table
 
 
 class ObjectScanner:
@@ -123,11 +164,16 @@ class ObjectScanner:
         self.max_values = max_values
         self._buf = bytearray(history[-self.margin :] if history else b"")
         self._base = start - len(self._buf)  # object offset of _buf[0]
+        self._table = _table_of(history)
+        # record (line) number of _buf[0] in the whole object, when read as a table
+        self._lines_before = history.count(b"\n", 0, len(history) - len(self._buf))
         self._owned_to = len(self._buf)  # ends <= this (buffer coordinates) are done
         self._start = start
         self._end = start
         self._tallies: dict[int, _Tally] = {}
-        self._sensitive: list[IntArray] = []
+        self._seam_values: list[tuple[int, IntArray, npt.NDArray[np.bytes_]]] = []
+        self._seam_record = -1  # the record across the block limit, when block mode named it
+        self._sensitive: list[IntArray] = []  # object offsets, or record numbers for a table
         self._account: list[IntArray] = []
         self._rounds = 0
         self._rescanned = 0
@@ -157,6 +203,7 @@ class ObjectScanner:
         self._gaps += 1
         self._gap_bytes += length
         self._end += length
+        self._lines_before += self._buf.count(b"\n") + 1  # records across a hole never merge
         self._buf = bytearray()
         self._base = self._end
         self._owned_to = 0
@@ -181,6 +228,7 @@ class ObjectScanner:
             self._dropped,
             self._gaps,
             self._gap_bytes,
+            "" if self._table is None else ("jsonl" if self._table.delimiter is None else "csv"),
         )
 
     # --- one round ------------------------------------------------------------------------------
@@ -192,20 +240,39 @@ class ObjectScanner:
         data = bytes(self._buf)
         self._rounds += 1
         self._rescanned += min(self._owned_to, len(data))
-        for index, acc in self._detect(data).items():
-            self._take(index, acc, self._owned_to, limit)
+        newlines = offsets_of(np.frombuffer(data, dtype=np.uint8), 10)
+        seam = self._rounds == 1 and self._table is not None and self._owned_to > 0
+        for index, acc in self._detect(data, newlines).items():
+            self._take(index, acc, self._owned_to, limit, newlines)
+            if seam:
+                self._seam(index, acc, self._owned_to, newlines)
         self._owned_to = limit
         drop = max(0, limit - self.margin)
         if drop:
+            self._lines_before += int(np.searchsorted(newlines, drop))
             del self._buf[:drop]
             self._base += drop
             self._owned_to -= drop
 
-    def _detect(self, data: bytes) -> dict[int, Accepted]:
-        """Block-mode evaluation of one buffer, read as free text (no table layout)."""
-        return self.engine.evaluate(self.engine.matcher.scan(data), TEXT)
+    def _detect(self, data: bytes, newlines: IntArray) -> dict[int, Accepted]:
+        """Block-mode evaluation of one buffer: as free text, or as the middle of the kept
+        body's table (its delimiter and column names)."""
+        scan = self.engine.matcher.scan(data)
+        table = self._table
+        if table is None:
+            return self.engine.evaluate(scan, TEXT)
+        delimiters = None
+        if table.delimiter is not None:
+            delimiters = offsets_of(scan.buf, table.delimiter)
+        layout = _RoundLayout("rows", newlines, table.delimiter, delimiters, table.header)
+        return self.engine.evaluate(scan, layout)
 
-    def _take(self, index: int, acc: Accepted, lo: int, hi: int) -> None:
+    def _records(self, starts: IntArray, newlines: IntArray) -> IntArray:
+        """Record (line) numbers in the whole object of buffer offsets ``starts``."""
+        result: IntArray = self._lines_before + np.searchsorted(newlines, starts).astype(np.int64)
+        return result
+
+    def _take(self, index: int, acc: Accepted, lo: int, hi: int, newlines: IntArray) -> None:
         spec = acc.spec
         own = (acc.ends > lo) & (acc.ends <= hi)
         # a rejected candidate has no end; it is owned where a value starting there would end
@@ -218,6 +285,8 @@ class ObjectScanner:
             return
         starts = acc.starts[own] + self._base
         values = acc.values[own]
+        # what names a person's record: the object offset, or the line for a table
+        places = starts if self._table is None else self._records(acc.starts[own], newlines)
         tally.count += int(starts.size)
         tally.confidence_sum += float(acc.confidence[own].sum())
         room = MAX_OFFSETS - len(tally.offsets)
@@ -230,17 +299,32 @@ class ObjectScanner:
             if masked not in tally.samples:
                 tally.samples.append(masked)
         if is_sensitive(spec):
-            self._sensitive.append(starts)
+            self._sensitive.append(places)
         if is_account_or_medical(spec):
-            self._account.append(starts)
+            self._account.append(places)
         room = self.max_values - self._kept
-        if room < starts.size:
-            self._dropped += int(starts.size) - max(room, 0)
-            starts, values = starts[: max(room, 0)], values[: max(room, 0)]
-        if starts.size:
-            tally.starts.append(starts)
+        if room < places.size:
+            self._dropped += int(places.size) - max(room, 0)
+            places, values = places[: max(room, 0)], values[: max(room, 0)]
+        if places.size:
+            tally.starts.append(places)
             tally.values.append(values)
-            self._kept += int(starts.size)
+            self._kept += int(places.size)
+
+    def _seam(self, index: int, acc: Accepted, lo: int, newlines: IntArray) -> None:
+        """The record that straddles the block limit is one person, but block mode saw only its
+        values before the limit and named the person by them. When there are such values, the
+        stream part names that record's person by the same values (its own values there still
+        count as findings, not as a person), so both parts give that person the same key and the
+        alert counts them once."""
+        if self.engine.specs[index].individual_rank is None or not acc.starts.size:
+            return
+        records = self._records(acc.starts, newlines)
+        seam_record = int(self._records(np.array([lo], dtype=np.int64), newlines)[0])
+        before = (acc.ends <= lo) & (records == seam_record)
+        if before.any():
+            self._seam_record = seam_record
+            self._seam_values.append((index, records[before], acc.values[before]))
 
     def _min_length(self, index: int) -> int:
         return min(p.min_length for p in self.engine.specs[index].patterns)
@@ -279,6 +363,9 @@ class ObjectScanner:
                 confidence=round(tally.confidence_sum / tally.count, 2) if tally.count else 0.0,
             )
             (general if spec.data_class is DataClass.GENERAL else personal).append(finding)
+            if self._seam_record >= 0:  # that person is named by the values before the limit
+                keep = starts != self._seam_record
+                starts, values = starts[keep], values[keep]
             if spec.individual_rank is not None and values.size:
                 evidence.append(
                     Evidence(
@@ -290,9 +377,39 @@ class ObjectScanner:
                         is_account_or_medical(spec),
                     )
                 )
+        for index, records, values in self._seam_values:
+            spec = engine.specs[index]
+            assert spec.individual_rank is not None
+            evidence.append(
+                Evidence(
+                    spec.individual_rank,
+                    spec.namespace,
+                    records,
+                    values,
+                    is_sensitive(spec),
+                    is_account_or_medical(spec),
+                )
+            )
         none = np.zeros(0, dtype=np.int64)
         marks = ClassMarks(
             np.concatenate([none, *self._sensitive]), np.concatenate([none, *self._account])
         )
-        people = engine.count_people(evidence, TEXT, marks)
+        people = engine.count_people(evidence, TEXT if self._table is None else RECORDS, marks)
         return ObjectFindings.of(personal, general, people, engine.key_id, "stream")
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    delimiter: int | None  # None: JSON Lines
+    header: tuple[str, ...]
+
+
+def _table_of(history: bytes | bytearray) -> _Table | None:
+    """The kept body's table shape, if it is one (see the module docstring)."""
+    if not history:
+        return None
+    sample = bytes(history[:TABLE_SAMPLE])
+    layout = detect_layout(np.frombuffer(sample, dtype=np.uint8))
+    if not layout.rows:
+        return None
+    return _Table(layout.delimiter, layout.header)

@@ -102,7 +102,8 @@ STREAM_PART = "#stream"  # the part path of the bytes inspected in stream mode
 def _stream_part(obj: TransferObject) -> PartFindings | None:
     """Findings of the bytes past the object limit (``detectors.streaming``), and flags that say
     which bytes were read how: ``inspected:block=0-N`` (extracted and scanned whole) and
-    ``inspected:stream=N-M`` (scanned raw as they arrived), ``stream:gaps=K`` for holes in it."""
+    ``inspected:stream=N-M`` (scanned raw as they arrived), ``stream:gaps=K`` for holes in it,
+    ``stream:table=csv|jsonl`` when the stream part was read as the rest of the kept table."""
     scanner = obj.overflow
     if not isinstance(scanner, ObjectScanner):
         return None
@@ -113,6 +114,8 @@ def _stream_part(obj: TransferObject) -> PartFindings | None:
     obj.flag(f"inspected:stream={stats.start}-{stats.end}")
     if stats.gaps:
         obj.flag(f"stream:gaps={stats.gaps}")
+    if stats.table:
+        obj.flag(f"stream:table={stats.table}")
     if stats.values_dropped:
         obj.flag("limit:stream_values")
     return PartFindings(STREAM_PART, "stream", "", stats.end - stats.start, findings)

@@ -132,3 +132,117 @@ def test_history_lets_a_value_straddle_the_block_limit() -> None:
     assert found.offsets == (data.index(rid),)
     # block mode over the kept part does not own it (it ends past the limit)
     assert "cn_resident_id" not in _by_id(ENGINE.inspect(data[:limit]))
+
+
+def _table(seed: int, people: int) -> tuple[bytes, int]:
+    """A CSV export where a row names one person by ID, mobile and e-mail, by mobile only, or by
+    e-mail only, with some rows repeated: read as free text (the kind with most distinct values)
+    it undercounts; read by rows every person counts once."""
+    gen = SyntheticPeople(seed)
+    rng = random.Random(seed)
+    lines = ["姓名,身份证号,手机号,邮箱"]
+    rows: list[str] = []
+    for i in range(people):
+        p = gen.person()
+        kind = i % 3
+        if kind == 0:
+            rows.append(f"{p.name},{p.resident_id},{p.mobile},{p.email}")
+        elif kind == 1:
+            rows.append(f"{p.name},,{p.mobile},")
+        else:
+            rows.append(f"{p.name},,,{p.email}")
+        if rng.random() < 0.1:
+            rows.append(rng.choice(rows))  # the same person again, later in the file
+    lines.extend(rows)
+    return ("\n".join(lines) + "\n").encode(), people
+
+
+def _split_inspection(data: bytes, limit: int, cuts: list[int], batch: int) -> set[str]:
+    """People keys of block mode over the kept part plus stream mode past ``limit``."""
+    head = ENGINE.inspect(data[:limit])
+    scanner = ObjectScanner(ENGINE, start=limit, history=data[:limit], batch=batch)
+    last = limit
+    for cut in [*sorted(c for c in cuts if c > limit), len(data)]:
+        scanner.feed(data[last:cut])
+        last = cut
+    stream = scanner.close()
+    assert scanner.stats.table == "csv"
+    return set(head.individual_keys) | set(stream.individual_keys)
+
+
+def test_a_table_past_the_limit_is_counted_by_rows_as_in_block_mode() -> None:
+    data, people = _table(21, 600)
+    block = ENGINE.inspect(data)
+    assert block.distinct_individuals == people
+    rng = random.Random(2)
+    for limit in (1000, len(data) // 3, len(data) - 500):
+        cuts = sorted(rng.sample(range(1, len(data)), 300))
+        keys = _split_inspection(data, limit, cuts, batch=2048)
+        assert keys == set(block.individual_keys)
+    # the same stream read as free text (what it was before): the largest kind only
+    free = ObjectScanner(ENGINE, start=0, history=b"", batch=2048)
+    free.feed(data[data.index(b"\n") + 1 :])
+    assert free.stats.table == "" and free.close().distinct_individuals < people
+
+
+def test_a_row_straddling_rounds_is_one_record_at_every_split() -> None:
+    data, _ = _table(8, 30)
+    block = set(ENGINE.inspect(data).individual_keys)
+    limit = data.index(b"\n", 200) + 1
+    for batch in (1, 7, 64):
+        assert _split_inspection(data, limit, list(range(limit, len(data), 5)), batch) == block
+
+
+def test_column_names_of_the_kept_part_raise_confidence_past_the_limit() -> None:
+    """Unseparated landlines need context (confidence 0.3): block mode takes it from the 电话
+    column's name, stream mode from the kept part's header."""
+    gen = SyntheticPeople(12)
+    rows = ["姓名,电话,备注"] + [
+        f"{gen.person().name},0{area}{5550000 + i},ok"
+        for i, area in enumerate([755, 512, 571, 931] * 40)
+    ]
+    data = ("\n".join(rows) + "\n").encode()
+    found = {f.identifier: f.count for f in ENGINE.inspect(data).findings}
+    assert found.get("cn_landline") == 160  # every one, on the column name alone
+    limit = len(data) // 4
+    scanner = ObjectScanner(ENGINE, start=limit, history=data[:limit], batch=512)
+    scanner.feed(data[limit:])
+    streamed = {f.identifier: f.count for f in scanner.close().findings}
+    head = {f.identifier: f.count for f in ENGINE.inspect(data[:limit]).findings}
+    assert head.get("cn_landline", 0) + streamed.get("cn_landline", 0) == 160
+    assert streamed.get("cn_landline", 0) > 100
+    text = ObjectScanner(ENGINE, start=0, history=b"", batch=512)  # no kept header: no context
+    text.feed(data[limit:])
+    assert {f.identifier: f.count for f in text.close().findings}.get("cn_landline", 0) == 0
+
+
+def test_records_after_a_hole_never_merge_with_those_before() -> None:
+    data, _ = _table(4, 60)
+    limit = data.index(b"\n", 300) + 1
+    cut = data.index(b"\n", len(data) // 2) - 5  # mid-row
+    scanner = ObjectScanner(ENGINE, start=limit, history=data[:limit], batch=256)
+    scanner.feed(data[limit:cut])
+    scanner.gap(40)
+    scanner.feed(data[cut + 40 :])
+    before = scanner._lines_before
+    scanner.close()
+    assert scanner.stats.gaps == 1 and before > data[:cut].count(b"\n")
+
+
+def test_the_record_across_the_block_limit_is_one_person() -> None:
+    """Block mode names a row cut by the limit by what it saw (the name); the stream part names
+    that row by the same value, so the two parts agree on one person (found by the CSV upload
+    audit test: 2,401 people for 2,400 before). That person's key is the name's, where a block
+    scan of the whole file would use the mobile's: the one difference."""
+    gen = SyntheticPeople(31)
+    rows = ["姓名,身份证号,手机号,邮箱"]
+    rows += [f"{p.name},{p.resident_id},{p.mobile},{p.email}" for p in gen.people(20)]
+    person = gen.person()
+    rows.append(f"{person.name},,{person.mobile},")
+    rows += [f"{p.name},{p.resident_id},{p.mobile},{p.email}" for p in gen.people(20)]
+    data = ("\n".join(rows) + "\n").encode()
+    limit = data.index(person.mobile.encode()) + 4  # the mobile is cut, the name is kept
+    block = set(ENGINE.inspect(data).individual_keys)
+    split = _split_inspection(data, limit, [], batch=4096)
+    assert len(split) == len(block) == 41
+    assert len(split ^ block) == 2

@@ -103,6 +103,29 @@ def test_a_hole_in_the_upload_is_counted_and_the_rest_still_read(tmp_path: Path)
     assert 390 <= _people(alert) < 400  # the people in the missing segment are not seen
 
 
+def _csv(people: int) -> bytes:
+    """A CSV export where a third of the rows name their person by e-mail only: read as free
+    text the stream part would count only the kind with most values."""
+    gen = SyntheticPeople(33)
+    lines = ["姓名,身份证号,手机号,邮箱"]
+    for i in range(people):
+        p = gen.person()
+        cells = [(p.resident_id, p.mobile, p.email), ("", p.mobile, ""), ("", "", p.email)][i % 3]
+        lines.append(",".join([p.name, *cells]))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_csv_upload_past_the_limit_is_counted_by_rows(tmp_path: Path) -> None:
+    body = _csv(2400)
+    assert len(body) > 3 * LIMIT
+    pcap = _capture(body)
+    whole, _ = _audit(tmp_path, "whole", pcap, max_object_bytes=len(body) + 1)
+    streamed, obj = _audit(tmp_path, "streamed", pcap, max_object_bytes=LIMIT)
+    assert _people(whole) == 2400
+    assert _people(streamed) == 2400
+    assert "stream:table=csv" in obj["object"]["flags"]
+
+
 # --- SMB: a file written front to back, larger than the limit ------------------------------------
 
 SMB_FID = bytes(range(1, 17))

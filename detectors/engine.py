@@ -261,6 +261,11 @@ class DetectionEngine:
         with those of ``inspect`` for the same values."""
         return count_people(evidence, layout, self._hasher, marks)
 
+    def score_terms(self, counts: dict[int, int], size: int) -> tuple[Indication, ...]:
+        """Important-data indications for keyword hit ``counts`` over ``size`` bytes read as text
+        (``detectors.streaming`` scores the bytes past the object limit this way)."""
+        return self._terms.score(counts, b"", size)
+
     def person_keys(self, namespace: str, values: list[bytes]) -> list[str]:
         """Keyed hashes of people named outside the pattern scan (a VCF file's sample columns),
         made exactly as ``count_people`` makes them."""

@@ -213,11 +213,14 @@ class TermScorer:
             for t in pack.terms + pack.common_terms + pack.negative_terms
         ]
 
-    def score(self, counts: dict[int, int], data: bytes) -> tuple[Indication, ...]:
+    def score(
+        self, counts: dict[int, int], data: bytes, size: int | None = None
+    ) -> tuple[Indication, ...]:
         """Indications for ``counts`` (hits per keyword number) in the object ``data``, strongest
-        first."""
+        first. ``size``: the bytes the counts cover when ``data`` is not all of them (stream mode
+        passes no data: no header line to read)."""
         touched = sorted({n for k in counts for n in self._packs_of.get(k, ())})
-        kib = max(len(data), KIB) / KIB
+        kib = max(len(data) if size is None else size, KIB) / KIB
         header: dict[int, int] | None = None  # term hits in a table's header line, when needed
         ranked = []
         for number in touched:

@@ -38,9 +38,13 @@ round's buffer has no known column (its start was dropped); a line longer than t
 therefore lose its column context. After a hole in the capture the record numbering jumps, so rows
 on the two sides never merge.
 
+Important data: the keyword hits each round owns (by their end, like values) are added up and
+scored at ``close`` over the bytes read past the limit, as block mode scores a whole object; the
+alert keeps the higher score of the two parts per subclass (``detectors.combine``).
+
 Not done in stream mode (documented in docs/signatures.md): content extraction (the bytes are read
-as they were sent: text, CSV, JSON, mail bodies; an archive's compressed tail is not unpacked)
-and important-data term scoring. A hole in the capture (``gap``) ends the round at the hole: bytes
+as they were sent: text, CSV, JSON, mail bodies; an archive's compressed tail is not unpacked). A
+hole in the capture (``gap``) ends the round at the hole: bytes
 on the two sides are never joined into one match, the history is cleared, and the hole is counted.
 
 Memory: the buffer holds at most ``batch + 2 * margin`` bytes plus the chunk being fed; the
@@ -70,6 +74,7 @@ from detectors.engine import (
 from detectors.individuals import ClassMarks, Evidence
 from detectors.layout import TEXT, Layout, detect_layout
 from detectors.masking import mask_value
+from detectors.matcher import ScanResult
 from detectors.vectors import BoolArray, IntArray, offsets_of
 
 DEFAULT_BATCH = 256 << 10  # new bytes per scan round: a few rounds per MiB, little rescanned
@@ -173,6 +178,7 @@ class ObjectScanner:
         self._tallies: dict[int, _Tally] = {}
         self._seam_values: list[tuple[int, IntArray, npt.NDArray[np.bytes_]]] = []
         self._seam_record = -1  # the record across the block limit, when block mode named it
+        self._terms: dict[int, int] = {}  # keyword hits owned so far, by keyword number
         self._sensitive: list[IntArray] = []  # object offsets, or record numbers for a table
         self._account: list[IntArray] = []
         self._rounds = 0
@@ -242,7 +248,9 @@ class ObjectScanner:
         self._rescanned += min(self._owned_to, len(data))
         newlines = offsets_of(np.frombuffer(data, dtype=np.uint8), 10)
         seam = self._rounds == 1 and self._table is not None and self._owned_to > 0
-        for index, acc in self._detect(data, newlines).items():
+        scan, accepted = self._detect(data, newlines)
+        self._count_terms(scan, self._owned_to, limit)
+        for index, acc in accepted.items():
             self._take(index, acc, self._owned_to, limit, newlines)
             if seam:
                 self._seam(index, acc, self._owned_to, newlines)
@@ -254,18 +262,27 @@ class ObjectScanner:
             self._base += drop
             self._owned_to -= drop
 
-    def _detect(self, data: bytes, newlines: IntArray) -> dict[int, Accepted]:
+    def _detect(self, data: bytes, newlines: IntArray) -> tuple[ScanResult, dict[int, Accepted]]:
         """Block-mode evaluation of one buffer: as free text, or as the middle of the kept
         body's table (its delimiter and column names)."""
         scan = self.engine.matcher.scan(data)
         table = self._table
         if table is None:
-            return self.engine.evaluate(scan, TEXT)
+            return scan, self.engine.evaluate(scan, TEXT)
         delimiters = None
         if table.delimiter is not None:
             delimiters = offsets_of(scan.buf, table.delimiter)
         layout = _RoundLayout("rows", newlines, table.delimiter, delimiters, table.header)
-        return self.engine.evaluate(scan, layout)
+        return scan, self.engine.evaluate(scan, layout)
+
+    def _count_terms(self, scan: ScanResult, lo: int, hi: int) -> None:
+        """Keyword hits whose end this round owns, for the important-data scores at ``close``."""
+        keywords = self.engine.matcher.keywords
+        for number, starts in scan.keyword_starts.items():
+            ends = starts + len(keywords[number])
+            owned = int(np.count_nonzero((ends > lo) & (ends <= hi)))
+            if owned:
+                self._terms[number] = self._terms.get(number, 0) + owned
 
     def _records(self, starts: IntArray, newlines: IntArray) -> IntArray:
         """Record (line) numbers in the whole object of buffer offsets ``starts``."""
@@ -395,7 +412,8 @@ class ObjectScanner:
             np.concatenate([none, *self._sensitive]), np.concatenate([none, *self._account])
         )
         people = engine.count_people(evidence, TEXT if self._table is None else RECORDS, marks)
-        return ObjectFindings.of(personal, general, people, engine.key_id, "stream")
+        important = engine.score_terms(self._terms, self._end - self._start - self._gap_bytes)
+        return ObjectFindings.of(personal, general, people, engine.key_id, "stream", important)
 
 
 @dataclass(frozen=True, slots=True)

@@ -246,3 +246,24 @@ def test_the_record_across_the_block_limit_is_one_person() -> None:
     split = _split_inspection(data, limit, [], batch=4096)
     assert len(split) == len(block) == 41
     assert len(split ^ block) == 2
+
+
+def test_important_data_terms_past_the_limit_are_scored() -> None:
+    """Survey terms only in the tail of a large object: block mode over the kept part sees none,
+    stream mode scores the tail as block mode scores the whole (subclass JSFTZ-03)."""
+    head = ("普通会议纪要，讨论下季度的工作安排。" * 200).encode()
+    tail = (
+        "本批测绘成果包括遥感影像、正射影像、数字高程模型和地形图，附等高线与大地坐标。" * 60
+    ).encode()
+    data = head + tail
+    whole = {i.code for i in ENGINE.inspect(data).important}
+    assert "JSFTZ-03" in whole
+    assert "JSFTZ-03" not in {i.code for i in ENGINE.inspect(head).important}
+    scanner = ObjectScanner(ENGINE, start=len(head), history=head, batch=1024)
+    for at in range(len(head), len(data), 1000):
+        scanner.feed(data[at : at + 1000])
+    streamed = scanner.close()
+    found = {i.code: i for i in streamed.important}
+    assert "JSFTZ-03" in found
+    tail_only = {i.code: i for i in ENGINE.inspect(tail).important}["JSFTZ-03"]
+    assert found["JSFTZ-03"].hits == tail_only.hits  # each hit owned once across the rounds

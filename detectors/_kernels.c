@@ -370,6 +370,8 @@ done:
 }
 
 static PyMethodDef methods[] = {
+    {"distinct_strings", kernels_distinct_strings, METH_VARARGS,
+     "distinct_strings(values, n, width, inverse, firsts) -> int: number strings by first sight"},
     {"email", email, METH_VARARGS,
      "email(buf, starts, ends, width, local, domain, denied, valid, values) -> None"},
     {"gb11643", gb11643, METH_VARARGS,

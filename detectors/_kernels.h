@@ -58,4 +58,7 @@ PyObject *kernels_group_matches(PyObject *self, PyObject *args);
 PyObject *kernels_search_sorted(PyObject *self, PyObject *args);
 PyObject *kernels_positions(PyObject *self, PyObject *args);
 
+/* detectors/_kernels_hash.c */
+PyObject *kernels_distinct_strings(PyObject *self, PyObject *args);
+
 #endif

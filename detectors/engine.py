@@ -57,7 +57,7 @@ from detectors.masking import mask_value
 from detectors.matcher import Candidates, FloatArray, Matcher, ScanResult
 from detectors.reference import REFERENCES
 from detectors.validators import VALIDATORS
-from detectors.vectors import BoolArray, IntArray, unique_ints, unique_strings
+from detectors.vectors import BoolArray, IntArray, distinct_strings, unique_ints
 
 MAX_SAMPLES = 3  # masked samples per identifier in an alert: enough to recognise, little to leak
 MAX_OFFSETS = 20  # evidence offsets per identifier kept in an alert
@@ -274,7 +274,7 @@ class DetectionEngine:
         sensitive: list[IntArray] = [np.zeros(0, dtype=np.int64)]
         account: list[IntArray] = [np.zeros(0, dtype=np.int64)]
         for acc in detection.accepted.values():
-            distinct = unique_strings(acc.values) if acc.values.size else None
+            distinct = distinct_strings(acc.values) if acc.values.size else None
             finding = self._finding(acc, distinct)
             (general if acc.spec.data_class is DataClass.GENERAL else personal).append(finding)
             if not acc.starts.size:
@@ -419,14 +419,15 @@ class DetectionEngine:
     def _finding(
         self, acc: Accepted, distinct_values: tuple[npt.NDArray[np.bytes_], IntArray] | None
     ) -> Finding:
-        """``distinct_values`` is ``unique_strings(acc.values)`` (None if empty)."""
+        """``distinct_values`` is ``distinct_strings(acc.values)`` (None if empty): numbered in
+        order of first appearance, so the masked samples are the first ``max_samples`` numbers."""
         spec = acc.spec
         samples: list[str] = []
         distinct = 0
         if distinct_values is not None:
-            uniq, inverse = distinct_values
+            uniq = distinct_values[0]
             distinct = len(uniq)
-            for code in first_codes(inverse, self.max_samples):
+            for code in range(min(distinct, self.max_samples)):
                 text = bytes(uniq[code]).decode("utf-8", "replace")
                 samples.append(
                     mask_value(text, spec.mask.style, spec.mask.keep_start, spec.mask.keep_end)
@@ -462,18 +463,6 @@ class _Columns:
         wanted[columns] = True
         result: BoolArray = below_header & wanted[np.clip(column, -1, wanted.size - 1)]
         return result
-
-
-def first_codes(inverse: IntArray, count: int) -> list[int]:
-    """The first ``count`` distinct codes of ``inverse`` in order of first appearance: the masked
-    samples are the first values met in the object. Reads a growing prefix, so the cost is bounded
-    by where the ``count``-th distinct value first appears, not by the number of matches."""
-    length = 64
-    while True:
-        seen = dict.fromkeys(inverse[:length].tolist())
-        if len(seen) >= count or length >= len(inverse):
-            return list(seen)[:count]
-        length *= 4
 
 
 def _empty(spec: IdentifierSpec, rejected: IntArray, candidates: int) -> Accepted:

@@ -395,6 +395,47 @@ def unique_strings(
     return _unique_from_order(values, order)
 
 
+def distinct_strings(
+    values: npt.NDArray[np.bytes_],
+) -> tuple[npt.NDArray[np.bytes_], IntArray]:
+    """The distinct values of a fixed-width bytes array in order of first appearance, and the
+    number of each value (``values == distinct[inverse]``).
+
+    What ``unique_strings`` gives when nothing needs the sorted order (a distinct count, the first
+    values met, person nodes whose keys are sorted later), without the sort: with
+    ``detectors._kernels`` built, one pass through a hash table that compares the bytes of any two
+    strings it takes for the same (``distinct_strings`` in C: 4 ms for 125,000 resident IDs
+    against 9 for the radix sort and numbering); otherwise a dict, the reference."""
+    n = len(values)
+    width = values.dtype.itemsize
+    if n == 0 or width == 0:
+        return values[:0], np.zeros(n, dtype=np.int64)
+    native = native_kernels()
+    if native is None:
+        return distinct_strings_python(values)
+    contiguous = np.ascontiguousarray(values)
+    inverse = np.empty(n, dtype=np.int64)
+    firsts = np.empty(n, dtype=np.int64)
+    count = native.distinct_strings(contiguous.view(np.uint8), n, width, inverse, firsts)
+    return values[firsts[:count]], inverse
+
+
+def distinct_strings_python(
+    values: npt.NDArray[np.bytes_],
+) -> tuple[npt.NDArray[np.bytes_], IntArray]:
+    """``distinct_strings`` with a dict (numpy's bytes items drop the trailing NUL padding, so
+    two items are equal exactly when their padded rows are)."""
+    numbers: dict[bytes, int] = {}
+    firsts: list[int] = []
+    inverse = np.empty(len(values), dtype=np.int64)
+    for i, value in enumerate(values.tolist()):
+        code = numbers.setdefault(value, len(numbers))
+        if code == len(firsts):
+            firsts.append(i)
+        inverse[i] = code
+    return values[np.array(firsts, dtype=np.int64)], inverse
+
+
 def _unique_from_order(
     values: npt.NDArray[np.bytes_], order: IntArray
 ) -> tuple[npt.NDArray[np.bytes_], IntArray]:

@@ -60,5 +60,7 @@ PyObject *kernels_positions(PyObject *self, PyObject *args);
 
 /* detectors/_kernels_hash.c */
 PyObject *kernels_distinct_strings(PyObject *self, PyObject *args);
+PyObject *kernels_row_minimum(PyObject *self, PyObject *args);
+PyObject *kernels_row_aliases(PyObject *self, PyObject *args);
 
 #endif

@@ -102,3 +102,97 @@ done:
     release_buffers(b, (int)(sizeof b / sizeof b[0]));
     return result;
 }
+
+/* row_minimum(codes, rows, bounds, primary) -> rivals
+
+   The steps of detectors/individuals.py's _rows that walk every occurrence: primary[r] (n_rows
+   int64, filled by the caller with INT64_MAX) becomes the lowest node code on row r, as
+   np.minimum.at does; then counts the occurrences of another node of the same namespace as
+   their row's primary (``bounds``: first node of each namespace, then the node count), the rows
+   the caller must re-decide by byte order. */
+PyObject *kernels_row_minimum(PyObject *self, PyObject *args) {
+    PyObject *objs[4];
+    if (!PyArg_ParseTuple(args, "OOOO", &objs[0], &objs[1], &objs[2], &objs[3])) return NULL;
+    static const BufferArg spec[4] = {{"codes", 0, 0, 0, 8},
+                                      {"rows", 0, 0, 8, 0},
+                                      {"bounds", 0, 8, 0, 0},
+                                      {"primary", 1, 0, 0, 0}};
+    Py_buffer b[4];
+    Py_ssize_t n;
+    if (get_buffers(objs, b, spec, 4, &n) < 0) return NULL;
+    const int64_t *codes = b[0].buf, *rows = b[1].buf, *bounds = b[2].buf;
+    int64_t *primary = b[3].buf;
+    Py_ssize_t n_rows = b[3].len / 8, n_bounds = b[2].len / 8;
+    PyObject *result = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (rows[i] < 0 || rows[i] >= n_rows) {
+            PyErr_SetString(PyExc_ValueError, "row outside primary");
+            goto done;
+        }
+        if (codes[i] < primary[rows[i]]) primary[rows[i]] = codes[i];
+    }
+    Py_ssize_t rivals = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t first = primary[rows[i]];
+        if (codes[i] == first) continue;
+        Py_ssize_t k = 1; /* the namespace after the primary's: codes below its first are rivals */
+        while (k < n_bounds - 1 && bounds[k] <= first) k++;
+        if (codes[i] < bounds[k]) rivals++;
+    }
+    result = PyLong_FromSsize_t(rivals);
+done:
+    release_buffers(b, 4);
+    return result;
+}
+
+/* row_aliases(codes, rows, primary, rounds, alias)
+
+   The rest of _rows: alias (n_nodes int64) becomes, for every node, the node it stands for. A
+   node seen on rows whose primary is another node is a weak alias of that primary when all
+   those rows name the same one (a mailbox shared by two resident IDs is not followed); then
+   ``rounds`` times alias = alias[alias]. What the numpy code does with a sort of the (weak,
+   strong) pairs, here with one partner slot per node. */
+PyObject *kernels_row_aliases(PyObject *self, PyObject *args) {
+    PyObject *objs[4];
+    int rounds;
+    if (!PyArg_ParseTuple(args, "OOOiO", &objs[0], &objs[1], &objs[2], &rounds, &objs[3]))
+        return NULL;
+    static const BufferArg spec[4] = {
+        {"codes", 0, 0, 0, 8}, {"rows", 0, 0, 8, 0}, {"primary", 0, 0, 0, 0}, {"alias", 1, 0, 0, 0}};
+    Py_buffer b[4];
+    Py_ssize_t n;
+    if (get_buffers(objs, b, spec, 4, &n) < 0) return NULL;
+    const int64_t *codes = b[0].buf, *rows = b[1].buf, *primary = b[2].buf;
+    int64_t *alias = b[3].buf;
+    Py_ssize_t n_rows = b[2].len / 8, n_nodes = b[3].len / 8;
+    PyObject *result = NULL;
+    int64_t *next = NULL;
+    for (Py_ssize_t x = 0; x < n_nodes; x++) alias[x] = -1; /* -1: no partner, -2: several */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t code = codes[i], row = rows[i];
+        if (row < 0 || row >= n_rows || code < 0 || code >= n_nodes) {
+            PyErr_SetString(PyExc_ValueError, "row or code out of range");
+            goto done;
+        }
+        int64_t strong = primary[row];
+        if (code == strong) continue;
+        if (alias[code] == -1) alias[code] = strong;
+        else if (alias[code] != strong) alias[code] = -2;
+    }
+    for (Py_ssize_t x = 0; x < n_nodes; x++)
+        if (alias[x] < 0) alias[x] = x;
+    next = PyMem_Malloc((size_t)(n_nodes ? n_nodes : 1) * sizeof(int64_t));
+    if (next == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (int r = 0; r < rounds; r++) {
+        for (Py_ssize_t x = 0; x < n_nodes; x++) next[x] = alias[alias[x]];
+        memcpy(alias, next, (size_t)n_nodes * sizeof(int64_t));
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyMem_Free(next);
+    release_buffers(b, 4);
+    return result;
+}

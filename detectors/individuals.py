@@ -224,7 +224,30 @@ def _nodes(evidence: list[Evidence]) -> _Nodes:
 
 
 def _rows(nodes: _Nodes, rows: IntArray, n_nodes: int) -> tuple[IntArray, IntArray]:
-    """Rows that name a person, and the person node of each after weak-to-strong aliases."""
+    """Rows that name a person, and the person node of each after weak-to-strong aliases.
+
+    With ``detectors._kernels`` built, the passes over every occurrence (lowest node per row,
+    the partner of each weak node, the alias rounds) are two C loops (``row_minimum``,
+    ``row_aliases``) without a sort; ``_rows_python`` is the reference."""
+    native = native_kernels()
+    if native is None:
+        return _rows_python(nodes, rows, n_nodes)
+    codes = np.ascontiguousarray(nodes.codes, dtype=np.int64)
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    empty = np.iinfo(np.int64).max
+    primary = np.full(int(rows.max()) + 1, empty, dtype=np.int64)
+    bounds = np.append(nodes.first_code, n_nodes).astype(np.int64)
+    if native.row_minimum(codes, rows, bounds, primary):
+        _smallest_value_first(nodes, rows, primary)
+    alias = np.empty(n_nodes, dtype=np.int64)
+    native.row_aliases(codes, rows, primary, ALIAS_ROUNDS, alias)
+    named = np.flatnonzero(primary != empty).astype(np.int64)
+    result: IntArray = alias[primary[named]]
+    return named, result
+
+
+def _rows_python(nodes: _Nodes, rows: IntArray, n_nodes: int) -> tuple[IntArray, IntArray]:
+    """``_rows`` in numpy (the reference, and the path without the C kernels)."""
     codes = nodes.codes
     empty = np.iinfo(np.int64).max
     primary = np.full(int(rows.max()) + 1, empty, dtype=np.int64)

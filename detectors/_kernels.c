@@ -382,6 +382,8 @@ static PyMethodDef methods[] = {
      "group_matches(table, groups, bounds, froms, tos) -> None: match rows grouped by id"},
     {"hex_rows", kernels_hex_rows, METH_VARARGS,
      "hex_rows(raw, width, rows) -> tuple[str]: lower-case hex of the given rows"},
+    {"longest_valid", kernels_longest_valid, METH_VARARGS,
+     "longest_valid(starts, ends, valid, keep) -> int: longest valid span per start, not inside"},
     {"mobile", mobile, METH_VARARGS,
      "mobile(buf, starts, ends, prefixes, valid, values) -> None"},
     {"person_name", person_name, METH_VARARGS,

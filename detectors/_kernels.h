@@ -62,5 +62,6 @@ PyObject *kernels_positions(PyObject *self, PyObject *args);
 PyObject *kernels_distinct_strings(PyObject *self, PyObject *args);
 PyObject *kernels_row_minimum(PyObject *self, PyObject *args);
 PyObject *kernels_row_aliases(PyObject *self, PyObject *args);
+PyObject *kernels_longest_valid(PyObject *self, PyObject *args);
 
 #endif

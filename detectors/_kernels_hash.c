@@ -196,3 +196,35 @@ done:
     release_buffers(b, 4);
     return result;
 }
+
+/* longest_valid(starts, ends, valid, keep) -> count
+
+   detectors/engine.py's _longest_valid in one pass: the indices (into ``keep``, int64) of the
+   valid spans that are the longest valid span at their start and reach past every earlier such
+   span. Spans arrive sorted by (start, end), so the last valid span of a start is its longest. */
+PyObject *kernels_longest_valid(PyObject *self, PyObject *args) {
+    PyObject *objs[4];
+    if (!PyArg_ParseTuple(args, "OOOO", &objs[0], &objs[1], &objs[2], &objs[3])) return NULL;
+    static const BufferArg spec[4] = {
+        {"starts", 0, 0, 0, 8}, {"ends", 0, 0, 8, 0}, {"valid", 0, 0, 1, 0}, {"keep", 1, 0, 8, 0}};
+    Py_buffer b[4];
+    Py_ssize_t n;
+    if (get_buffers(objs, b, spec, 4, &n) < 0) return NULL;
+    const int64_t *starts = b[0].buf, *ends = b[1].buf;
+    const unsigned char *valid = b[2].buf;
+    int64_t *keep = b[3].buf;
+    Py_ssize_t count = 0, pending = -1;
+    int64_t reach = -1; /* furthest end of the longest spans of the earlier starts */
+    for (Py_ssize_t i = 0; i <= n; i++) {
+        if (i < n && !valid[i]) continue;
+        if (pending >= 0 && (i == n || starts[i] != starts[pending])) {
+            if (ends[pending] > reach) {
+                keep[count++] = pending;
+                reach = ends[pending];
+            }
+        }
+        if (i < n) pending = i;
+    }
+    release_buffers(b, 4);
+    return PyLong_FromSsize_t(count);
+}

@@ -57,7 +57,13 @@ from detectors.masking import mask_value
 from detectors.matcher import Candidates, FloatArray, Matcher, ScanResult
 from detectors.reference import REFERENCES
 from detectors.validators import VALIDATORS
-from detectors.vectors import BoolArray, IntArray, distinct_strings, unique_ints
+from detectors.vectors import (
+    BoolArray,
+    IntArray,
+    distinct_strings,
+    native_kernels,
+    unique_ints,
+)
 
 MAX_SAMPLES = 3  # masked samples per identifier in an alert: enough to recognise, little to leak
 MAX_OFFSETS = 20  # evidence offsets per identifier kept in an alert
@@ -472,7 +478,25 @@ def _empty(spec: IdentifierSpec, rejected: IntArray, candidates: int) -> Accepte
 
 def _longest_valid(starts: IntArray, ends: IntArray, valid: BoolArray) -> IntArray:
     """Indices of valid spans that are the longest valid span at their start and not inside
-    another valid span. Candidates arrive sorted by (start, end)."""
+    another valid span. Candidates arrive sorted by (start, end). With ``detectors._kernels``
+    built, one C pass (``longest_valid``) instead of six numpy ones; ``_longest_valid_python``
+    is the reference."""
+    native = native_kernels()
+    if native is None or starts.size == 0:
+        return _longest_valid_python(starts, ends, valid)
+    keep = np.empty(starts.size, dtype=np.int64)
+    count = native.longest_valid(
+        np.ascontiguousarray(starts, dtype=np.int64),
+        np.ascontiguousarray(ends, dtype=np.int64),
+        np.ascontiguousarray(valid, dtype=bool),
+        keep,
+    )
+    result: IntArray = keep[:count]
+    return result
+
+
+def _longest_valid_python(starts: IntArray, ends: IntArray, valid: BoolArray) -> IntArray:
+    """``_longest_valid`` in numpy."""
     idx = np.flatnonzero(valid)
     if idx.size == 0:
         return idx

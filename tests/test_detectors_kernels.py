@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from bench.dense import dense_csv
+from detectors import engine as engine_module
 from detectors import (
     individuals,
     validators,
@@ -225,3 +226,15 @@ def test_a_row_is_known_by_its_smallest_value_whatever_the_column_order() -> Non
     assert one.individual_keys == two.individual_keys
     key = individuals.person_key(b"order", "cn_mobile", b"13800001111")
     assert key in one.individual_keys
+
+
+def test_longest_valid_kernel_is_the_numpy_one() -> None:
+    rng = random.Random(12)
+    for trial in range(500):
+        n = trial % 40
+        spans = sorted((rng.randrange(30), rng.randrange(1, 8)) for _ in range(n))
+        starts = np.array([s for s, _ in spans], dtype=np.int64)
+        ends = np.array([s + w for s, w in spans], dtype=np.int64)
+        valid = np.array([rng.random() < 0.7 for _ in range(n)], dtype=bool)
+        got = engine_module._longest_valid(starts, ends, valid)
+        assert got.tolist() == engine_module._longest_valid_python(starts, ends, valid).tolist()

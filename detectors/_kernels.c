@@ -384,6 +384,8 @@ static PyMethodDef methods[] = {
      "hex_rows(raw, width, rows) -> tuple[str]: lower-case hex of the given rows"},
     {"longest_valid", kernels_longest_valid, METH_VARARGS,
      "longest_valid(starts, ends, valid, keep) -> int: longest valid span per start, not inside"},
+    {"merge_spans", kernels_merge_spans, METH_VARARGS,
+     "merge_spans(starts, ends, bounds, merged, reach) -> bool: ascending runs merged, disjoint"},
     {"mobile", mobile, METH_VARARGS,
      "mobile(buf, starts, ends, prefixes, valid, values) -> None"},
     {"person_name", person_name, METH_VARARGS,

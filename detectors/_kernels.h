@@ -63,5 +63,6 @@ PyObject *kernels_distinct_strings(PyObject *self, PyObject *args);
 PyObject *kernels_row_minimum(PyObject *self, PyObject *args);
 PyObject *kernels_row_aliases(PyObject *self, PyObject *args);
 PyObject *kernels_longest_valid(PyObject *self, PyObject *args);
+PyObject *kernels_merge_spans(PyObject *self, PyObject *args);
 
 #endif

@@ -228,3 +228,71 @@ PyObject *kernels_longest_valid(PyObject *self, PyObject *args) {
     release_buffers(b, 4);
     return PyLong_FromSsize_t(count);
 }
+
+/* merge_spans(starts, ends, bounds, merged, reach) -> disjoint
+
+   The accepted spans of several identifiers, each run (bounds[k] .. bounds[k + 1] of ``starts``
+   and ``ends``) ascending by start, merged by start as a stable argsort of the concatenation
+   orders them (equal starts in run order): merged[i] is the i-th start, reach[i] the furthest
+   end among the first i + 1 spans. Returns 1 when no span starts before the previous ones end
+   (no two spans share a byte), else 0. */
+PyObject *kernels_merge_spans(PyObject *self, PyObject *args) {
+    PyObject *objs[5];
+    if (!PyArg_ParseTuple(args, "OOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4]))
+        return NULL;
+    static const BufferArg spec[5] = {{"starts", 0, 0, 0, 8},
+                                      {"ends", 0, 0, 8, 0},
+                                      {"bounds", 0, 8, 0, 0},
+                                      {"merged", 1, 0, 8, 0},
+                                      {"reach", 1, 0, 8, 0}};
+    Py_buffer b[5];
+    Py_ssize_t n;
+    if (get_buffers(objs, b, spec, 5, &n) < 0) return NULL;
+    const int64_t *starts = b[0].buf, *ends = b[1].buf, *bounds = b[2].buf;
+    int64_t *merged = b[3].buf, *reach = b[4].buf;
+    Py_ssize_t runs = b[2].len / 8 - 1;
+    PyObject *result = NULL;
+    Py_ssize_t *head = PyMem_Malloc((size_t)(runs > 0 ? runs : 1) * sizeof(Py_ssize_t));
+    int64_t *next = PyMem_Malloc((size_t)(runs > 0 ? runs : 1) * sizeof(int64_t));
+    if (head == NULL || next == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < runs; k++) {
+        if (bounds[k] < 0 || bounds[k] > bounds[k + 1] || bounds[k + 1] > n) {
+            PyErr_SetString(PyExc_ValueError, "bounds outside the spans");
+            goto done;
+        }
+        head[k] = bounds[k];
+        next[k] = head[k] < bounds[k + 1] ? starts[head[k]] : INT64_MAX;
+    }
+    if (runs == 0 ? n != 0 : bounds[runs] != n) {
+        PyErr_SetString(PyExc_ValueError, "bounds do not cover the spans");
+        goto done;
+    }
+    int disjoint = 1;
+    int64_t furthest = INT64_MIN;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        /* the run with the lowest next start (the first such run on a tie); ``next`` holds each
+           run's next start, INT64_MAX when it is used up, so the scan reads one small array */
+        Py_ssize_t best = 0;
+        int64_t low = next[0];
+        for (Py_ssize_t k = 1; k < runs; k++) {
+            int64_t v = next[k];
+            best = v < low ? k : best;
+            low = v < low ? v : low;
+        }
+        Py_ssize_t at = head[best]++;
+        next[best] = head[best] < bounds[best + 1] ? starts[head[best]] : INT64_MAX;
+        if (i > 0 && starts[at] < furthest) disjoint = 0;
+        if (ends[at] > furthest) furthest = ends[at];
+        merged[i] = starts[at];
+        reach[i] = furthest;
+    }
+    result = PyBool_FromLong(disjoint);
+done:
+    PyMem_Free(next);
+    PyMem_Free(head);
+    release_buffers(b, 5);
+    return result;
+}

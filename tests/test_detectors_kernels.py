@@ -238,3 +238,23 @@ def test_longest_valid_kernel_is_the_numpy_one() -> None:
         valid = np.array([rng.random() < 0.7 for _ in range(n)], dtype=bool)
         got = engine_module._longest_valid(starts, ends, valid)
         assert got.tolist() == engine_module._longest_valid_python(starts, ends, valid).tolist()
+
+
+def test_merge_spans_kernel_is_the_stable_sort() -> None:
+    rng = random.Random(13)
+    for trial in range(400):
+        sizes = [rng.randrange(0, 12) for _ in range(1 + trial % 6)]
+        starts = np.concatenate(
+            [
+                np.sort(np.array([rng.randrange(60) for _ in range(k)], dtype=np.int64))
+                for k in sizes
+            ]
+        ).astype(np.int64)
+        ends = starts + np.array([rng.randrange(1, 9) for _ in range(starts.size)], dtype=np.int64)
+        if trial % 3 == 0:  # disjoint spans as often as not
+            starts, ends = starts * 10, starts * 10 + 1
+        got = engine_module._merge_spans(starts, ends, sizes)
+        want = engine_module._merge_spans_python(starts, ends)
+        assert got[0].tolist() == want[0].tolist()
+        assert got[1].tolist() == want[1].tolist()
+        assert got[2] == want[2]

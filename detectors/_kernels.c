@@ -318,6 +318,70 @@ done:
     return result;
 }
 
+/* card(buf, starts, ends, ranges, valid, values)
+
+   The digits of each span (separators dropped); values[i]: the first 19 of them, zero-padded.
+   valid[i] when there are 13 to 19, Luhn's sum is a multiple of 10, and one row (low, high,
+   lengths) of ``ranges`` (int64 triples; ``lengths`` a bit mask of the allowed digit counts)
+   holds the first six digits between low and high and allows this count. */
+static PyObject *card(PyObject *self, PyObject *args) {
+    PyObject *objs[6];
+    if (!PyArg_ParseTuple(args, "OOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
+                          &objs[5]))
+        return NULL;
+    static const BufferArg spec[6] = {
+        {"buf", 0, 0, 0, 0},       {"starts", 0, 0, 0, 8}, {"ends", 0, 0, 8, 0},
+        {"ranges", 0, 0, 0, 0},    {"valid", 1, 0, 1, 0},  {"values", 1, 0, 19, 0}};
+    Py_buffer b[6];
+    Py_ssize_t n;
+    PyObject *result = NULL;
+    if (get_buffers(objs, b, spec, 6, &n) < 0) return NULL;
+    const unsigned char *buf = b[0].buf;
+    const int64_t *starts = b[1].buf, *ends = b[2].buf, *ranges = b[3].buf;
+    Py_ssize_t n_ranges = b[3].len / 24;
+    unsigned char *valid = b[4].buf, *values = b[5].buf;
+    static const int doubled[10] = {0, 2, 4, 6, 8, 1, 3, 5, 7, 9};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t s = starts[i], e = ends[i];
+        if (s < 0 || e < s || e > b[0].len) {
+            PyErr_SetString(PyExc_ValueError, "span outside the buffer");
+            goto done;
+        }
+        unsigned char *out = values + i * 19;
+        memset(out, 0, 19);
+        int count = 0;
+        for (int64_t j = s; j < e; j++) {
+            unsigned char c = buf[j];
+            if (c >= '0' && c <= '9') {
+                if (count < 19) out[count] = c;
+                count++;
+            }
+        }
+        int ok = count >= 13 && count <= 19;
+        if (ok) {
+            int sum = 0;
+            for (int j = 0; j < count; j++) { /* every second digit from the right doubled */
+                int d = out[count - 1 - j] - '0';
+                sum += (j & 1) ? doubled[d] : d;
+            }
+            ok = sum % 10 == 0;
+        }
+        if (ok) {
+            int64_t prefix = 0;
+            for (int j = 0; j < 6; j++) prefix = prefix * 10 + (out[j] - '0');
+            ok = 0;
+            for (Py_ssize_t r = 0; r < n_ranges && !ok; r++)
+                ok = prefix >= ranges[3 * r] && prefix <= ranges[3 * r + 1] &&
+                     ((ranges[3 * r + 2] >> count) & 1);
+        }
+        valid[i] = (unsigned char)ok;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    release_buffers(b, (int)(sizeof b / sizeof b[0]));
+    return result;
+}
+
 /* person_name(buf, starts, ends, valid, values)
 
    values[i]: the first 12 bytes of the span, zero-padded, or all zeros when the three bytes
@@ -370,6 +434,7 @@ done:
 }
 
 static PyMethodDef methods[] = {
+    {"card", card, METH_VARARGS, "card(buf, starts, ends, ranges, valid, values) -> None"},
     {"distinct_strings", kernels_distinct_strings, METH_VARARGS,
      "distinct_strings(values, n, width, inverse, firsts) -> int: number strings by first sight"},
     {"email", email, METH_VARARGS,

@@ -66,3 +66,6 @@ def longest_valid(starts: Buffer, ends: Buffer, valid: Buffer, keep: Buffer) -> 
 def merge_spans(
     starts: Buffer, ends: Buffer, bounds: Buffer, merged: Buffer, reach: Buffer
 ) -> bool: ...
+def card(
+    buf: Buffer, starts: Buffer, ends: Buffer, ranges: Buffer, valid: Buffer, values: Buffer
+) -> None: ...

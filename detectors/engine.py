@@ -515,10 +515,10 @@ def _rejected(
     bad = unique_ints(starts[~valid])
     if bad.size and kept_starts.size:
         good = starts[valid]  # sorted, like every candidate start: a lookup, not np.isin
-        at = np.minimum(np.searchsorted(good, bad), max(good.size - 1, 0))
+        at = np.minimum(search_sorted(good, bad), max(good.size - 1, 0))
         if good.size:
             bad = bad[good[at] != bad]
-        i = np.searchsorted(kept_starts, bad, "right") - 1
+        i = search_sorted(kept_starts, bad, "right") - 1
         inside = (i >= 0) & (kept_ends[np.maximum(i, 0)] > bad)
         bad = bad[~inside]
     result: IntArray = bad.astype(np.int64)

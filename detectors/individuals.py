@@ -50,6 +50,7 @@ from detectors.vectors import (
     IntArray,
     distinct_strings,
     native_kernels,
+    search_sorted,
     unique_ints,
     unique_strings,
 )
@@ -390,7 +391,7 @@ class _SortedKeys:
         if subset.size == 0:
             return ()
         chosen = np.zeros(self.nodes.size, dtype=bool)
-        chosen[np.searchsorted(self.nodes, subset)] = True
+        chosen[search_sorted(self.nodes, subset)] = True
         picked = self.order[chosen[self.order]]
         native = native_kernels()
         if native is not None:

@@ -2,10 +2,12 @@
  * detectors._kernels: the validators of the four identifiers a dense export is made of (resident ID,
  * mobile, e-mail, personal name) and of the credit code every resident ID also looks like, as one
  * loop over the candidates instead of a few dozen numpy passes over a (candidates x width) byte
- * matrix, and the walk back to an e-mail's start (this file); the sort behind the distinct values,
- * ``np.searchsorted`` for ascending offsets (rows and columns), the offsets of one byte value
- * (line ends, delimiters), the hex of the sorted person keys and the grouping of hyperscan's
- * matches by expression (detectors/_kernels_arrays.c).
+ * matrix, the payment-card check, and the walk back to an e-mail's start (this file); the sort
+ * behind unique_strings, ``np.searchsorted`` for ascending offsets (rows and columns), the
+ * offsets of one byte value (line ends, delimiters), the hex of the sorted person keys and the
+ * grouping of hyperscan's matches by expression (detectors/_kernels_arrays.c); the distinct
+ * values by hashing, the rows and aliases of the people count, the longest valid span per start
+ * and the merge of the accepted spans by start (detectors/_kernels_hash.c).
  *
  * On a dense export (a person every ~85 bytes) each of these runs over 125,000 candidates per
  * 10 MB, and in numpy every step (byte-class lookups, argmax, case folding, compaction) allocates
@@ -15,10 +17,13 @@
  * They compute exactly what the numpy code computes: check_email and check_cn_mobile in
  * detectors/validators_contact.py, check_gb11643 in detectors/validators.py,
  * check_cn_person_name in detectors/validators_text.py, check_cn_uscc in
- * detectors/validators_documents.py, run_before, unique_strings (sort_strings, group_sorted),
- * search_sorted and offsets_of (positions) in detectors/vectors.py, the key strings of
- * detectors/individuals.py's _SortedKeys (hex_rows), the grouping in detectors/matcher.py's
- * Matcher.scan (group_matches). That code stays the reference and the path without this module
+ * detectors/validators_documents.py, _cards_numpy in detectors/validators_finance.py (card),
+ * run_before, unique_strings (sort_strings, group_sorted), distinct_strings_python
+ * (distinct_strings), search_sorted and offsets_of (positions) in detectors/vectors.py, the key
+ * strings of detectors/individuals.py's _SortedKeys (hex_rows) and its _rows_python (row_minimum,
+ * row_aliases), detectors/engine.py's _longest_valid_python (longest_valid) and
+ * _merge_spans_python (merge_spans), the grouping in detectors/matcher.py's Matcher.scan
+ * (group_matches). That code stays the reference and the path without this module
  * (not built, or EGRESS_NATIVE_KERNELS=0); tests/test_detectors_kernels.py compares both.
  *
  * No numpy headers: the caller passes the buffer, the int64 offsets and the (already allocated)

@@ -1,6 +1,9 @@
 /*
- * detectors._kernels, third file: the distinct values of a fixed-width bytes array by hashing
- * (see _kernels.c for the module as a whole and its reference code).
+ * detectors._kernels, third file: the steps after the scan on a dense object that numpy did by
+ * sorting or in several passes: the distinct values of a fixed-width bytes array by hashing, the
+ * people count's rows and aliases, the longest valid span per start, the merge of the accepted
+ * spans of all identifiers by start (see _kernels.c for the module as a whole and the reference
+ * code of each).
  */
 #include "_kernels.h"
 

@@ -441,7 +441,7 @@ done:
 static PyMethodDef methods[] = {
     {"card", card, METH_VARARGS, "card(buf, starts, ends, ranges, valid, values) -> None"},
     {"distinct_strings", kernels_distinct_strings, METH_VARARGS,
-     "distinct_strings(values, n, width, inverse, firsts) -> int: number strings by first sight"},
+     "distinct_strings(values, n, width, inverse, firsts, max_probes) -> int: number by first sight"},
     {"email", email, METH_VARARGS,
      "email(buf, starts, ends, width, local, domain, denied, valid, values) -> None"},
     {"gb11643", gb11643, METH_VARARGS,

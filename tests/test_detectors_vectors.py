@@ -12,6 +12,7 @@ import pytest
 from detectors.vectors import (
     distinct_strings,
     distinct_strings_python,
+    distinct_strings_sorted,
     fixed_matrix,
     span_matrix,
     unique_int_counts,
@@ -66,6 +67,13 @@ def test_distinct_strings_are_np_unique_in_order_of_first_appearance(
         for sample in (values, values[::3]):  # contiguous and strided
             got_values, got_inverse = distinct_strings(sample)
             ref_values, ref_inverse = distinct_strings_python(sample)
+            # the sort that takes over from a flooded hash table gives the same numbering
+            for other_values, other_inverse in (
+                distinct_strings(sample, max_probes=0),
+                distinct_strings_sorted(sample),
+            ):
+                assert other_values.tolist() == ref_values.tolist()
+                assert other_inverse.tolist() == ref_inverse.tolist()
             uniq, first, inverse = np.unique(sample, return_index=True, return_inverse=True)
             by_appearance = np.argsort(first)
             assert got_values.dtype == sample.dtype

@@ -5,7 +5,8 @@
 * detectors/_keyhash.c, the person-key HMAC loop, needs the OpenSSL headers (Debian: libssl-dev,
   also installed by deploy/install.sh).
 * sensor/capture/_walk.c, the classic-pcap record walk and block header parser, and
-  detectors/_kernels.c with _kernels_arrays.c, the dense-data validator, sort and search loops,
+  detectors/_kernels.c with _kernels_arrays.c and _kernels_hash.c, the dense-data validator, sort,
+  hash and search loops,
   need only a C compiler and the Python headers.
 
 ``optional=True``: without them the install still succeeds and detectors/matcher.py falls back to the
@@ -36,7 +37,11 @@ setup(
         ),
         Extension(
             "detectors._kernels",
-            sources=["detectors/_kernels.c", "detectors/_kernels_arrays.c"],
+            sources=[
+                "detectors/_kernels.c",
+                "detectors/_kernels_arrays.c",
+                "detectors/_kernels_hash.c",
+            ],
             depends=["detectors/_kernels.h"],
             optional=True,
         ),

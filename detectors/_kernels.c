@@ -2,10 +2,12 @@
  * detectors._kernels: the validators of the four identifiers a dense export is made of (resident ID,
  * mobile, e-mail, personal name) and of the credit code every resident ID also looks like, as one
  * loop over the candidates instead of a few dozen numpy passes over a (candidates x width) byte
- * matrix, and the walk back to an e-mail's start (this file); the sort behind the distinct values,
- * ``np.searchsorted`` for ascending offsets (rows and columns), the offsets of one byte value
- * (line ends, delimiters), the hex of the sorted person keys and the grouping of hyperscan's
- * matches by expression (detectors/_kernels_arrays.c).
+ * matrix, the payment-card check, and the walk back to an e-mail's start (this file); the sort
+ * behind unique_strings, ``np.searchsorted`` for ascending offsets (rows and columns), the
+ * offsets of one byte value (line ends, delimiters), the hex of the sorted person keys and the
+ * grouping of hyperscan's matches by expression (detectors/_kernels_arrays.c); the distinct
+ * values by hashing, the rows and aliases of the people count, the longest valid span per start
+ * and the merge of the accepted spans by start (detectors/_kernels_hash.c).
  *
  * On a dense export (a person every ~85 bytes) each of these runs over 125,000 candidates per
  * 10 MB, and in numpy every step (byte-class lookups, argmax, case folding, compaction) allocates
@@ -15,10 +17,13 @@
  * They compute exactly what the numpy code computes: check_email and check_cn_mobile in
  * detectors/validators_contact.py, check_gb11643 in detectors/validators.py,
  * check_cn_person_name in detectors/validators_text.py, check_cn_uscc in
- * detectors/validators_documents.py, run_before, unique_strings (sort_strings, group_sorted),
- * search_sorted and offsets_of (positions) in detectors/vectors.py, the key strings of
- * detectors/individuals.py's _SortedKeys (hex_rows), the grouping in detectors/matcher.py's
- * Matcher.scan (group_matches). That code stays the reference and the path without this module
+ * detectors/validators_documents.py, _cards_numpy in detectors/validators_finance.py (card),
+ * run_before, unique_strings (sort_strings, group_sorted), distinct_strings_python
+ * (distinct_strings), search_sorted and offsets_of (positions) in detectors/vectors.py, the key
+ * strings of detectors/individuals.py's _SortedKeys (hex_rows) and its _rows_python (row_minimum,
+ * row_aliases), detectors/engine.py's _longest_valid_python (longest_valid) and
+ * _merge_spans_python (merge_spans), the grouping in detectors/matcher.py's Matcher.scan
+ * (group_matches). That code stays the reference and the path without this module
  * (not built, or EGRESS_NATIVE_KERNELS=0); tests/test_detectors_kernels.py compares both.
  *
  * No numpy headers: the caller passes the buffer, the int64 offsets and the (already allocated)
@@ -318,6 +323,70 @@ done:
     return result;
 }
 
+/* card(buf, starts, ends, ranges, valid, values)
+
+   The digits of each span (separators dropped); values[i]: the first 19 of them, zero-padded.
+   valid[i] when there are 13 to 19, Luhn's sum is a multiple of 10, and one row (low, high,
+   lengths) of ``ranges`` (int64 triples; ``lengths`` a bit mask of the allowed digit counts)
+   holds the first six digits between low and high and allows this count. */
+static PyObject *card(PyObject *self, PyObject *args) {
+    PyObject *objs[6];
+    if (!PyArg_ParseTuple(args, "OOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
+                          &objs[5]))
+        return NULL;
+    static const BufferArg spec[6] = {
+        {"buf", 0, 0, 0, 0},       {"starts", 0, 0, 0, 8}, {"ends", 0, 0, 8, 0},
+        {"ranges", 0, 0, 0, 0},    {"valid", 1, 0, 1, 0},  {"values", 1, 0, 19, 0}};
+    Py_buffer b[6];
+    Py_ssize_t n;
+    PyObject *result = NULL;
+    if (get_buffers(objs, b, spec, 6, &n) < 0) return NULL;
+    const unsigned char *buf = b[0].buf;
+    const int64_t *starts = b[1].buf, *ends = b[2].buf, *ranges = b[3].buf;
+    Py_ssize_t n_ranges = b[3].len / 24;
+    unsigned char *valid = b[4].buf, *values = b[5].buf;
+    static const int doubled[10] = {0, 2, 4, 6, 8, 1, 3, 5, 7, 9};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t s = starts[i], e = ends[i];
+        if (s < 0 || e < s || e > b[0].len) {
+            PyErr_SetString(PyExc_ValueError, "span outside the buffer");
+            goto done;
+        }
+        unsigned char *out = values + i * 19;
+        memset(out, 0, 19);
+        int count = 0;
+        for (int64_t j = s; j < e; j++) {
+            unsigned char c = buf[j];
+            if (c >= '0' && c <= '9') {
+                if (count < 19) out[count] = c;
+                count++;
+            }
+        }
+        int ok = count >= 13 && count <= 19;
+        if (ok) {
+            int sum = 0;
+            for (int j = 0; j < count; j++) { /* every second digit from the right doubled */
+                int d = out[count - 1 - j] - '0';
+                sum += (j & 1) ? doubled[d] : d;
+            }
+            ok = sum % 10 == 0;
+        }
+        if (ok) {
+            int64_t prefix = 0;
+            for (int j = 0; j < 6; j++) prefix = prefix * 10 + (out[j] - '0');
+            ok = 0;
+            for (Py_ssize_t r = 0; r < n_ranges && !ok; r++)
+                ok = prefix >= ranges[3 * r] && prefix <= ranges[3 * r + 1] &&
+                     ((ranges[3 * r + 2] >> count) & 1);
+        }
+        valid[i] = (unsigned char)ok;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    release_buffers(b, (int)(sizeof b / sizeof b[0]));
+    return result;
+}
+
 /* person_name(buf, starts, ends, valid, values)
 
    values[i]: the first 12 bytes of the span, zero-padded, or all zeros when the three bytes
@@ -370,6 +439,9 @@ done:
 }
 
 static PyMethodDef methods[] = {
+    {"card", card, METH_VARARGS, "card(buf, starts, ends, ranges, valid, values) -> None"},
+    {"distinct_strings", kernels_distinct_strings, METH_VARARGS,
+     "distinct_strings(values, n, width, inverse, firsts, max_probes) -> int: number by first sight"},
     {"email", email, METH_VARARGS,
      "email(buf, starts, ends, width, local, domain, denied, valid, values) -> None"},
     {"gb11643", gb11643, METH_VARARGS,
@@ -380,12 +452,20 @@ static PyMethodDef methods[] = {
      "group_matches(table, groups, bounds, froms, tos) -> None: match rows grouped by id"},
     {"hex_rows", kernels_hex_rows, METH_VARARGS,
      "hex_rows(raw, width, rows) -> tuple[str]: lower-case hex of the given rows"},
+    {"longest_valid", kernels_longest_valid, METH_VARARGS,
+     "longest_valid(starts, ends, valid, keep) -> int: longest valid span per start, not inside"},
+    {"merge_spans", kernels_merge_spans, METH_VARARGS,
+     "merge_spans(starts, ends, bounds, merged, reach) -> bool: ascending runs merged, disjoint"},
     {"mobile", mobile, METH_VARARGS,
      "mobile(buf, starts, ends, prefixes, valid, values) -> None"},
     {"person_name", person_name, METH_VARARGS,
      "person_name(buf, starts, ends, valid, values) -> None"},
     {"positions", kernels_positions, METH_VARARGS,
      "positions(buf, byte, out) -> int: offsets of byte (written to out unless None), count"},
+    {"row_aliases", kernels_row_aliases, METH_VARARGS,
+     "row_aliases(codes, rows, primary, rounds, alias) -> None: the node each node stands for"},
+    {"row_minimum", kernels_row_minimum, METH_VARARGS,
+     "row_minimum(codes, rows, bounds, primary) -> int: lowest node per row, rival count"},
     {"run_before", run_before, METH_VARARGS,
      "run_before(buf, ends, table, limit, run) -> None: class bytes before each offset"},
     {"uscc", uscc, METH_VARARGS,

@@ -58,4 +58,11 @@ PyObject *kernels_group_matches(PyObject *self, PyObject *args);
 PyObject *kernels_search_sorted(PyObject *self, PyObject *args);
 PyObject *kernels_positions(PyObject *self, PyObject *args);
 
+/* detectors/_kernels_hash.c */
+PyObject *kernels_distinct_strings(PyObject *self, PyObject *args);
+PyObject *kernels_row_minimum(PyObject *self, PyObject *args);
+PyObject *kernels_row_aliases(PyObject *self, PyObject *args);
+PyObject *kernels_longest_valid(PyObject *self, PyObject *args);
+PyObject *kernels_merge_spans(PyObject *self, PyObject *args);
+
 #endif

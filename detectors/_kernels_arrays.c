@@ -3,6 +3,9 @@
  * passes or with Python objects (see _kernels.c for the module as a whole and its reference code).
  */
 #include "_kernels.h"
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define SORT_BUCKETS 2048 /* counts of one pass: 16 KB, in L1 */
 
@@ -293,9 +296,10 @@ PyObject *kernels_search_sorted(PyObject *self, PyObject *args) {
 /* positions(buf, byte, out) -> count
 
    The offsets of ``byte`` in ``buf``, ascending, written to ``out`` (int64, room for as many as
-   there are) when it is not None; returns how many there are. memchr finds each, so a 10 MB
-   table's newlines or delimiters cost one vectorised pass, not a comparison matrix and a
-   np.flatnonzero over it. */
+   there are) when it is not None; returns how many there are. SSE2 compares 64 bytes at a time
+   and the hits are read off the bit mask, so a 10 MB table's newlines or delimiters cost one
+   vectorised pass, not a comparison matrix and a np.flatnonzero over it (nor a memchr call per
+   delimiter: 4 ms against 1 for the dense CSV's 600,000 commas). */
 PyObject *kernels_positions(PyObject *self, PyObject *args) {
     PyObject *objs[2];
     int byte;
@@ -313,20 +317,46 @@ PyObject *kernels_positions(PyObject *self, PyObject *args) {
         out = b[1].buf;
         room = b[1].len / 8;
     }
-    const unsigned char *start = b[0].buf, *p = start, *end = start + b[0].len;
-    Py_ssize_t count = 0;
-    while (p < end && (p = memchr(p, byte, (size_t)(end - p))) != NULL) {
+    const unsigned char *start = b[0].buf;
+    Py_ssize_t len = b[0].len, count = 0, i = 0;
+#ifdef __SSE2__
+    /* 64 bytes per step: four compares, a bit mask of the hits, one store per hit; memchr costs a
+       call per hit, which on a table's delimiters (one byte in sixteen) is most of the time */
+    const __m128i want = _mm_set1_epi8((char)byte);
+    for (; i + 64 <= len; i += 64) {
+        const __m128i *at = (const __m128i *)(start + i);
+        uint64_t mask =
+            (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(at), want)) |
+            (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(at + 1), want))
+                << 16 |
+            (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(at + 2), want))
+                << 32 |
+            (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(at + 3), want))
+                << 48;
+        if (mask == 0) continue;
+        if (out == NULL) {
+            count += __builtin_popcountll(mask);
+            continue;
+        }
+        while (mask) {
+            if (count >= room) goto too_small;
+            out[count++] = i + __builtin_ctzll(mask);
+            mask &= mask - 1;
+        }
+    }
+#endif
+    for (; i < len; i++) {
+        if (start[i] != (unsigned char)byte) continue;
         if (out != NULL) {
-            if (count >= room) {
-                PyErr_SetString(PyExc_ValueError, "out is too small");
-                goto done;
-            }
-            out[count] = p - start;
+            if (count >= room) goto too_small;
+            out[count] = i;
         }
         count++;
-        p++;
     }
     result = PyLong_FromSsize_t(count);
+    goto done;
+too_small:
+    PyErr_SetString(PyExc_ValueError, "out is too small");
 done:
     for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
     return result;

@@ -57,7 +57,14 @@ from detectors.masking import mask_value
 from detectors.matcher import Candidates, FloatArray, Matcher, ScanResult
 from detectors.reference import REFERENCES
 from detectors.validators import VALIDATORS
-from detectors.vectors import BoolArray, IntArray, unique_ints, unique_strings
+from detectors.vectors import (
+    BoolArray,
+    IntArray,
+    distinct_strings,
+    native_kernels,
+    search_sorted,
+    unique_ints,
+)
 
 MAX_SAMPLES = 3  # masked samples per identifier in an alert: enough to recognise, little to leak
 MAX_OFFSETS = 20  # evidence offsets per identifier kept in an alert
@@ -279,7 +286,7 @@ class DetectionEngine:
         sensitive: list[IntArray] = [np.zeros(0, dtype=np.int64)]
         account: list[IntArray] = [np.zeros(0, dtype=np.int64)]
         for acc in detection.accepted.values():
-            distinct = unique_strings(acc.values) if acc.values.size else None
+            distinct = distinct_strings(acc.values) if acc.values.size else None
             finding = self._finding(acc, distinct)
             (general if acc.spec.data_class is DataClass.GENERAL else personal).append(finding)
             if not acc.starts.size:
@@ -379,12 +386,10 @@ class DetectionEngine:
             return None
         starts = np.concatenate([a.starts for _, a in items])
         ends = np.concatenate([a.ends for _, a in items])
-        # each identifier's starts are ascending: a stable sort merges those runs (timsort), five
-        # times faster here than numpy's default quicksort
-        by_start = np.argsort(starts, kind="stable")
-        reach = np.maximum.accumulate(ends[by_start])
-        if bool(np.all(starts[by_start[1:]] >= reach[:-1])):
-            return starts[by_start], reach
+        sizes = [a.starts.size for _, a in items]
+        merged, reach, disjoint = _merge_spans(starts, ends, sizes)
+        if disjoint:
+            return merged, reach
         owner = np.concatenate([np.full(a.starts.size, i) for i, a in items])
         pos = np.concatenate([np.arange(a.starts.size) for _, a in items])
         conf = np.concatenate([a.confidence for _, a in items])
@@ -424,14 +429,15 @@ class DetectionEngine:
     def _finding(
         self, acc: Accepted, distinct_values: tuple[npt.NDArray[np.bytes_], IntArray] | None
     ) -> Finding:
-        """``distinct_values`` is ``unique_strings(acc.values)`` (None if empty)."""
+        """``distinct_values`` is ``distinct_strings(acc.values)`` (None if empty): numbered in
+        order of first appearance, so the masked samples are the first ``max_samples`` numbers."""
         spec = acc.spec
         samples: list[str] = []
         distinct = 0
         if distinct_values is not None:
-            uniq, inverse = distinct_values
+            uniq = distinct_values[0]
             distinct = len(uniq)
-            for code in first_codes(inverse, self.max_samples):
+            for code in range(min(distinct, self.max_samples)):
                 text = bytes(uniq[code]).decode("utf-8", "replace")
                 samples.append(
                     mask_value(text, spec.mask.style, spec.mask.keep_start, spec.mask.keep_end)
@@ -469,18 +475,6 @@ class _Columns:
         return result
 
 
-def first_codes(inverse: IntArray, count: int) -> list[int]:
-    """The first ``count`` distinct codes of ``inverse`` in order of first appearance: the masked
-    samples are the first values met in the object. Reads a growing prefix, so the cost is bounded
-    by where the ``count``-th distinct value first appears, not by the number of matches."""
-    length = 64
-    while True:
-        seen = dict.fromkeys(inverse[:length].tolist())
-        if len(seen) >= count or length >= len(inverse):
-            return list(seen)[:count]
-        length *= 4
-
-
 def _empty(spec: IdentifierSpec, rejected: IntArray, candidates: int) -> Accepted:
     none = np.zeros(0, dtype=np.int64)
     return Accepted(spec, none, none, np.zeros(0, "S1"), np.zeros(0), rejected, 0, candidates)
@@ -488,7 +482,25 @@ def _empty(spec: IdentifierSpec, rejected: IntArray, candidates: int) -> Accepte
 
 def _longest_valid(starts: IntArray, ends: IntArray, valid: BoolArray) -> IntArray:
     """Indices of valid spans that are the longest valid span at their start and not inside
-    another valid span. Candidates arrive sorted by (start, end)."""
+    another valid span. Candidates arrive sorted by (start, end). With ``detectors._kernels``
+    built, one C pass (``longest_valid``) instead of six numpy ones; ``_longest_valid_python``
+    is the reference."""
+    native = native_kernels()
+    if native is None or starts.size == 0:
+        return _longest_valid_python(starts, ends, valid)
+    keep = np.empty(starts.size, dtype=np.int64)
+    count = native.longest_valid(
+        np.ascontiguousarray(starts, dtype=np.int64),
+        np.ascontiguousarray(ends, dtype=np.int64),
+        np.ascontiguousarray(valid, dtype=bool),
+        keep,
+    )
+    result: IntArray = keep[:count]
+    return result
+
+
+def _longest_valid_python(starts: IntArray, ends: IntArray, valid: BoolArray) -> IntArray:
+    """``_longest_valid`` in numpy."""
     idx = np.flatnonzero(valid)
     if idx.size == 0:
         return idx
@@ -508,14 +520,46 @@ def _rejected(
     bad = unique_ints(starts[~valid])
     if bad.size and kept_starts.size:
         good = starts[valid]  # sorted, like every candidate start: a lookup, not np.isin
-        at = np.minimum(np.searchsorted(good, bad), max(good.size - 1, 0))
+        at = np.minimum(search_sorted(good, bad), max(good.size - 1, 0))
         if good.size:
             bad = bad[good[at] != bad]
-        i = np.searchsorted(kept_starts, bad, "right") - 1
+        i = search_sorted(kept_starts, bad, "right") - 1
         inside = (i >= 0) & (kept_ends[np.maximum(i, 0)] > bad)
         bad = bad[~inside]
     result: IntArray = bad.astype(np.int64)
     return result
+
+
+def _merge_spans(
+    starts: IntArray, ends: IntArray, sizes: list[int]
+) -> tuple[IntArray, IntArray, bool]:
+    """Spans given as runs of ``sizes`` spans, each ascending by start, ordered by start (a stable
+    sort: equal starts in run order): the starts, the furthest end reached up to each, and
+    whether no span starts before an earlier one ends. With ``detectors._kernels`` built, one
+    merge of the runs in C (``merge_spans``); ``_merge_spans_python`` is the reference."""
+    native = native_kernels()
+    if native is None:
+        return _merge_spans_python(starts, ends)
+    merged = np.empty(starts.size, dtype=np.int64)
+    reach = np.empty(starts.size, dtype=np.int64)
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    disjoint = native.merge_spans(
+        np.ascontiguousarray(starts, dtype=np.int64),
+        np.ascontiguousarray(ends, dtype=np.int64),
+        bounds,
+        merged,
+        reach,
+    )
+    return merged, reach, bool(disjoint)
+
+
+def _merge_spans_python(starts: IntArray, ends: IntArray) -> tuple[IntArray, IntArray, bool]:
+    """``_merge_spans`` in numpy: each run's starts are ascending, so a stable sort merges those
+    runs (timsort), five times faster here than numpy's default quicksort."""
+    by_start = np.argsort(starts, kind="stable")
+    reach: IntArray = np.maximum.accumulate(ends[by_start])
+    merged: IntArray = starts[by_start]
+    return merged, reach, bool(np.all(merged[1:] >= reach[:-1]))
 
 
 def _drop_claimed_rejections(by_index: dict[int, Accepted], spans: _Reach | None = None) -> None:
@@ -530,13 +574,13 @@ def _drop_claimed_rejections(by_index: dict[int, Accepted], spans: _Reach | None
             return
         all_starts = np.concatenate([s for s, _ in accepted])
         all_ends = np.concatenate([e for _, e in accepted])
-        order = np.argsort(all_starts, kind="stable")  # merges the ascending runs
-        spans = all_starts[order], np.maximum.accumulate(all_ends[order])
+        merged, reach, _ = _merge_spans(all_starts, all_ends, [s.size for s, _ in accepted])
+        spans = merged, reach
     starts, reach = spans
     for index, acc in by_index.items():
         if acc.rejected.size == 0:
             continue
-        i = np.searchsorted(starts, acc.rejected, "right") - 1
+        i = search_sorted(starts, acc.rejected, "right") - 1
         claimed = (i >= 0) & (reach[np.maximum(i, 0)] > acc.rejected)
         if claimed.any():
             by_index[index] = Accepted(

@@ -46,7 +46,14 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.layout import Layout
-from detectors.vectors import IntArray, native_kernels, unique_ints, unique_strings
+from detectors.vectors import (
+    IntArray,
+    distinct_strings,
+    native_kernels,
+    search_sorted,
+    unique_ints,
+    unique_strings,
+)
 from sensor.native import optional_extension
 
 if TYPE_CHECKING:  # the extension may not be built; see _native_hasher
@@ -65,8 +72,9 @@ class Evidence:
     values: npt.NDArray[np.bytes_]
     sensitive: bool = False
     account_or_medical: bool = False
-    # ``unique_strings(values)`` (sorted distinct values, inverse) when the caller already has it (the engine computes
-    # it once per identifier for the finding's distinct count); None: computed here
+    # ``distinct_strings(values)`` (distinct values by first appearance, inverse) when the caller
+    # already has it (the engine computes it once per identifier for the finding's distinct
+    # count); None: computed here
     distinct: tuple[npt.NDArray[np.bytes_], IntArray] | None = None
 
 
@@ -159,7 +167,9 @@ def person_key(secret: bytes, namespace: str, value: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Nodes:
-    """Every distinct (namespace, value) numbered, stronger ranks first."""
+    """Every distinct (namespace, value) numbered, stronger ranks first; within a namespace in
+    order of first appearance (``distinct_strings``: no sort, nothing but ``_rows`` reads the
+    order, and it restores the byte order where it matters)."""
 
     codes: IntArray  # node number of each occurrence
     offsets: IntArray  # byte offset of each occurrence
@@ -195,7 +205,7 @@ def _nodes(evidence: list[Evidence]) -> _Nodes:
         else:
             width = max(e.values.dtype.itemsize for e in items)
             values = np.concatenate([e.values.astype(f"S{width}") for e in items])
-            uniq, inverse = unique_strings(values)
+            uniq, inverse = distinct_strings(values)
         codes.append(inverse.astype(np.int64).ravel() + total)
         offsets.append(
             items[0].starts if len(items) == 1 else np.concatenate([e.starts for e in items])
@@ -214,11 +224,36 @@ def _nodes(evidence: list[Evidence]) -> _Nodes:
     )
 
 
-def _rows(codes: IntArray, rows: IntArray, n_nodes: int) -> tuple[IntArray, IntArray]:
-    """Rows that name a person, and the person node of each after weak-to-strong aliases."""
+def _rows(nodes: _Nodes, rows: IntArray, n_nodes: int) -> tuple[IntArray, IntArray]:
+    """Rows that name a person, and the person node of each after weak-to-strong aliases.
+
+    With ``detectors._kernels`` built, the passes over every occurrence (lowest node per row,
+    the partner of each weak node, the alias rounds) are two C loops (``row_minimum``,
+    ``row_aliases``) without a sort; ``_rows_python`` is the reference."""
+    native = native_kernels()
+    if native is None:
+        return _rows_python(nodes, rows, n_nodes)
+    codes = np.ascontiguousarray(nodes.codes, dtype=np.int64)
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    empty = np.iinfo(np.int64).max
+    primary = np.full(int(rows.max()) + 1, empty, dtype=np.int64)
+    bounds = np.append(nodes.first_code, n_nodes).astype(np.int64)
+    if native.row_minimum(codes, rows, bounds, primary):
+        _smallest_value_first(nodes, rows, primary)
+    alias = np.empty(n_nodes, dtype=np.int64)
+    native.row_aliases(codes, rows, primary, ALIAS_ROUNDS, alias)
+    named = np.flatnonzero(primary != empty).astype(np.int64)
+    result: IntArray = alias[primary[named]]
+    return named, result
+
+
+def _rows_python(nodes: _Nodes, rows: IntArray, n_nodes: int) -> tuple[IntArray, IntArray]:
+    """``_rows`` in numpy (the reference, and the path without the C kernels)."""
+    codes = nodes.codes
     empty = np.iinfo(np.int64).max
     primary = np.full(int(rows.max()) + 1, empty, dtype=np.int64)
     np.minimum.at(primary, rows, codes)  # strongest node of each row (lowest code)
+    _smallest_value_first(nodes, rows, primary)
     occ_primary = primary[rows]
     weak = codes != occ_primary
     alias = np.arange(n_nodes, dtype=np.int64)
@@ -235,6 +270,39 @@ def _rows(codes: IntArray, rows: IntArray, n_nodes: int) -> tuple[IntArray, IntA
     named = np.flatnonzero(primary != empty).astype(np.int64)
     result: IntArray = alias[primary[named]]
     return named, result
+
+
+def _smallest_value_first(nodes: _Nodes, rows: IntArray, primary: IntArray) -> None:
+    """A row with two values of its strongest namespace (two mobiles) is known by the smaller
+    value in byte order, whichever comes first: the person a row names does not depend on the
+    order of its columns. ``primary`` holds the lowest node of each row (first appearance within
+    a namespace, see ``_Nodes``); the few rows with such a tie get the byte-smallest instead."""
+    codes = nodes.codes
+    ends = np.append(nodes.first_code[1:], int(nodes.first_code[-1]) + len(nodes.values[-1]))
+    occ_primary = primary[rows]
+    namespace_end = ends[np.searchsorted(nodes.first_code, occ_primary, "right") - 1]
+    rival = (codes != occ_primary) & (codes < namespace_end)  # same namespace, another value
+    if not rival.any():
+        return
+    tied_rows = unique_ints(rows[rival])
+    contenders = np.isin(rows, tied_rows) & (codes < namespace_end)
+    cand_rows, cand_codes = rows[contenders], codes[contenders]
+    cand_nodes = unique_ints(cand_codes)
+    namespace = np.searchsorted(nodes.first_code, cand_nodes, "right") - 1
+    width = max(v.dtype.itemsize for v in nodes.values)
+    strings = np.empty(cand_nodes.size, dtype=f"S{width}")
+    for k in np.unique(namespace).tolist():
+        mine = namespace == k
+        strings[mine] = nodes.values[k][cand_nodes[mine] - nodes.first_code[k]]
+    # distinct ranks in byte order within each namespace (a row's contenders share one)
+    _, by_bytes = unique_strings(strings)
+    rank = np.empty(cand_nodes.size, dtype=np.int64)
+    rank[np.lexsort((namespace, by_bytes))] = np.arange(cand_nodes.size)
+    best = np.full(primary.size, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(best, cand_rows, rank[np.searchsorted(cand_nodes, cand_codes)])
+    by_rank = np.empty(cand_nodes.size, dtype=np.int64)
+    by_rank[rank] = cand_nodes
+    primary[tied_rows] = by_rank[best[tied_rows]]
 
 
 def _marked(row_ids: IntArray, persons: IntArray, marked_rows: IntArray) -> IntArray:
@@ -268,7 +336,7 @@ def count_people(
     nodes = _nodes(evidence)
     n_nodes = int(nodes.first_code[-1]) + len(nodes.values[-1])
     if layout.rows:
-        row_ids, persons = _rows(nodes.codes, layout.row_of(nodes.offsets), n_nodes)
+        row_ids, persons = _rows(nodes, layout.row_of(nodes.offsets), n_nodes)
         people = unique_ints(persons)
         sensitive = _marked(row_ids, persons, unique_ints(layout.row_of(marks.sensitive)))
         account = _marked(row_ids, persons, unique_ints(layout.row_of(marks.account_or_medical)))
@@ -323,7 +391,7 @@ class _SortedKeys:
         if subset.size == 0:
             return ()
         chosen = np.zeros(self.nodes.size, dtype=bool)
-        chosen[np.searchsorted(self.nodes, subset)] = True
+        chosen[search_sorted(self.nodes, subset)] = True
         picked = self.order[chosen[self.order]]
         native = native_kernels()
         if native is not None:

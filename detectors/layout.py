@@ -63,7 +63,7 @@ class Layout:
             rows = self.row_of(offsets)
         if not self._line_delimiters:
             line_starts = np.concatenate([[0], self.newlines + 1]).astype(np.int64)
-            self._line_delimiters.append(np.searchsorted(self.delimiters, line_starts, "left"))
+            self._line_delimiters.append(search_sorted(self.delimiters, line_starts))
         before = search_sorted(self.delimiters, offsets.astype(np.int64, copy=False))
         result: IntArray = (before - self._line_delimiters[0][rows]).astype(np.int64)
         return result

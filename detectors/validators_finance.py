@@ -23,6 +23,8 @@ from detectors.vectors import (
     compact,
     digits_of,
     empty,
+    kernel_check,
+    native_kernels,
     number,
     right_align,
     span_matrix,
@@ -56,7 +58,38 @@ def _issuer_ok(
     return ok
 
 
+def _range_table(ranges: tuple[tuple[int, int, frozenset[int]], ...]) -> IntArray:
+    """Issuer ranges as int64 rows (low, high, bit mask of the allowed digit counts)."""
+    rows = [(low, high, sum(1 << length for length in allowed)) for low, high, allowed in ranges]
+    return np.array(rows or [(1, 0, 0)], dtype=np.int64)
+
+
+_RANGE_TABLES = {
+    ranges: _range_table(ranges) for ranges in (UNIONPAY_RANGES, INTERNATIONAL_CARD_RANGES)
+}
+
+
 def _cards(
+    buf: ByteArray,
+    starts: IntArray,
+    ends: IntArray,
+    ranges: tuple[tuple[int, int, frozenset[int]], ...],
+) -> Checked:
+    """Issuer range and length, Luhn. With ``detectors._kernels`` built, one C loop per
+    candidate (``card``: on the dense CSV every resident ID is a card candidate); else
+    ``_cards_numpy``, which computes the same."""
+    if starts.size == 0:
+        return empty()
+    native = native_kernels()
+    if native is None:
+        return _cards_numpy(buf, starts, ends, ranges)
+    table = _RANGE_TABLES.get(ranges)
+    if table is None:
+        table = _range_table(ranges)
+    return kernel_check(native.card, buf, (starts, ends), CARD_WIDTH, table)
+
+
+def _cards_numpy(
     buf: ByteArray,
     starts: IntArray,
     ends: IntArray,

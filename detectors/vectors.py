@@ -334,6 +334,9 @@ def offsets_of(buf: ByteArray, byte: int) -> IntArray:
     return out
 
 
+MAX_PROBES = 128  # slots one value may probe before sorting takes over (natural data: 36 at 10^6)
+
+
 def unique_ints(values: IntArray) -> IntArray:
     """``np.unique`` of an integer array, by sorting.
 
@@ -393,6 +396,68 @@ def unique_strings(
     for column in range(digits.shape[1] - 1, -1, -1):
         order = order[np.argsort(digits[order, column], kind="stable")]
     return _unique_from_order(values, order)
+
+
+def distinct_strings(
+    values: npt.NDArray[np.bytes_], max_probes: int = MAX_PROBES
+) -> tuple[npt.NDArray[np.bytes_], IntArray]:
+    """The distinct values of a fixed-width bytes array in order of first appearance, and the
+    number of each value (``values == distinct[inverse]``).
+
+    What ``unique_strings`` gives when nothing needs the sorted order (a distinct count, the first
+    values met, person nodes whose keys are sorted later), without the sort: with
+    ``detectors._kernels`` built, one pass through a hash table that compares the bytes of any two
+    strings it takes for the same (``distinct_strings`` in C: 2.7 ms for 120,000 resident IDs
+    against 5.7 for the radix sort and numbering); otherwise a dict, the reference. The hash is
+    not keyed: when one value needs more than ``max_probes`` slots (values crafted to collide),
+    ``distinct_strings_sorted`` gives the same answer by sorting."""
+    n = len(values)
+    width = values.dtype.itemsize
+    if n == 0 or width == 0:
+        return values[:0], np.zeros(n, dtype=np.int64)
+    native = native_kernels()
+    if native is None:
+        return distinct_strings_python(values)
+    contiguous = np.ascontiguousarray(values)
+    inverse = np.empty(n, dtype=np.int64)
+    firsts = np.empty(n, dtype=np.int64)
+    view = contiguous.view(np.uint8)
+    count = native.distinct_strings(view, n, width, inverse, firsts, max_probes)
+    if count < 0:  # values crafted to collide in the (unkeyed) hash: sort instead
+        return distinct_strings_sorted(values)
+    return values[firsts[:count]], inverse
+
+
+def distinct_strings_sorted(
+    values: npt.NDArray[np.bytes_],
+) -> tuple[npt.NDArray[np.bytes_], IntArray]:
+    """``distinct_strings`` from ``unique_strings``: the sorted distinct values renumbered by
+    where each first appears. The same cost for any input, so a hash flood cannot slow it."""
+    n = len(values)
+    uniq, inverse = unique_strings(values)
+    first = np.full(len(uniq), n, dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(n, dtype=np.int64))
+    by_appearance = np.argsort(first, kind="stable")
+    renumber = np.empty(len(uniq), dtype=np.int64)
+    renumber[by_appearance] = np.arange(len(uniq), dtype=np.int64)
+    result: IntArray = renumber[inverse]
+    return uniq[by_appearance], result
+
+
+def distinct_strings_python(
+    values: npt.NDArray[np.bytes_],
+) -> tuple[npt.NDArray[np.bytes_], IntArray]:
+    """``distinct_strings`` with a dict (numpy's bytes items drop the trailing NUL padding, so
+    two items are equal exactly when their padded rows are)."""
+    numbers: dict[bytes, int] = {}
+    firsts: list[int] = []
+    inverse = np.empty(len(values), dtype=np.int64)
+    for i, value in enumerate(values.tolist()):
+        code = numbers.setdefault(value, len(numbers))
+        if code == len(firsts):
+            firsts.append(i)
+        inverse[i] = code
+    return values[np.array(firsts, dtype=np.int64)], inverse
 
 
 def _unique_from_order(

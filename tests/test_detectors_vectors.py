@@ -1,5 +1,6 @@
 """The sort-based replacements for ``np.unique`` that the engine uses on dense objects must give
-exactly what ``np.unique`` gives: values, order, inverse and counts."""
+exactly what ``np.unique`` gives: values, order, inverse and counts; the hash-based
+``distinct_strings`` the same values numbered by first appearance."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import random
 import numpy as np
 import pytest
 
-from detectors.engine import first_codes
 from detectors.vectors import (
+    distinct_strings,
+    distinct_strings_python,
+    distinct_strings_sorted,
     fixed_matrix,
     span_matrix,
     unique_int_counts,
@@ -51,14 +54,33 @@ def test_unique_ints_are_np_unique() -> None:
         assert np.array_equal(counts, expected_counts)
 
 
-def test_first_codes_are_the_first_distinct_values_in_order() -> None:
-    rng = np.random.default_rng(4)
-    for n, k in ((0, 3), (5, 3), (1000, 2), (20_000, 4000)):
-        inverse = rng.integers(0, k, n)
-        _, first = np.unique(inverse, return_index=True)
-        expected = inverse[np.sort(first)[:3]].tolist()
-        assert first_codes(inverse, 3) == expected
-    assert first_codes(np.array([5] * 10_000 + [1, 2]), 3) == [5, 1, 2]
+@pytest.mark.parametrize("width", [1, 2, 7, 11, 18, 30, 65])
+@pytest.mark.parametrize("alphabet", [b"0123456789X", bytes(range(256)), "王李张@.".encode()])
+def test_distinct_strings_are_np_unique_in_order_of_first_appearance(
+    width: int, alphabet: bytes
+) -> None:
+    """The hash kernel and the dict reference agree, and both are ``np.unique``'s values
+    renumbered by where each first appears (NUL bytes inside values included)."""
+    rng = random.Random(width * 5 + len(alphabet))
+    for n in (0, 1, 2, 50, 3000):
+        values = np.array(_strings(rng, n, width, alphabet), dtype=f"S{width}")
+        for sample in (values, values[::3]):  # contiguous and strided
+            got_values, got_inverse = distinct_strings(sample)
+            ref_values, ref_inverse = distinct_strings_python(sample)
+            # the sort that takes over from a flooded hash table gives the same numbering
+            for other_values, other_inverse in (
+                distinct_strings(sample, max_probes=0),
+                distinct_strings_sorted(sample),
+            ):
+                assert other_values.tolist() == ref_values.tolist()
+                assert other_inverse.tolist() == ref_inverse.tolist()
+            uniq, first, inverse = np.unique(sample, return_index=True, return_inverse=True)
+            by_appearance = np.argsort(first)
+            assert got_values.dtype == sample.dtype
+            assert got_values.tolist() == ref_values.tolist() == uniq[by_appearance].tolist()
+            renumber = np.argsort(by_appearance)
+            expected = renumber[inverse.ravel()].tolist() if n else []
+            assert got_inverse.tolist() == ref_inverse.tolist() == expected
 
 
 def test_windows_and_span_matrices_match_plain_slicing() -> None:

@@ -375,7 +375,12 @@ class Matcher:
         """(expression id, from, to) rows of every match in the padded buffer: the main
         database's in match order, then each run group's in run order."""
         padded = b"".join((PAD, data, PAD))
-        tables = [self._main_rows(padded)] + [group.rows(padded) for group in self._runs]
+        tables = [self._main_rows(padded)]
+        for group in self._runs:
+            if len(data) >= group.shortest:  # a shorter buffer holds no run long enough
+                rows = group.rows(padded)
+                if rows.size:
+                    tables.append(rows)
         if len(tables) == 1:
             return tables[0]
         return np.concatenate(tables)

@@ -120,19 +120,25 @@ def detect_layout(buf: ByteArray) -> Layout:
     quotes = np.flatnonzero(buf[:sample_end] == ord('"')).astype(np.int64)
     starts = np.array([s for s, _ in lines], dtype=np.int64)
     ends = np.array([e for _, e in lines], dtype=np.int64)
+    best: int | None = None
+    best_mode = 0
     for delimiter in DELIMITERS:
         positions = _unquoted(buf, delimiter, quotes, sample_end)
         counts = np.searchsorted(positions, ends) - np.searchsorted(positions, starts)
         values, freq = np.unique(counts, return_counts=True)
         mode = int(values[np.argmax(freq)])
-        if mode >= 1 and freq.max() >= CONSISTENT_SHARE * len(lines):
-            first_end = lines[0][1] if lines[0][0] == 0 else 0
-            header: tuple[str, ...] = ()
-            if 0 < first_end <= MAX_HEADER_BYTES and not _holds_data(buf[:first_end]):
-                text = bytes(buf[:first_end]).decode("utf-8", "replace")
-                header = tuple(c.strip().strip("\"'").lower() for c in text.split(chr(delimiter)))
-            all_quotes = offsets_of(buf, ord('"'))
-            delimiters = _unquoted(buf, delimiter, all_quotes)
-            newlines = offsets_of(buf, 10)
-            return Layout("rows", newlines, delimiter, delimiters, header)
-    return TEXT
+        # the consistent delimiter that splits lines into the most fields: a tab-separated export
+        # whose cells hold "lat,lon" is tab-separated, not comma-separated with one comma a line
+        if mode > best_mode and freq.max() >= CONSISTENT_SHARE * len(lines):
+            best, best_mode = delimiter, mode
+    if best is None:
+        return TEXT
+    first_end = lines[0][1] if lines[0][0] == 0 else 0
+    header: tuple[str, ...] = ()
+    if 0 < first_end <= MAX_HEADER_BYTES and not _holds_data(buf[:first_end]):
+        text = bytes(buf[:first_end]).decode("utf-8", "replace")
+        header = tuple(c.strip().strip("\"'").lower() for c in text.split(chr(best)))
+    all_quotes = offsets_of(buf, ord('"'))
+    delimiters = _unquoted(buf, best, all_quotes)
+    newlines = offsets_of(buf, 10)
+    return Layout("rows", newlines, best, delimiters, header)

@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from bench.traffic.people import SyntheticPeople
 from detectors.catalogue import load_catalogue
 from detectors.corpus_values import ValueMaker
 from detectors.engine import DetectionEngine
@@ -172,3 +173,26 @@ def test_a_first_line_holding_data_is_not_taken_for_column_names() -> None:
         f"姓名：张{i}，证件：H{60_000_000 + i}，位置：31.2{i}, 121.4{i}\n" for i in range(4)
     )
     assert header(report) == ()
+
+
+def test_a_tab_separated_export_with_commas_in_cells_is_read_by_tabs() -> None:
+    """Both delimiters are consistent on every line; the one giving the most fields wins (the
+    comma won before, being tried first, and every column after the coordinates moved)."""
+    import numpy as np
+
+    from detectors.layout import detect_layout
+
+    gen = SyntheticPeople(17)
+    lines = ["姓名\t位置\t身份证号\t手机"]
+    crowd = list(gen.people(30))
+    lines += [
+        f"{p.name}\t31.2{i},121.4{i}\t{p.resident_id}\t{p.mobile}" for i, p in enumerate(crowd)
+    ]
+    data = ("\n".join(lines) + "\n").encode()
+    layout = detect_layout(np.frombuffer(data, np.uint8))
+    assert layout.delimiter == ord("\t")
+    assert layout.header == ("姓名", "位置", "身份证号", "手机")
+    engine = DetectionEngine(load_catalogue(), identity_key=KEY)
+    assert engine.inspect(data).distinct_individuals == len(crowd)
+    csv = ("姓名,身份证号\n" + "".join(f"{p.name},{p.resident_id}\n" for p in crowd)).encode()
+    assert detect_layout(np.frombuffer(csv, np.uint8)).delimiter == ord(",")

@@ -311,6 +311,7 @@ class HttpTransfers:
             filename=template.filename,
             content_encoding=template.content_encoding,
             content_range=template.content_range,
+            etag=template.etag,
             flags=list(template.flags),
             via_proxy=template.via_proxy,
         )
@@ -386,6 +387,7 @@ class HttpTransfers:
         length = head.header("Content-Length")
         template.declared_length = parse_length(length)
         template.content_range = head.header("Content-Range") or ""
+        template.etag = head.header("ETag") or ""
         if head.status == 206 or template.content_range:
             template.flag("partial_content")
         if request is None:

@@ -160,6 +160,14 @@ class TransferObject:
             self._overflow_gaps = self.gap_bytes
         self.overflow.feed(rest)
 
+    def stream_past_limit(self, sink: OverflowSink) -> None:
+        """From now on the bytes past the limit go to ``sink``, which the protocol chose (SMTP
+        puts its MIME decoder in front of the stream scanner). Called when the body holds
+        exactly the limit, before the first byte past it is appended."""
+        self.overflow = sink
+        self._overflow_gaps = self.gap_bytes
+        self.truncated = True
+
     def continued_past_limit(
         self, sink: OverflowSink, digest: Any, seen_bytes: int, gap_bytes: int
     ) -> None:

@@ -165,6 +165,7 @@ class MimeStreamDecoder:
         self._notes: list[str] = []
         self._noted: set[str] = set()
         self._resync = False  # after a hole: drop bytes up to the next line start
+        self._virtual = False  # the buffer starts with the line break of ``_line_start``
 
     # --- input --------------------------------------------------------------------------------
 
@@ -190,7 +191,7 @@ class MimeStreamDecoder:
             return []
         out: list[bytes] = []
         if self._state == "leaf" and self._leaf is not None:
-            self._emit(out, self._leaf.feed(bytes(self._buf)))  # body bytes before the hole
+            self._emit(out, self._leaf.feed(self._take(len(self._buf))))  # before the hole
             self._leaf.resync()
         self._buf.clear()
         self._resync = True
@@ -203,7 +204,8 @@ class MimeStreamDecoder:
         when the message is cut at the size limit."""
         if self._state != "leaf" or self._leaf is None:
             return b""
-        out = self._leaf.tail(bytes(self._buf))
+        held = bytes(self._buf[1:] if self._virtual else self._buf)
+        out = self._leaf.tail(held)
         self._leaf_bytes += len(out)
         return out
 
@@ -213,7 +215,7 @@ class MimeStreamDecoder:
         while self._step(out, final=True):
             pass
         if self._state == "leaf" and self._leaf is not None:
-            self._emit(out, self._leaf.feed(bytes(self._buf), final=True))
+            self._emit(out, self._leaf.feed(self._take(len(self._buf)), final=True))
         self._buf.clear()
         for level in self._levels:
             self.stats.anomalies.append(("mime.missing_final_boundary", f"depth {level.depth}"))
@@ -255,7 +257,7 @@ class MimeStreamDecoder:
         elif ctype.startswith("multipart/") and boundary:
             self._levels.append(_Level(b"--" + boundary.encode("utf-8", "replace"), self._depth))
             self._state = "skip"  # the preamble
-            buf[:0] = b"\n"  # the first delimiter may open the body
+            self._line_start()  # the first delimiter may open the body
         elif ctype == "message/rfc822" and encoding in ("", "7bit", "8bit"):
             self._depth += 1  # an attached mail: its own head follows
         else:
@@ -275,7 +277,7 @@ class MimeStreamDecoder:
         self._leaf_bytes = 0
         self._state = "leaf"
         self.stats.leaves += 1
-        self._buf[:0] = b"\n"  # a delimiter may close an empty body at once
+        self._line_start()  # a delimiter may close an empty body at once
 
     def _body(self, out: list[bytes], final: bool) -> bool:
         """Body bytes up to the next delimiter of an open multipart, or as far as is safe."""
@@ -303,6 +305,7 @@ class MimeStreamDecoder:
             index, close = level
             self._release(out, before)
             del buf[: after - before]
+            self._virtual = False
             self._delimited(out, index, close)
             return True
 
@@ -328,7 +331,7 @@ class MimeStreamDecoder:
         if close:
             self._levels.pop()
             self._state = "skip"  # the epilogue, up to a delimiter of an outer multipart
-            self._buf[:0] = b"\n"
+            self._line_start()
         else:
             self._depth = self._levels[index].depth + 1
             self._state = "head"
@@ -337,10 +340,22 @@ class MimeStreamDecoder:
         """Hand ``buf[:upto]`` to the current leaf (or drop it: a preamble or an epilogue)."""
         if upto <= 0:
             return
-        chunk = bytes(self._buf[:upto])
-        del self._buf[:upto]
+        chunk = self._take(upto)
         if self._state == "leaf" and self._leaf is not None:
             self._emit(out, self._leaf.feed(chunk))
+
+    def _take(self, upto: int) -> bytes:
+        """``buf[:upto]`` removed from the buffer, without the line break put before a body."""
+        chunk = bytes(self._buf[int(self._virtual) : upto])
+        del self._buf[:upto]
+        self._virtual = False
+        return chunk
+
+    def _line_start(self) -> None:
+        """A body begins: a line break before it lets ``\\n--`` find a delimiter on its first
+        line; it is not body (``_take`` drops it)."""
+        self._buf[:0] = b"\n"
+        self._virtual = True
 
     def _emit(self, out: list[bytes], data: bytes) -> None:
         if data:

@@ -177,3 +177,23 @@ def test_a_range_cut_at_its_own_limit_is_inspected_on_its_own() -> None:
     (whole,) = out
     assert anomalies["http.range_piece_alone"] == 1 and "range_pieces_alone=1" in whole.flags
     assert whole.gap_bytes == 7000 and bytes(whole.body) == FILE[:3000]
+
+
+def test_ranges_past_the_limit_wait_for_the_head_and_go_once_it_is_whole() -> None:
+    out: list[TransferObject] = []
+    sinks: list[_Recorder] = []
+    stitcher = RangeStitcher(out.append, 3000, AnomalyCounter())
+
+    def factory(start: int, kept: bytearray) -> _Recorder:
+        sinks.append(_Recorder(start, kept))
+        return sinks[-1]
+
+    with overflow_scanning(factory):
+        for first, end in [(3000, 6000), (1000, 3000)]:
+            assert stitcher.take(piece(first, end))
+        assert not sinks  # the head is not whole yet: nothing read past the limit
+        assert stitcher.take(piece(0, 1000))  # the last range of the head: 3000-6000 goes
+        assert sinks[0].fed() == FILE[3000:6000] and not out
+        assert stitcher.take(piece(6000, 10_000))
+        assert len(out) == 1  # the file is whole: emitted before the end of the capture
+    assert sinks[0].fed() == FILE[3000:] and out[0].sha256 == hashlib.sha256(FILE).hexdigest()

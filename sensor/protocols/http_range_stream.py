@@ -84,6 +84,7 @@ class RangeStream:
                 tail, offset = tail[self.at - offset :], self.at
             if tail:
                 self.pending_bytes += self._hold(self.pending, offset, tail)
+        if self.pending:  # a range past the limit, or the last one the head needed
             self._drain(force=False)
 
     def _hold(self, pieces: dict[int, bytes], offset: int, data: bytes) -> int:

@@ -43,7 +43,8 @@ scored at ``close`` over the bytes read past the limit, as block mode scores a w
 alert keeps the higher score of the two parts per subclass (``detectors.combine``).
 
 Not done in stream mode (documented in docs/signatures.md): content extraction (the bytes are read
-as they were sent: text, CSV, JSON, mail bodies; an archive's compressed tail is not unpacked). A
+as they were sent or as the protocol decoded them: HTTP content encodings and, for SMTP, MIME
+transfer encodings (``sensor.content.mime_stream``); an archive's compressed tail is not unpacked). A
 hole in the capture (``gap``) ends the round at the hole: bytes
 on the two sides are never joined into one match, the history is cleared, and the hole is counted.
 

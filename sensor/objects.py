@@ -58,6 +58,11 @@ def overflow_scanning(factory: OverflowFactory | None) -> Iterator[None]:
         _overflow_factory.reset(token)
 
 
+def overflow_enabled() -> bool:
+    """True inside ``overflow_scanning`` with a factory: bytes past a limit will be read."""
+    return _overflow_factory.get() is not None
+
+
 def overflow_sink(offset: int, kept: bytearray) -> OverflowSink | None:
     """A sink for an object's bytes past the limit at ``offset`` (after the ``kept`` body), or None
     when no audit is streaming (``overflow_scanning``): the caller then only counts the limit."""
@@ -101,6 +106,7 @@ class TransferObject:
     field_name: str = ""  # the form field a multipart part belongs to
     content_encoding: str = ""  # Content-Encoding as declared ("gzip, br")
     content_range: str = ""  # a 206 response or byte-range part: which bytes of the file these are
+    etag: str = ""  # the response's ETag: which version of the file a range belongs to
     detected_type: str = ""  # from magic bytes (sensor.content.sniff)
     encrypted: bool = False  # the content is encrypted; detection cannot see inside
     encoded_bytes: int = 0  # body bytes as sent, before content decoding
@@ -153,6 +159,14 @@ class TransferObject:
             self.overflow.gap(self.gap_bytes - self._overflow_gaps)
             self._overflow_gaps = self.gap_bytes
         self.overflow.feed(rest)
+
+    def stream_past_limit(self, sink: OverflowSink) -> None:
+        """From now on the bytes past the limit go to ``sink``, which the protocol chose (SMTP
+        puts its MIME decoder in front of the stream scanner). Called when the body holds
+        exactly the limit, before the first byte past it is appended."""
+        self.overflow = sink
+        self._overflow_gaps = self.gap_bytes
+        self.truncated = True
 
     def continued_past_limit(
         self, sink: OverflowSink, digest: Any, seen_bytes: int, gap_bytes: int

@@ -7,6 +7,7 @@ read how, and a hole in the capture is counted on the object.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import random
@@ -34,11 +35,15 @@ def _body(people: int) -> bytes:
     return "".join(lines).encode()
 
 
-def _capture(body: bytes, drop_segment: int | None = None) -> bytes:
+def _capture(body: bytes, drop_segment: int | None = None, request: bytes = b"") -> bytes:
     request = (
-        b"POST /upload HTTP/1.1\r\nHost: files.example\r\nContent-Type: text/plain\r\n"
-        b"Content-Length: %d\r\n\r\n" % len(body)
-    ) + body
+        request
+        or (
+            b"POST /upload HTTP/1.1\r\nHost: files.example\r\nContent-Type: text/plain\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)
+        )
+        + body
+    )
     response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     c, s = 40000, 80
     frames = [
@@ -203,3 +208,34 @@ def test_smb_hole_past_the_limit_is_counted_and_the_rest_still_read(tmp_path: Pa
     assert obj["object"]["gap_bytes"] == SMB_WRITE
     assert obj["object"]["size"] == len(body) - SMB_WRITE
     assert 380 <= _people(alert) < 400  # the people in the missing WRITE are not seen
+
+
+# --- HTTP: a chunked, gzip-encoded upload larger than the limit once decoded ---------------------
+
+
+def _chunked_gzip_capture(body: bytes) -> bytes:
+    """``body`` gzip-compressed, sent chunked (4 KiB chunks); the capture of ``_capture`` with
+    this request instead of the plain one."""
+    packed = gzip.compress(body, mtime=0)
+    chunks = b"".join(
+        b"%x\r\n" % len(packed[at : at + 4096]) + packed[at : at + 4096] + b"\r\n"
+        for at in range(0, len(packed), 4096)
+    )
+    request = (
+        b"POST /upload HTTP/1.1\r\nHost: files.example\r\nContent-Type: text/plain\r\n"
+        b"Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+    )
+    return _capture(b"", request=request)
+
+
+def test_a_chunked_gzip_upload_streams_its_decoded_bytes_past_the_limit(tmp_path: Path) -> None:
+    body = _body(400)
+    pcap = _chunked_gzip_capture(body)
+    assert len(pcap) < len(body)  # compressed on the wire, past the limit once decoded
+    whole, _ = _audit(tmp_path, "gz-whole", pcap, max_object_bytes=len(body) + 1)
+    streamed, obj = _audit(tmp_path, "gz-streamed", pcap, max_object_bytes=LIMIT)
+    assert _people(whole) == 400
+    assert _people(streamed) == _people(whole)
+    assert f"inspected:stream={LIMIT}-{len(body)}" in obj["object"]["flags"]
+    assert obj["object"]["size"] == len(body)
+    assert obj["object"]["sha256"] == hashlib.sha256(body).hexdigest()

@@ -6,7 +6,9 @@ objects:
 - a request body is an upload (client to server), a response body a download; each download knows
   the method and URL of the request it answers;
 - bodies are content-decoded (``sensor.content.encoding``) with the object size limit as the
-  maximum expanded size; failures and limits are flagged on the object and counted;
+  maximum expanded size (``STREAM_DECODE_FACTOR`` times it when the audit streams past the limit:
+  the decoded bytes past it go to the stream scanner); failures and limits are flagged on the
+  object and counted;
 - ``multipart/form-data`` uploads become one object per part (field name, filename, declared type);
   ``multipart/byteranges`` downloads one object per range; url-encoded forms and JSON get a text
   view for detection;
@@ -45,7 +47,7 @@ from sensor.content.multipart import (
     header_params,
 )
 from sensor.content.sniff import detect_type, is_encrypted
-from sensor.objects import FlowContext, TransferObject
+from sensor.objects import FlowContext, TransferObject, overflow_enabled
 from sensor.protocols.http import (
     BodyData,
     BodyGap,
@@ -62,6 +64,12 @@ from sensor.protocols.http.framing import header_values, parse_length
 from sensor.protocols.http_tunnel import TunnelTls
 
 ObjectSink = Callable[[TransferObject], None]
+# A content-encoded body is decoded up to the object limit when only the kept bytes are read; when
+# the audit streams past the limit (``limits.stream_past_limit``) the decoded bytes past it are
+# scanned and dropped, not kept, so decoding goes on up to this many times the limit (1 GiB at the
+# default 64 MiB): a bound on CPU, not memory; the expansion-ratio guard of
+# ``sensor.content.encoding`` still stops bombs early. Hitting it is ``content.decompressed_size_limit``.
+STREAM_DECODE_FACTOR = 16
 
 
 class _Body:
@@ -311,6 +319,7 @@ class HttpTransfers:
             filename=template.filename,
             content_encoding=template.content_encoding,
             content_range=template.content_range,
+            etag=template.etag,
             flags=list(template.flags),
             via_proxy=template.via_proxy,
         )
@@ -386,6 +395,7 @@ class HttpTransfers:
         length = head.header("Content-Length")
         template.declared_length = parse_length(length)
         template.content_range = head.header("Content-Range") or ""
+        template.etag = head.header("ETag") or ""
         if head.status == 206 or template.content_range:
             template.flag("partial_content")
         if request is None:
@@ -402,7 +412,10 @@ class HttpTransfers:
         template.filename = disposition.get("filename", "")
         codings = header_values(headers, "Content-Encoding")
         template.content_encoding = ", ".join(codings)
-        decoder = ContentDecoder(codings, self.max_object_bytes) if codings else None
+        decoded_max = self.max_object_bytes
+        if overflow_enabled():  # bytes past the limit are streamed, not kept: decode on
+            decoded_max *= STREAM_DECODE_FACTOR
+        decoder = ContentDecoder(codings, decoded_max) if codings else None
         multipart = None
         main_type = template.content_type.split(";", 1)[0].strip().lower()
         if main_type in ("multipart/form-data", "multipart/byteranges", "multipart/mixed"):

@@ -8,7 +8,11 @@ decoded bytes, filename, declared and sniffed type and the mail's sender, recipi
 text in GBK/Big5/... gets a UTF-8 view for detection.
 
 A message cut by the size limit is still split as far as it was kept (parts flagged
-``truncated``); gaps and a missing end flag the message and all its parts. Anomaly names:
+``truncated``); gaps and a missing end flag the message and all its parts. When the audit streams
+past the limit (``limits.stream_past_limit``), the rest of the message goes through an incremental
+MIME decoder (``sensor.content.mime_stream``) to the stream scanner, so a base64 or
+quoted-printable attachment there is read decoded (flag ``mime_decoded_past_limit``); the decoder
+first reads the kept head to know where in the MIME structure the limit fell. Anomaly names:
 ``smtp.*`` from the session, ``mime.*`` from the MIME parser, ``smtp.encrypted`` (STARTTLS),
 ``objects.truncated_at_size_limit``.
 """
@@ -19,7 +23,14 @@ from collections.abc import Callable
 
 from sensor.anomalies import AnomalyCounter
 from sensor.content.mime import MimeLimits, MimeMessage, parse_message
-from sensor.objects import FlowContext, TransferObject
+from sensor.content.mime_stream import MimeStreamDecoder
+from sensor.objects import (
+    FlowContext,
+    OverflowSink,
+    TransferObject,
+    overflow_enabled,
+    overflow_sink,
+)
 from sensor.protocols.smtp import (
     Encrypted,
     MessageData,
@@ -35,6 +46,47 @@ from sensor.protocols.tls_meta import SwitchesToTls, TlsMetadata, tls_after_swit
 
 ObjectSink = Callable[[TransferObject], None]
 _MAIL_HEADERS = ("from", "to", "cc", "subject", "date", "reply-to", "message-id")
+HEAD_SLICE = 1 << 20  # the kept head is decoded this much at a time when streaming begins
+HISTORY = 4096  # decoded bytes before the limit handed to the scanner as history (>= its margin)
+
+
+class DecodedOverflow:
+    """The stream scanner behind a MIME decoder: a mail's bytes past the limit, decoded."""
+
+    def __init__(self, decoder: MimeStreamDecoder, sink: OverflowSink) -> None:
+        self.decoder = decoder
+        self.sink = sink
+
+    @classmethod
+    def open(cls, kept: bytearray, limits: MimeLimits) -> DecodedOverflow | None:
+        """Read the kept head for the MIME state at the limit (its decoded tail is the scanner's
+        history), then open the scanner; None when the audit does not stream."""
+        decoder = MimeStreamDecoder(limits)
+        history = bytearray()
+        for at in range(0, len(kept), HEAD_SLICE):
+            for piece in decoder.feed(bytes(kept[at : at + HEAD_SLICE])):
+                history += piece
+                del history[:-HISTORY]
+        history += decoder.tail()  # as the part cut by the limit ends in block mode
+        decoder.stats.anomalies.clear()  # block mode reports the head's own
+        decoder.stats.decoded_bytes = 0
+        sink = overflow_sink(len(kept), history)
+        return None if sink is None else cls(decoder, sink)
+
+    def feed(self, chunk: bytes) -> None:
+        for piece in self.decoder.feed(chunk):
+            self.sink.feed(piece)
+
+    def gap(self, length: int) -> None:
+        for piece in self.decoder.gap(length):
+            self.sink.feed(piece)
+        self.sink.gap(length)
+
+    def close(self) -> OverflowSink:
+        """The message ended: the decoder's tail fed; the scanner, for inspection."""
+        for piece in self.decoder.finish():
+            self.sink.feed(piece)
+        return self.sink
 
 
 class SmtpTransfers(SwitchesToTls):
@@ -86,8 +138,8 @@ class SmtpTransfers(SwitchesToTls):
         for event in events:
             message = self._message
             if isinstance(event, MessageData):
-                if message is not None and message.append(event.data, self._max):
-                    self._count("objects.truncated_at_size_limit", "mail")
+                if message is not None:
+                    self._append(message, event.data)
             elif isinstance(event, MessageGap):
                 if message is not None:
                     message.gap_bytes += event.length
@@ -117,9 +169,27 @@ class SmtpTransfers(SwitchesToTls):
             elif isinstance(event, SmtpAnomaly):
                 self._count(event.name, event.detail)
 
+    def _append(self, message: TransferObject, data: bytes) -> None:
+        room = self._max - len(message.body)
+        if not message.truncated and len(data) > room and overflow_enabled():
+            message.append(data[:room], self._max)  # the body holds exactly the limit
+            stream = DecodedOverflow.open(message.body, self._mime_limits)
+            if stream is not None:
+                message.stream_past_limit(stream)
+                self._count("objects.truncated_at_size_limit", "mail")
+            data = data[room:]
+        if message.append(data, self._max):
+            self._count("objects.truncated_at_size_limit", "mail")
+
     def _finish(self, message: TransferObject, end: MessageEnd) -> None:
         if not message.total_bytes and not message.gap_bytes:
             return  # DATA refused before any byte was sent: no mail left
+        stream = message.overflow
+        if isinstance(stream, DecodedOverflow):
+            message.overflow = stream.close()
+            for name, detail in stream.decoder.stats.anomalies:
+                self._count(name, detail)
+            message.flag("mime_decoded_past_limit")
         message.complete = end.complete and not message.gap_bytes
         message.encoded_bytes = message.total_bytes
         if end.rejected:

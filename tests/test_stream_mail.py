@@ -1,0 +1,129 @@
+"""End to end: a mail larger than ``limits.max_object_bytes`` with a base64 or quoted-printable
+CSV attachment of synthetic people, in a generated SMTP capture.
+
+Past the limit the message goes through the incremental MIME decoder
+(``sensor.content.mime_stream``) to the stream scanner: every resident ID of the attachment is
+found exactly once, either in the attachment object (the part kept below the limit, block mode) or
+in the message's ``#stream`` part, as many as an audit whose limit holds the whole mail finds.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import quopri
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.traffic.people import SyntheticPeople
+from tests.pcapbytes import ethernet_ipv4_tcp, global_header, record
+from tests.test_stream_audit import LIMIT, SEGMENT
+
+CLIENT, SERVER = "10.0.0.5", "8.8.8.8"  # a home mail client, a server abroad: an export
+RESIDENT_ID = "cn_resident_id"
+
+
+def _csv(people: int) -> bytes:
+    gen = SyntheticPeople(25)
+    rows = ["序号,姓名,身份证号,手机"]
+    for n in range(people):
+        p = gen.person()
+        rows.append(f"{n},{p.name},{p.resident_id},{p.mobile}")
+    return ("\n".join(rows) + "\n").encode("utf-8")
+
+
+def _mail(csv: bytes, encoding: str) -> bytes:
+    if encoding == "base64":
+        body = base64.encodebytes(csv).replace(b"\n", b"\r\n")
+    else:
+        body = quopri.encodestring(csv).replace(b"\n", b"\r\n")
+    return (
+        b"From: <hr@home.example>\r\nTo: <x@abroad.example>\r\nSubject: list\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="==b1=="\r\n\r\n'
+        b"--==b1==\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nsee attached\r\n"
+        b"--==b1==\r\nContent-Type: text/csv; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: " + encoding.encode() + b"\r\n"
+        b'Content-Disposition: attachment; filename="people.csv"\r\n\r\n'
+        + body
+        + b"\r\n--==b1==--\r\n"
+    )
+
+
+def _capture(mail: bytes) -> bytes:
+    data = mail.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+    dialogue = [
+        (False, b"220 mx.abroad.example ESMTP\r\n"),
+        (True, b"EHLO pc.home.example\r\n"),
+        (False, b"250 mx.abroad.example\r\n"),
+        (True, b"MAIL FROM:<hr@home.example>\r\n"),
+        (False, b"250 ok\r\n"),
+        (True, b"RCPT TO:<x@abroad.example>\r\n"),
+        (False, b"250 ok\r\n"),
+        (True, b"DATA\r\n"),
+        (False, b"354 go ahead\r\n"),
+        (True, data),
+        (False, b"250 queued\r\n"),
+        (True, b"QUIT\r\n"),
+        (False, b"221 bye\r\n"),
+    ]
+    c, s = 40002, 25
+    seq = {True: 100, False: 500}
+    frames = [
+        ethernet_ipv4_tcp(CLIENT, SERVER, c, s, 99, 0x02),
+        ethernet_ipv4_tcp(SERVER, CLIENT, s, c, 499, 0x12),
+    ]
+    for from_client, payload in dialogue:
+        src, dst, sp, dp = (CLIENT, SERVER, c, s) if from_client else (SERVER, CLIENT, s, c)
+        for at in range(0, len(payload), SEGMENT):
+            piece = payload[at : at + SEGMENT]
+            frames.append(ethernet_ipv4_tcp(src, dst, sp, dp, seq[from_client], 0x18, piece))
+            seq[from_client] += len(piece)
+    frames += [
+        ethernet_ipv4_tcp(CLIENT, SERVER, c, s, seq[True], 0x11),
+        ethernet_ipv4_tcp(SERVER, CLIENT, s, c, seq[False], 0x11),
+    ]
+    return global_header() + b"".join(
+        record(f, ts=1_700_000_000, frac=i) for i, f in enumerate(frames)
+    )
+
+
+def _audit(tmp_path: Path, name: str, pcap: bytes, **limits: Any) -> dict[str, Any]:
+    from sensor.audit import Audit
+    from sensor.config import EgressConfig
+
+    path = tmp_path / f"{name}.pcap"
+    path.write_bytes(pcap)
+    out = tmp_path / name
+    Audit(EgressConfig.model_validate({"limits": limits}), out).run([path])
+    read = lambda f: [json.loads(x) for x in (out / f).read_text().splitlines()]  # noqa: E731
+    return {"alerts": read("alerts.jsonl"), "objects": read("objects.jsonl")}
+
+
+def _ids(alert: dict[str, Any]) -> int:
+    return sum(f["count"] for f in alert["findings"] if f["identifier"] == RESIDENT_ID)
+
+
+def _stream_ids(alert: dict[str, Any]) -> int:
+    streamed = [p for p in alert["object"]["parts"] if p["path"] == "#stream"]
+    return sum(p["identifiers"].get(RESIDENT_ID, 0) for p in streamed)
+
+
+@pytest.mark.parametrize("encoding", ["base64", "quoted-printable"])
+def test_an_attachment_past_the_limit_is_decoded_and_read(tmp_path: Path, encoding: str) -> None:
+    people = 1500
+    mail = _mail(_csv(people), encoding)
+    assert len(mail) > 4 * LIMIT
+    pcap = _capture(mail)
+    whole = _audit(tmp_path, "whole", pcap, max_object_bytes=len(mail) + 1)
+    assert sum(_ids(a) for a in whole["alerts"]) == people
+    streamed = _audit(tmp_path, "streamed", pcap, max_object_bytes=LIMIT)
+    message = next(a for a in streamed["alerts"] if a["object"]["content_type"] == "message/rfc822")
+    assert "mime_decoded_past_limit" in message["object"]["flags"]
+    past = _stream_ids(message)
+    kept = sum(_ids(a) for a in streamed["alerts"] if a is not message)
+    assert past + kept == people  # each resident ID found once, on one side of the limit
+    assert past > people // 2  # most of the attachment lies past the 16 KiB limit
+    raw = _audit(tmp_path, "raw", pcap, max_object_bytes=LIMIT, stream_past_limit=False)
+    assert sum(_ids(a) for a in raw["alerts"]) == kept  # without stream mode: the head only

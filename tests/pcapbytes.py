@@ -81,3 +81,32 @@ def pcapng_spb(data: bytes, order: str = "<") -> bytes:
 
 def pcapng_name_resolution(order: str = "<") -> bytes:
     return _block(4, struct.pack(order + "HH", 0, 0), order)
+
+
+def tcp_dialogue(
+    client: tuple[str, int],
+    server: tuple[str, int],
+    messages: list[tuple[bool, bytes]],
+    segment: int = 1400,
+) -> bytes:
+    """A classic pcap of one TCP connection: handshake, each (from_client, bytes) message cut into
+    ``segment``-byte segments with running sequence numbers, then FINs from both sides."""
+    (cip, cport), (sip, sport) = client, server
+    seq = {True: 100, False: 500}
+    frames = [
+        ethernet_ipv4_tcp(cip, sip, cport, sport, 99, 0x02),
+        ethernet_ipv4_tcp(sip, cip, sport, cport, 499, 0x12),
+    ]
+    for from_client, data in messages:
+        src, dst, sp, dp = (cip, sip, cport, sport) if from_client else (sip, cip, sport, cport)
+        for at in range(0, len(data), segment):
+            piece = data[at : at + segment]
+            frames.append(ethernet_ipv4_tcp(src, dst, sp, dp, seq[from_client], 0x18, piece))
+            seq[from_client] += len(piece)
+    frames += [
+        ethernet_ipv4_tcp(cip, sip, cport, sport, seq[True], 0x11),
+        ethernet_ipv4_tcp(sip, cip, sport, cport, seq[False], 0x11),
+    ]
+    return global_header() + b"".join(
+        record(f, ts=1_700_000_000, frac=i) for i, f in enumerate(frames)
+    )

@@ -18,7 +18,7 @@ from bench.traffic.people import SyntheticPeople
 from sensor.audit import Audit
 from sensor.config import EgressConfig
 from tests import smbbytes as smb
-from tests.pcapbytes import ethernet_ipv4_tcp, global_header, record
+from tests.pcapbytes import ethernet_ipv4_tcp, global_header, record, tcp_dialogue
 
 HOME, ABROAD = "10.0.0.5", "8.8.8.8"
 LIMIT = 16 << 10
@@ -158,25 +158,7 @@ def _smb_capture(body: bytes, skip_write: int | None = None) -> bytes:
         (True, smb.nbss(smb.close_request(mid, SMB_FID, tree_id=7))),
         (False, smb.nbss(smb.close_response(mid))),
     ]
-    c, s = 40001, 445
-    seq = {True: 100, False: 500}
-    frames = [
-        ethernet_ipv4_tcp(HOME, ABROAD, c, s, 99, 0x02),
-        ethernet_ipv4_tcp(ABROAD, HOME, s, c, 499, 0x12),
-    ]
-    for from_client, data in messages:
-        src, dst, sport, dport = (HOME, ABROAD, c, s) if from_client else (ABROAD, HOME, s, c)
-        for at in range(0, len(data), SEGMENT):
-            piece = data[at : at + SEGMENT]
-            frames.append(ethernet_ipv4_tcp(src, dst, sport, dport, seq[from_client], 0x18, piece))
-            seq[from_client] += len(piece)
-    frames += [
-        ethernet_ipv4_tcp(HOME, ABROAD, c, s, seq[True], 0x11),
-        ethernet_ipv4_tcp(ABROAD, HOME, s, c, seq[False], 0x11),
-    ]
-    return global_header() + b"".join(
-        record(f, ts=1_700_000_000, frac=i) for i, f in enumerate(frames)
-    )
+    return tcp_dialogue((HOME, 40001), (ABROAD, 445), messages, SEGMENT)
 
 
 def test_smb_file_past_the_limit_counts_everyone(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ in the message's ``#stream`` part, as many as an audit whose limit holds the who
 from __future__ import annotations
 
 import base64
-import json
 import quopri
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,9 @@ from typing import Any
 import pytest
 
 from bench.traffic.people import SyntheticPeople
-from tests.pcapbytes import ethernet_ipv4_tcp, global_header, record
+from tests.pcapbytes import tcp_dialogue
 from tests.test_stream_audit import LIMIT, SEGMENT
+from tests.test_stream_ranges import _audit
 
 CLIENT, SERVER = "10.0.0.5", "8.8.8.8"  # a home mail client, a server abroad: an export
 RESIDENT_ID = "cn_resident_id"
@@ -68,37 +68,7 @@ def _capture(mail: bytes) -> bytes:
         (True, b"QUIT\r\n"),
         (False, b"221 bye\r\n"),
     ]
-    c, s = 40002, 25
-    seq = {True: 100, False: 500}
-    frames = [
-        ethernet_ipv4_tcp(CLIENT, SERVER, c, s, 99, 0x02),
-        ethernet_ipv4_tcp(SERVER, CLIENT, s, c, 499, 0x12),
-    ]
-    for from_client, payload in dialogue:
-        src, dst, sp, dp = (CLIENT, SERVER, c, s) if from_client else (SERVER, CLIENT, s, c)
-        for at in range(0, len(payload), SEGMENT):
-            piece = payload[at : at + SEGMENT]
-            frames.append(ethernet_ipv4_tcp(src, dst, sp, dp, seq[from_client], 0x18, piece))
-            seq[from_client] += len(piece)
-    frames += [
-        ethernet_ipv4_tcp(CLIENT, SERVER, c, s, seq[True], 0x11),
-        ethernet_ipv4_tcp(SERVER, CLIENT, s, c, seq[False], 0x11),
-    ]
-    return global_header() + b"".join(
-        record(f, ts=1_700_000_000, frac=i) for i, f in enumerate(frames)
-    )
-
-
-def _audit(tmp_path: Path, name: str, pcap: bytes, **limits: Any) -> dict[str, Any]:
-    from sensor.audit import Audit
-    from sensor.config import EgressConfig
-
-    path = tmp_path / f"{name}.pcap"
-    path.write_bytes(pcap)
-    out = tmp_path / name
-    Audit(EgressConfig.model_validate({"limits": limits}), out).run([path])
-    read = lambda f: [json.loads(x) for x in (out / f).read_text().splitlines()]  # noqa: E731
-    return {"alerts": read("alerts.jsonl"), "objects": read("objects.jsonl")}
+    return tcp_dialogue((CLIENT, 40002), (SERVER, 25), dialogue, SEGMENT)
 
 
 def _ids(alert: dict[str, Any]) -> int:

@@ -26,6 +26,7 @@ typedef struct {
     size_t used; /* int64 values, three per match */
     size_t size;
     int failed;
+    unsigned int base; /* added to every id: databases that hold a slice of the expressions */
 } Matches;
 
 static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
@@ -42,7 +43,7 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
         m->items = grown;
         m->size = size;
     }
-    m->items[m->used++] = (int64_t)id;
+    m->items[m->used++] = (int64_t)id + m->base;
     m->items[m->used++] = (int64_t)from;
     m->items[m->used++] = (int64_t)to;
     return 0;
@@ -72,8 +73,9 @@ static PyObject *collected(Matches *m, int no_memory, hs_error_t err) {
 
 static PyObject *Database_scan(Database *self, PyObject *args) {
     Py_buffer data;
-    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
-    Matches m = {NULL, 0, 0, 0};
+    unsigned int base = 0;
+    if (!PyArg_ParseTuple(args, "y*|I", &data, &base)) return NULL;
+    Matches m = {NULL, 0, 0, 0, base};
     hs_error_t err;
     Py_BEGIN_ALLOW_THREADS
     err = hs_scan(self->db, (const char *)data.buf, (unsigned int)data.len, 0, self->scratch,
@@ -195,7 +197,7 @@ static PyObject *Database_scan_runs(Database *self, PyObject *args) {
     const unsigned char *needed = required.len ? (const unsigned char *)required.buf : NULL;
     size_t n = (size_t)data.len, total = 1;
     Runs runs = {NULL, NULL, NULL, 0, 0};
-    RunContext context = {{NULL, 0, 0, 0}, &runs, 0, anchored, base};
+    RunContext context = {{NULL, 0, 0, 0, 0}, &runs, 0, anchored, base};
     char *compact = NULL;
     int no_memory = 0;
     hs_error_t err = HS_SUCCESS;
@@ -251,7 +253,8 @@ static PyObject *Database_scan_runs(Database *self, PyObject *args) {
 
 static PyMethodDef Database_methods[] = {
     {"scan", (PyCFunction)Database_scan, METH_VARARGS,
-     "scan(data) -> bytes: native-endian int64 (id, from, to) triples, in match order"},
+     "scan(data, base=0) -> bytes: native-endian int64 (base + id, from, to) triples, in match "
+     "order"},
     {"scan_runs", (PyCFunction)Database_scan_runs, METH_VARARGS,
      "scan_runs(data, table, required, shortest, longest, anchored, base, openers) -> bytes: "
      "this database over the runs of table's bytes (holding a byte of required, and of a length "

@@ -104,6 +104,11 @@ _SERIALIZED: dict[str, bytes] = {}  # cache name -> serialized database, for thi
 _SERIALIZED_MAX = 8
 
 
+def _split_enabled() -> bool:
+    """``EGRESS_SPLIT_SCAN=0`` keeps the unanchored patterns in the main database, for comparison."""
+    return os.environ.get("EGRESS_SPLIT_SCAN", "1") != "0"
+
+
 def _native_database(
     native: ModuleType, expressions: list[bytes], flags: list[int], fingerprint: str
 ) -> _hsscan.Database:
@@ -291,6 +296,8 @@ class Matcher:
         # multi-line anchored matches (docs/signatures.md, scan_runs), so its path keeps every
         # pattern wrapped in the main database.
         route = native is not None and runscan.enabled()
+        split = native is not None and _split_enabled()
+        unanchored: list[tuple[_Expr, bytes, int]] = []
         grouped: dict[bytes, list[tuple[_Expr, PatternSpec, bytes, int, runscan.RunPlan]]] = {}
         for index, spec in enumerate(specs):
             left = _negate_class(spec.boundary.left)
@@ -331,6 +338,9 @@ class Matcher:
                         (expr, pattern, wrapped, flag, run_plan)
                     )
                     continue
+                if split and runscan.starts_without_literal(pattern.byte_regex):
+                    unanchored.append((expr, wrapped, flag))
+                    continue
                 expressions.append(wrapped)
                 flags.append(flag)
                 self._exprs.append(expr)
@@ -341,6 +351,9 @@ class Matcher:
             self._exprs.append(
                 _Expr(-1, "keyword", len(keyword), len(keyword), 0.0, None, k, right_wrapped)
             )
+        self._unanchored_base = len(self._exprs)
+        unanchored_key = tuple(w for _e, w, _f in unanchored), tuple(f for _e, _w, f in unanchored)
+        self._exprs.extend(expr for expr, _w, _f in unanchored)
         self._runs: list[_RunGroup] = []
         for members in grouped.values():
             group = _RunGroup(members[0][4], len(self._exprs))
@@ -352,13 +365,21 @@ class Matcher:
         key = tuple(expressions), tuple(flags)
         run_keys = [(tuple(g.expressions), g.plan.key) for g in self._runs]
         # The fingerprint keys compiled databases by signature content (``_native_database``).
-        self.fingerprint = hashlib.sha256(repr((key, run_keys)).encode()).hexdigest()
+        self.fingerprint = hashlib.sha256(
+            repr((key, unanchored_key, run_keys)).encode()
+        ).hexdigest()
         self._db: hyperscan.Database | None = None
         self._native: _hsscan.Database | None = None
+        self._unanchored: _hsscan.Database | None = None
         if expressions and native is not None:
             self._native = _native_database(native, expressions, flags, _fingerprint(key))
         elif expressions:
             self._db = _binding_database(key)
+        if unanchored:
+            assert native is not None  # split only when the C collector is there
+            self._unanchored = _native_database(
+                native, list(unanchored_key[0]), list(unanchored_key[1]), _fingerprint(unanchored_key)
+            )
         for group in self._runs:
             assert native is not None  # routed only when the C collector is there
             group_key = tuple(group.expressions), tuple(group.flags)
@@ -373,9 +394,14 @@ class Matcher:
 
     def matches(self, data: bytes) -> IntArray:
         """(expression id, from, to) rows of every match in the padded buffer: the main
-        database's in match order, then each run group's in run order."""
+        database's in match order, then the unanchored database's, then each run group's in run
+        order."""
         padded = b"".join((PAD, data, PAD))
         tables = [self._main_rows(padded)]
+        if self._unanchored is not None:
+            raw = self._unanchored.scan(padded, self._unanchored_base)
+            if raw:
+                tables.append(np.frombuffer(raw, dtype=np.int64).reshape(-1, 3))
         for group in self._runs:
             if len(data) >= group.shortest:  # a shorter buffer holds no run long enough
                 rows = group.rows(padded)

@@ -174,6 +174,44 @@ def _first(items: list[tuple[Any, Any]]) -> BoolArray:
     return _item(op, arg)
 
 
+def starts_without_literal(regex: str) -> bool:
+    """Whether some match of ``regex`` can begin with two bytes that each have more than one
+    possible value: the pattern gives hyperscan no literal to anchor on there
+    (``[0-9]{17}[0-9Xx]``, ``[A-Z]{2}[0-9]{2}...``), as opposed to a keyword, a surname list or
+    ``E[0-9]{8}``. False when that is not known."""
+    try:
+        paths = _leading(list(sre_parse.parse(regex.encode())), 2)  # the bytes hyperscan reads
+    except (re.error, _Unknown, RecursionError):
+        return False
+    return any(len(path) == 2 and all(int(s.sum()) > 1 for s in path) for path in paths)
+
+
+def _leading(items: list[tuple[Any, Any]], depth: int) -> list[tuple[BoolArray, ...]]:
+    """The byte sets of the first ``depth`` positions, one tuple per way a match can begin
+    (shorter when a match can end sooner), duplicates dropped."""
+    if depth == 0 or not items:
+        return [()]
+    op, arg = items[0]
+    rest = items[1:]
+    if op is sre.SUBPATTERN:
+        if arg[1] or arg[2]:
+            raise _Unknown
+        return _leading(list(arg[3]) + rest, depth)
+    if op is sre.BRANCH:
+        expansions = [list(alternative) + rest for alternative in arg[1]]
+    elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+        low, high, sub = int(arg[0]), int(arg[1]), list(arg[2])
+        expansions = [sub * count + rest for count in range(min(low, depth), min(high, depth) + 1)]
+    else:
+        atom = _item(op, arg)
+        return [(atom, *path) for path in _leading(rest, depth - 1)]
+    seen: dict[bytes, tuple[BoolArray, ...]] = {}
+    for expansion in expansions:
+        for path in _leading(expansion, depth):
+            seen.setdefault(b"".join(s.tobytes() for s in path), path)
+    return list(seen.values())
+
+
 def width(regex: str) -> tuple[int, int] | None:
     """The shortest and longest match of ``regex`` in bytes, or None when it does not parse."""
     try:

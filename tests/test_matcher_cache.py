@@ -45,8 +45,9 @@ def test_a_second_start_loads_the_cached_database(
 ) -> None:
     first = Matcher(SPECS)
     files = list(cache.glob("*.hsdb"))
-    # one file per compiled database: the main one and one per run group (runscan.py)
-    assert len(files) == 1 + len(first._runs) == 3
+    # one file per compiled database: the main one, the unanchored one and one per run group
+    assert first._unanchored is not None
+    assert len(files) == 2 + len(first._runs) == 4
     assert max(f.stat().st_size for f in files) > 1000
     monkeypatch.setattr(matcher_module, "_SERIALIZED", {})  # a new process: only the file is left
     _forbid_compiling(monkeypatch)

@@ -120,19 +120,39 @@ def _rows(matcher: Matcher, data: bytes) -> list[tuple[object, ...]]:
     return sorted(rows)
 
 
-def test_routing_finds_exactly_what_the_wrapped_patterns_find(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("switch", ["EGRESS_RUN_SCAN", "EGRESS_SPLIT_SCAN"])
+def test_routing_finds_exactly_what_one_database_finds(
+    monkeypatch: pytest.MonkeyPatch, switch: str
 ) -> None:
+    """Run groups and the unanchored database (each switched off in turn) change where a pattern
+    is scanned, never a row."""
     keywords = DetectionEngine(SPECS).matcher.keywords
     routed = Matcher(SPECS, keywords)
-    monkeypatch.setenv("EGRESS_RUN_SCAN", "0")
-    wrapped = Matcher(SPECS, keywords)
-    assert routed._runs and not wrapped._runs
+    monkeypatch.setenv(switch, "0")
+    plain = Matcher(SPECS, keywords)
+    if switch == "EGRESS_RUN_SCAN":
+        assert routed._runs and not plain._runs
+    else:
+        assert routed._unanchored is not None and plain._unanchored is None
     rng = random.Random(5)
     samples = [dense_csv(2000), sparse_text(200_000)]
     samples += [doc.data for doc in CorpusGenerator().documents(30)]
     for _ in range(600):
-        alphabet = rng.choice([b"0123456789 -+()x\n,62", b"0123456789 -", b"138 -0\n"])
+        alphabet = rng.choice(
+            [b"0123456789 -+()x\n,62", b"0123456789 -", b"138 -0\n", b"0123456789ABEHMXZ ().-\n"]
+        )
         samples.append(bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 300))))
     for data in samples:
-        assert _rows(routed, data) == _rows(wrapped, data)
+        assert _rows(routed, data) == _rows(plain, data)
+
+
+def test_which_patterns_go_to_the_unanchored_database() -> None:
+    assert runscan.starts_without_literal("[0-9]{17}[0-9Xx]")
+    assert runscan.starts_without_literal("[-+]?[0-9]{1,3}\\.[0-9]{5}")  # 12.34567: two digits
+    assert runscan.starts_without_literal("(?:[\\xe4-\\xe9][\\x80-\\xbf]){1,3}区")
+    assert not runscan.starts_without_literal("E[0-9]{8}")  # hyperscan anchors on the E
+    assert not runscan.starts_without_literal("[0-9]E[0-9]{7}")
+    assert not runscan.starts_without_literal("(?:\\+|00)86[0-9]{11}")
+    assert not runscan.starts_without_literal("[A-Za-z0-9._%+-]@[a-z]+")  # the @
+    assert not runscan.starts_without_literal("(?:王|李)[一-鿿]{1,2}")  # parsed as UTF-8 bytes
+    assert not runscan.starts_without_literal("[0-9")  # does not parse: stays in the main one

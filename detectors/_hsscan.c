@@ -14,6 +14,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 typedef struct {
     PyObject_HEAD
@@ -95,6 +98,64 @@ static PyObject *Database_serialize(Database *self, PyObject *unused) {
     PyObject *out = PyBytes_FromStringAndSize(bytes, (Py_ssize_t)length);
     free(bytes); /* hyperscan allocates with the misc allocator, malloc by default */
     return out;
+}
+
+/* A byte class as up to MAX_RANGES ranges of byte values, so SSE2 can test 16 bytes at a time
+ * (digits are one range, digits and separators three). A class with more ranges is tested a
+ * byte at a time through its table. */
+#define MAX_RANGES 8
+typedef struct {
+    const unsigned char *table;
+    int ranges; /* 0: use the table */
+    unsigned char low[MAX_RANGES], span[MAX_RANGES]; /* byte b is in range r if b - low <= span */
+} ByteClass;
+
+static void byte_class(ByteClass *c, const unsigned char *table) {
+    c->table = table;
+    c->ranges = 0;
+    for (int b = 0; b < 256;) {
+        if (!table[b]) {
+            b++;
+            continue;
+        }
+        int low = b;
+        while (b < 256 && table[b]) b++;
+        if (c->ranges == MAX_RANGES) {
+            c->ranges = 0;
+            return;
+        }
+        c->low[c->ranges] = (unsigned char)low;
+        c->span[c->ranges] = (unsigned char)(b - 1 - low);
+        c->ranges++;
+    }
+}
+
+#ifdef __SSE2__
+/* Bit k set when byte k of the 16 at p is in the class. */
+static inline unsigned int class_mask(const ByteClass *c, const unsigned char *p) {
+    __m128i x = _mm_loadu_si128((const __m128i *)p), hit = _mm_setzero_si128();
+    for (int r = 0; r < c->ranges; r++) {
+        __m128i t = _mm_sub_epi8(x, _mm_set1_epi8((char)c->low[r]));
+        __m128i span = _mm_set1_epi8((char)c->span[r]);
+        hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(t, span), t));
+    }
+    return (unsigned int)_mm_movemask_epi8(hit);
+}
+#endif
+
+/* Bit k set when byte i + k (k < 64, i + k < n) is in the class. */
+static inline uint64_t class_bits(const ByteClass *c, const unsigned char *buf, size_t i,
+                                  size_t n) {
+    uint64_t bits = 0;
+#ifdef __SSE2__
+    if (c->ranges && i + 64 <= n) {
+        for (int q = 0; q < 4; q++) bits |= (uint64_t)class_mask(c, buf + i + 16 * q) << (16 * q);
+        return bits;
+    }
+#endif
+    for (size_t k = 0; k < 64 && i + k < n; k++)
+        if (c->table[buf[i + k]]) bits |= (uint64_t)1 << k;
+    return bits;
 }
 
 /* The maximal runs of one byte class whose length a run group allows (detectors/runscan.py). */
@@ -202,25 +263,38 @@ static PyObject *Database_scan_runs(Database *self, PyObject *args) {
     int no_memory = 0;
     hs_error_t err = HS_SUCCESS;
     Py_BEGIN_ALLOW_THREADS
-    for (size_t i = 0; i < n;) {
-        if (!in[buf[i]]) {
-            i++;
-            continue;
+    ByteClass cls;
+    byte_class(&cls, in);
+    /* Runs from the class bits 64 bytes at a time: a run starts or ends where a bit differs from
+     * the one before it (the byte before the data counts as outside); a run still open at the
+     * end ends at n. */
+    uint64_t before = 0; /* the last bit of the previous 64 */
+    size_t start = 0, i = 0;
+    for (size_t at = 0; at < n + 64 && !no_memory; at += 64) {
+        uint64_t bits = at < n ? class_bits(&cls, buf, at, n) : 0;
+        uint64_t edges = bits ^ ((bits << 1) | before);
+        before = bits >> 63;
+        for (; edges; edges &= edges - 1) {
+            size_t edge = at + (size_t)__builtin_ctzll(edges);
+            if (bits >> (edge - at) & 1) { /* a run starts */
+                start = edge;
+                continue;
+            }
+            i = edge < n ? edge : n; /* the run [start, i) ends */
+            Py_ssize_t length = (Py_ssize_t)(i - start);
+            if (length < shortest || length > longest) continue;
+            if (opens != NULL && !opens[(size_t)length * 256 + buf[start]]) continue;
+            if (needed != NULL) {
+                size_t k = start;
+                while (k < i && !needed[buf[k]]) k++;
+                if (k == i) continue;
+            }
+            if (!add_run(&runs, (int64_t)start, (int64_t)i)) {
+                no_memory = 1;
+                break;
+            }
+            total += (size_t)length + 1;
         }
-        size_t start = i;
-        int has_needed = needed == NULL;
-        while (i < n && in[buf[i]]) {
-            if (!has_needed && needed[buf[i]]) has_needed = 1;
-            i++;
-        }
-        Py_ssize_t length = (Py_ssize_t)(i - start);
-        if (!has_needed || length < shortest || length > longest) continue;
-        if (opens != NULL && !opens[(size_t)length * 256 + buf[start]]) continue;
-        if (!add_run(&runs, (int64_t)start, (int64_t)i)) {
-            no_memory = 1;
-            break;
-        }
-        total += (size_t)length + 1;
     }
     if (!no_memory && runs.count) {
         compact = PyMem_RawMalloc(total);

@@ -449,7 +449,7 @@ static PyMethodDef methods[] = {
     {"group_sorted", kernels_group_sorted, METH_VARARGS,
      "group_sorted(values, n, width, order, inverse, firsts) -> int: number the distinct strings"},
     {"group_matches", kernels_group_matches, METH_VARARGS,
-     "group_matches(table, groups, bounds, froms, tos) -> None: match rows grouped by id"},
+     "group_matches(tables, groups, bounds, froms, tos) -> None: match rows grouped by id"},
     {"hex_rows", kernels_hex_rows, METH_VARARGS,
      "hex_rows(raw, width, rows) -> tuple[str]: lower-case hex of the given rows"},
     {"longest_valid", kernels_longest_valid, METH_VARARGS,

@@ -192,56 +192,82 @@ done:
     return result;
 }
 
-/* group_matches(table, groups, bounds, froms, tos)
+/* group_matches(tables, groups, bounds, froms, tos)
 
-   The (id, from, to) int64 rows of ``table`` grouped by id (0 <= id < groups) with a stable
-   counting sort: bounds[g]..bounds[g + 1] (``groups + 1`` int64) delimit group g in ``froms`` and
-   ``tos``, each group in the rows' order. What a stable argsort of the ids and two gathers of the
-   offset columns give, in two passes over the table. */
+   The (id, from, to) int64 rows of the ``tables`` (a sequence: one per hyperscan database, read
+   as if concatenated, without copying them into one) grouped by id (0 <= id < groups) with a
+   stable counting sort: bounds[g]..bounds[g + 1] (``groups + 1`` int64) delimit group g in
+   ``froms`` and ``tos``, each group in the rows' order. What a stable argsort of the ids and two
+   gathers of the offset columns give, in two passes over the rows. */
+#define MAX_TABLES 16
 PyObject *kernels_group_matches(PyObject *self, PyObject *args) {
-    PyObject *objs[4];
+    PyObject *tables, *objs[3];
     Py_ssize_t groups;
-    if (!PyArg_ParseTuple(args, "OnOOO", &objs[0], &groups, &objs[1], &objs[2], &objs[3]))
+    if (!PyArg_ParseTuple(args, "OnOOO", &tables, &groups, &objs[0], &objs[1], &objs[2]))
         return NULL;
-    if (groups < 0) {
-        PyErr_SetString(PyExc_ValueError, "negative group count");
+    PyObject *seq = PySequence_Fast(tables, "tables must be a sequence of int64 (n, 3) arrays");
+    if (seq == NULL) return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    if (groups < 0 || count > MAX_TABLES) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "negative group count or too many tables");
         return NULL;
     }
-    const BufferArg spec[4] = {{"table", 0, 0, 0, 24},
-                               {"bounds", 1, (groups + 1) * 8, 0, 0},
-                               {"froms", 1, 0, 8, 0},
-                               {"tos", 1, 0, 8, 0}};
-    Py_buffer b[4];
-    Py_ssize_t n; /* matches: (id, from, to) int64 rows */
+    Py_buffer views[MAX_TABLES], b[3];
+    Py_ssize_t held = 0, rows = 0;
     PyObject *result = NULL;
     int64_t *next = NULL;
-    if (get_buffers(objs, b, spec, 4, &n) < 0) return NULL;
-    const int64_t *table = b[0].buf;
-    int64_t *bounds = b[1].buf, *froms = b[2].buf, *tos = b[3].buf;
+    for (; held < count; held++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, held);
+        if (get(item, &views[held], 0, 0, "table") < 0) goto release_tables;
+        if (views[held].len % 24) {
+            held++;
+            PyErr_SetString(PyExc_ValueError, "a table is not made of (id, from, to) int64 rows");
+            goto release_tables;
+        }
+        rows += views[held].len / 24;
+    }
+    const BufferArg spec[3] = {{"bounds", 1, (groups + 1) * 8, 0, 0},
+                               {"froms", 1, rows * 8, 0, 0},
+                               {"tos", 1, rows * 8, 0, 0}};
+    Py_ssize_t unused;
+    if (get_buffers(objs, b, spec, 3, &unused) < 0) goto release_tables;
+    int64_t *bounds = b[0].buf, *froms = b[1].buf, *tos = b[2].buf;
     next = PyMem_Calloc((size_t)groups + 1, sizeof(int64_t));
     if (next == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int64_t id = table[3 * i];
-        if (id < 0 || id >= groups) {
-            PyErr_SetString(PyExc_ValueError, "match id outside the groups");
-            goto done;
+    for (Py_ssize_t t = 0; t < count; t++) {
+        const int64_t *table = views[t].buf;
+        Py_ssize_t n = views[t].len / 24;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int64_t id = table[3 * i];
+            if (id < 0 || id >= groups) {
+                PyErr_SetString(PyExc_ValueError, "match id outside the groups");
+                goto done;
+            }
+            next[id + 1]++;
         }
-        next[id + 1]++;
     }
     for (Py_ssize_t g = 0; g < groups; g++) next[g + 1] += next[g];
     memcpy(bounds, next, (size_t)(groups + 1) * sizeof(int64_t));
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int64_t at = next[table[3 * i]]++;
-        froms[at] = table[3 * i + 1];
-        tos[at] = table[3 * i + 2];
+    for (Py_ssize_t t = 0; t < count; t++) {
+        const int64_t *table = views[t].buf;
+        Py_ssize_t n = views[t].len / 24;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int64_t at = next[table[3 * i]]++;
+            froms[at] = table[3 * i + 1];
+            tos[at] = table[3 * i + 2];
+        }
     }
     result = Py_NewRef(Py_None);
 done:
     PyMem_Free(next);
-    release_buffers(b, (int)(sizeof b / sizeof b[0]));
+    release_buffers(b, 3);
+release_tables:
+    release_buffers(views, (int)held);
+    Py_DECREF(seq);
     return result;
 }
 

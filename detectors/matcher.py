@@ -396,6 +396,14 @@ class Matcher:
         """(expression id, from, to) rows of every match in the padded buffer: the main
         database's in match order, then the unanchored database's, then each run group's in run
         order."""
+        tables = self._tables(data)
+        if len(tables) == 1:
+            return tables[0]
+        return np.concatenate(tables)
+
+    def _tables(self, data: bytes) -> list[IntArray]:
+        """The rows of ``matches``, one table per database that found something (the main
+        database's always), as the scans returned them: nothing is copied into one table."""
         padded = b"".join((PAD, data, PAD))
         tables = [self._main_rows(padded)]
         if self._unanchored is not None:
@@ -407,9 +415,7 @@ class Matcher:
                 rows = group.rows(padded)
                 if rows.size:
                     tables.append(rows)
-        if len(tables) == 1:
-            return tables[0]
-        return np.concatenate(tables)
+        return tables
 
     def _main_rows(self, padded: bytes) -> IntArray:
         if self._native is not None:
@@ -432,10 +438,11 @@ class Matcher:
         buf = np.frombuffer(data, dtype=np.uint8)
         if not self._exprs or not data:
             return ScanResult(buf, {})
-        table = self.matches(data)
-        if not table.size:
+        tables = self._tables(data)
+        found = sum(len(table) for table in tables)
+        if not found:
             return ScanResult(buf, {})
-        bounds, froms, tos = _grouped(table, len(self._exprs))
+        bounds, froms, tos = _grouped(tables, len(self._exprs))
         per_identifier: dict[int, list[tuple[IntArray, IntArray, float]]] = {}
         keyword_starts: dict[int, IntArray] = {}
         for expr_id in np.flatnonzero(np.diff(bounds)).tolist():
@@ -449,7 +456,7 @@ class Matcher:
             starts, ends = self._spans(buf, expr, froms_e, tos[lo:hi] - 2)
             per_identifier.setdefault(expr.identifier, []).append((starts, ends, expr.confidence))
         candidates = {ident: _merge(parts) for ident, parts in per_identifier.items()}
-        return ScanResult(buf, candidates, keyword_starts, len(table))
+        return ScanResult(buf, candidates, keyword_starts, found)
 
     @staticmethod
     def _spans(
@@ -465,20 +472,26 @@ class Matcher:
         return (ends - run)[keep], ends[keep]
 
 
-def _grouped(table: IntArray, groups: int) -> tuple[IntArray, IntArray, IntArray]:
-    """The match rows grouped by expression, each group in the rows' order: (bounds, froms, tos)
-    with group g at ``bounds[g]:bounds[g + 1]`` of the two offset arrays.
+def _grouped(tables: list[IntArray], groups: int) -> tuple[IntArray, IntArray, IntArray]:
+    """The match rows of ``tables`` (read in order, as if concatenated) grouped by expression,
+    each group in the rows' order: (bounds, froms, tos) with group g at ``bounds[g]:bounds[g + 1]``
+    of the two offset arrays.
 
-    ``detectors._kernels.group_matches`` does it as one counting sort over the table. Without it,
-    the (n, 3) table is not moved: a stable argsort of the ids as uint16 is a radix sort (a tenth
-    of the int64 sort), and only the two offset columns are gathered."""
+    ``detectors._kernels.group_matches`` does it as one counting sort over the tables, without
+    concatenating them. Without it, the (n, 3) table is not moved: a stable argsort of the ids as
+    uint16 is a radix sort (a tenth of the int64 sort), and only the two offset columns are
+    gathered."""
     native = native_kernels()
     if native is not None:
+        rows = sum(len(table) for table in tables)
         bounds = np.empty(groups + 1, dtype=np.int64)
-        froms = np.empty(len(table), dtype=np.int64)
-        tos = np.empty(len(table), dtype=np.int64)
-        native.group_matches(np.ascontiguousarray(table), groups, bounds, froms, tos)
+        froms = np.empty(rows, dtype=np.int64)
+        tos = np.empty(rows, dtype=np.int64)
+        native.group_matches(
+            [np.ascontiguousarray(table) for table in tables], groups, bounds, froms, tos
+        )
         return bounds, froms, tos
+    table = tables[0] if len(tables) == 1 else np.concatenate(tables)
     ids = table[:, 0].astype(np.uint16 if groups <= 0xFFFF else np.int64)
     order = np.argsort(ids, kind="stable")
     counts = np.bincount(ids, minlength=groups)

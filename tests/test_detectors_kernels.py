@@ -197,13 +197,17 @@ def test_offsets_of_is_flatnonzero() -> None:
 def test_match_grouping_agrees_with_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
     engine = DetectionEngine(load_catalogue((), frozenset()))
     for data in (dense_csv(500, seed=4), sparse_text(100_000, seed=4), b"no match here"):
-        table = engine.matcher.matches(data)
+        tables = engine.matcher._tables(data)
         groups = len(engine.matcher._exprs)
-        got = _grouped(table, groups)
+        got = _grouped(tables, groups)
         with monkeypatch.context() as m:
             m.setenv("EGRESS_NATIVE_KERNELS", "0")
-            want = _grouped(table, groups)
+            want = _grouped(tables, groups)
+            assert [a.tolist() for a in _grouped([np.concatenate(tables)], groups)] == [
+                a.tolist() for a in want
+            ]  # several tables group as their concatenation does
         assert [a.tolist() for a in got] == [a.tolist() for a in want]
+    assert len(engine.matcher._tables(dense_csv(500, seed=4))) >= 3  # main, unanchored, runs
 
 
 def _random_nodes(rng: random.Random, occurrences: int) -> tuple[individuals._Nodes, IntArray]:

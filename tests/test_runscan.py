@@ -109,6 +109,35 @@ def test_the_c_run_scan_matches_a_python_oracle() -> None:
         assert got == want
 
 
+@pytest.mark.parametrize(
+    "members",
+    [b"0123456789", b"0123456789 -", b"02468acegikmoqsuwy"],  # 1, 3 and 14 byte ranges
+    ids=["one range", "three ranges", "table"],
+)
+def test_the_c_run_finder_agrees_with_the_numpy_reference(members: bytes) -> None:
+    """Runs are found 64 bytes at a time (SSE2 range tests, or the table past eight ranges): every
+    run, at every position against the 64-byte blocks, as ``runscan.runs`` finds it."""
+    from detectors import _hsscan  # needs the C extension built
+
+    whole_line = _hsscan.compile([b"^[^\\n]+$"], [runscan.MULTILINE])
+    table = np.zeros(256, dtype=bool)
+    table[list(members)] = True
+    rng = random.Random(3)
+    alphabet = members + b"x,\n\xe4"
+    for size in [0, 1, 63, 64, 65, 127, 128, 129, 500, 4096]:
+        for _ in range(20):
+            data = bytes(rng.choice(alphabet) for _ in range(size))
+            padded = b"\n" + data + b"\n"
+            for shortest, longest in ((1, 10_000), (3, 7)):
+                raw = whole_line.scan_runs(
+                    padded, table.tobytes(), b"", shortest, longest, True, 0, b""
+                )
+                got = np.frombuffer(raw, dtype=np.int64).reshape(-1, 3)
+                starts, ends = runscan.runs(padded, table, shortest, longest)
+                assert got[:, 1].tolist() == (starts - 1).tolist()
+                assert got[:, 2].tolist() == (ends + 1).tolist()
+
+
 def _rows(matcher: Matcher, data: bytes) -> list[tuple[object, ...]]:
     """Match rows by what the expression is (not its position), ``from`` only where it counts."""
     exprs = matcher._exprs

@@ -3,10 +3,13 @@
  *
  * The python-hyperscan binding calls a Python function for every match. On dense personal data
  * (a person every 80 bytes, five or six matches per person) that call is most of the cost, so this
- * module compiles the same expressions with the system libhs and appends each match to a growing
- * int64 array in C; Python receives the whole array as bytes (id, from, to triples) and goes on
- * with numpy. detectors/matcher.py uses it when it was built and falls back to the binding when
- * it was not (no compiler or no libhyperscan-dev on the machine).
+ * module compiles the same expressions with the system libhs and appends each match, in C, to the
+ * growing `from` and `to` arrays of its expression. Python receives them per expression, as
+ * buffers numpy views without a copy, already grouped: no table of triples to sort by id. The
+ * matcher compiles the catalogue into a few such databases (the main one, the patterns with no
+ * literal to anchor on, the run groups) whose expression ids it numbers in one sequence.
+ * detectors/matcher.py uses this module when it was built and falls back to the binding when it
+ * was not (no compiler or no libhyperscan-dev on the machine).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -24,32 +27,100 @@ typedef struct {
     hs_scratch_t *scratch;
 } Database;
 
+/* The matches of one expression: the `from` and `to` offsets, in match order. */
 typedef struct {
-    int64_t *items;
-    size_t used; /* int64 values, three per match */
-    size_t size;
+    int64_t *froms, *tos;
+    size_t used, size;
+} Column;
+
+/* The matches of a scan, one column per expression id, grown as ids and matches arrive. */
+typedef struct {
+    Column *columns;
+    size_t count; /* columns allocated: ids below this have one */
     int failed;
-    unsigned int base; /* added to every id: databases that hold a slice of the expressions */
 } Matches;
 
 static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
                     unsigned int flags, void *context) {
     Matches *m = (Matches *)context;
     (void)flags;
-    if (m->used + 3 > m->size) {
-        size_t size = m->size ? m->size * 2 : 3 * 4096;
-        int64_t *grown = PyMem_RawRealloc(m->items, size * sizeof(int64_t));
+    if (id >= m->count) {
+        size_t count = (size_t)id + 16;
+        Column *grown = PyMem_RawRealloc(m->columns, count * sizeof(Column));
         if (grown == NULL) {
             m->failed = 1;
             return 1; /* stop scanning */
         }
-        m->items = grown;
-        m->size = size;
+        memset(grown + m->count, 0, (count - m->count) * sizeof(Column));
+        m->columns = grown;
+        m->count = count;
     }
-    m->items[m->used++] = (int64_t)id + m->base;
-    m->items[m->used++] = (int64_t)from;
-    m->items[m->used++] = (int64_t)to;
+    Column *c = &m->columns[id];
+    if (c->used == c->size) {
+        size_t size = c->size ? c->size * 2 : 256;
+        int64_t *froms = PyMem_RawRealloc(c->froms, size * sizeof(int64_t));
+        if (froms != NULL) c->froms = froms;
+        int64_t *tos = froms ? PyMem_RawRealloc(c->tos, size * sizeof(int64_t)) : NULL;
+        if (tos == NULL) {
+            m->failed = 1;
+            return 1;
+        }
+        c->tos = tos;
+        c->size = size;
+    }
+    c->froms[c->used] = (int64_t)from;
+    c->tos[c->used] = (int64_t)to;
+    c->used++;
     return 0;
+}
+
+static void free_matches(Matches *m) {
+    for (size_t k = 0; k < m->count; k++) {
+        PyMem_RawFree(m->columns[k].froms);
+        PyMem_RawFree(m->columns[k].tos);
+    }
+    PyMem_RawFree(m->columns);
+}
+
+/* Offsets: int64 values a scan collected, handed to Python without a copy (buffer protocol,
+ * read-only; np.frombuffer(offsets, np.int64) views them). */
+typedef struct {
+    PyObject_HEAD
+    int64_t *values;
+    Py_ssize_t count;
+} Offsets;
+
+static void Offsets_dealloc(Offsets *self) {
+    PyMem_RawFree(self->values);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Offsets_getbuffer(Offsets *self, Py_buffer *view, int flags) {
+    return PyBuffer_FillInfo(view, (PyObject *)self, self->values,
+                             self->count * (Py_ssize_t)sizeof(int64_t), 1, flags);
+}
+
+static PyBufferProcs Offsets_as_buffer = {(getbufferproc)Offsets_getbuffer, NULL};
+
+static PyTypeObject OffsetsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "detectors._hsscan.Offsets",
+    .tp_basicsize = sizeof(Offsets),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)Offsets_dealloc,
+    .tp_as_buffer = &Offsets_as_buffer,
+    .tp_doc = "int64 match offsets collected by a scan (a read-only buffer).",
+};
+
+/* An Offsets owning `values` (freed with it, or now if this fails). */
+static PyObject *offsets(int64_t *values, size_t count) {
+    Offsets *self = PyObject_New(Offsets, &OffsetsType);
+    if (self == NULL) {
+        PyMem_RawFree(values);
+        return NULL;
+    }
+    self->values = values;
+    self->count = (Py_ssize_t)count;
+    return (PyObject *)self;
 }
 
 static void Database_dealloc(Database *self) {
@@ -58,27 +129,38 @@ static void Database_dealloc(Database *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* The collected triples as bytes (freeing them), or the error the scan ran into. */
+/* The collected matches as a list of (id, froms, tos) in id order, ids with no match left out,
+ * the offsets handed over as Offsets; or the error the scan ran into. Frees the columns. */
 static PyObject *collected(Matches *m, int no_memory, hs_error_t err) {
     if (no_memory || m->failed) {
-        PyMem_RawFree(m->items);
+        free_matches(m);
         return PyErr_NoMemory();
     }
     if (err != HS_SUCCESS && err != HS_SCAN_TERMINATED) {
-        PyMem_RawFree(m->items);
+        free_matches(m);
         return PyErr_Format(PyExc_RuntimeError, "hs_scan failed with error %d", (int)err);
     }
-    PyObject *out = PyBytes_FromStringAndSize((const char *)m->items,
-                                              (Py_ssize_t)(m->used * sizeof(int64_t)));
-    PyMem_RawFree(m->items);
+    PyObject *out = PyList_New(0);
+    for (size_t k = 0; k < m->count && out != NULL; k++) {
+        Column *c = &m->columns[k];
+        if (!c->used) continue;
+        PyObject *froms = offsets(c->froms, c->used);
+        PyObject *tos = offsets(c->tos, c->used);
+        c->froms = c->tos = NULL; /* owned by the Offsets now */
+        PyObject *row = froms && tos ? Py_BuildValue("(nOO)", (Py_ssize_t)k, froms, tos) : NULL;
+        Py_XDECREF(froms);
+        Py_XDECREF(tos);
+        if (row == NULL || PyList_Append(out, row) < 0) Py_CLEAR(out);
+        Py_XDECREF(row);
+    }
+    free_matches(m);
     return out;
 }
 
 static PyObject *Database_scan(Database *self, PyObject *args) {
     Py_buffer data;
-    unsigned int base = 0;
-    if (!PyArg_ParseTuple(args, "y*|I", &data, &base)) return NULL;
-    Matches m = {NULL, 0, 0, 0, base};
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    Matches m = {NULL, 0, 0};
     hs_error_t err;
     Py_BEGIN_ALLOW_THREADS
     err = hs_scan(self->db, (const char *)data.buf, (unsigned int)data.len, 0, self->scratch,
@@ -189,7 +271,6 @@ typedef struct {
     const Runs *runs;
     size_t cursor; /* the run of the last match: matches come in end order */
     int anchored;
-    unsigned int base; /* added to every expression id */
 } RunContext;
 
 /* The run whose compact span [end - length, end] holds compact offset `at` (its end is the
@@ -224,7 +305,6 @@ static int on_run_match(unsigned int id, unsigned long long from, unsigned long 
     if (k == r->count) return 0; /* cannot happen: every match ends inside a run or after it */
     int64_t length = r->ends[k] - r->starts[k];
     int64_t shift = r->starts[k] - (r->compact_ends[k] - length);
-    id += c->base;
     if (c->anchored)
         return on_match(id, (unsigned long long)(r->starts[k] - 1),
                         (unsigned long long)(r->ends[k] + 1), flags, &c->matches);
@@ -237,9 +317,8 @@ static PyObject *Database_scan_runs(Database *self, PyObject *args) {
     Py_buffer data, table, required, openers;
     Py_ssize_t shortest, longest;
     int anchored;
-    unsigned int base;
-    if (!PyArg_ParseTuple(args, "y*y*y*nnpIy*", &data, &table, &required, &shortest, &longest,
-                          &anchored, &base, &openers))
+    if (!PyArg_ParseTuple(args, "y*y*y*nnpy*", &data, &table, &required, &shortest, &longest,
+                          &anchored, &openers))
         return NULL;
     if (table.len != 256 || (required.len != 0 && required.len != 256) || shortest < 1 ||
         (openers.len != 0 && openers.len != (longest + 1) * 256)) {
@@ -258,7 +337,7 @@ static PyObject *Database_scan_runs(Database *self, PyObject *args) {
     const unsigned char *needed = required.len ? (const unsigned char *)required.buf : NULL;
     size_t n = (size_t)data.len, total = 1;
     Runs runs = {NULL, NULL, NULL, 0, 0};
-    RunContext context = {{NULL, 0, 0, 0, 0}, &runs, 0, anchored, base};
+    RunContext context = {{NULL, 0, 0}, &runs, 0, anchored};
     char *compact = NULL;
     int no_memory = 0;
     hs_error_t err = HS_SUCCESS;
@@ -327,12 +406,12 @@ static PyObject *Database_scan_runs(Database *self, PyObject *args) {
 
 static PyMethodDef Database_methods[] = {
     {"scan", (PyCFunction)Database_scan, METH_VARARGS,
-     "scan(data, base=0) -> bytes: native-endian int64 (base + id, from, to) triples, in match "
-     "order"},
+     "scan(data) -> list of (id, froms, tos): each expression's matches in match order, ids "
+     "ascending, offsets as int64 buffers"},
     {"scan_runs", (PyCFunction)Database_scan_runs, METH_VARARGS,
-     "scan_runs(data, table, required, shortest, longest, anchored, base, openers) -> bytes: "
+     "scan_runs(data, table, required, shortest, longest, anchored, openers) -> list as scan(): "
      "this database over the runs of table's bytes (holding a byte of required, and of a length "
-     "and first byte openers allows, if given), as (base + id, from, to) triples in data"},
+     "and first byte openers allows, if given), offsets in data"},
     {"serialize", (PyCFunction)Database_serialize, METH_NOARGS,
      "serialize() -> bytes: the compiled database, for load() on a machine of the same platform"},
     {NULL, NULL, 0, NULL}};
@@ -442,7 +521,7 @@ static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "detectors._hssca
                                         module_methods};
 
 PyMODINIT_FUNC PyInit__hsscan(void) {
-    if (PyType_Ready(&DatabaseType) < 0) return NULL;
+    if (PyType_Ready(&DatabaseType) < 0 || PyType_Ready(&OffsetsType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL) return NULL;
     Py_INCREF(&DatabaseType);

@@ -1,7 +1,14 @@
 """Type stub of the C match collector (detectors/_hsscan.c)."""
 
+class Offsets:
+    """int64 match offsets (a read-only buffer: ``np.frombuffer(memoryview(offsets), np.int64)``)."""
+
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+
+Columns = list[tuple[int, Offsets, Offsets]]  # (expression id, froms, tos), ids ascending
+
 class Database:
-    def scan(self, data: bytes) -> bytes: ...
+    def scan(self, data: bytes) -> Columns: ...
     def scan_runs(
         self,
         data: bytes,
@@ -10,9 +17,8 @@ class Database:
         shortest: int,
         longest: int,
         anchored: bool,
-        base: int,
         openers: bytes,
-    ) -> bytes: ...
+    ) -> Columns: ...
     def serialize(self) -> bytes: ...
 
 def compile(expressions: list[bytes], flags: list[int]) -> Database: ...

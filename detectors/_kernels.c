@@ -22,8 +22,7 @@
  * (distinct_strings), search_sorted and offsets_of (positions) in detectors/vectors.py, the key
  * strings of detectors/individuals.py's _SortedKeys (hex_rows) and its _rows_python (row_minimum,
  * row_aliases), detectors/engine.py's _longest_valid_python (longest_valid) and
- * _merge_spans_python (merge_spans), the grouping in detectors/matcher.py's Matcher.scan
- * (group_matches). That code stays the reference and the path without this module
+ * _merge_spans_python (merge_spans). That code stays the reference and the path without this module
  * (not built, or EGRESS_NATIVE_KERNELS=0); tests/test_detectors_kernels.py compares both.
  *
  * No numpy headers: the caller passes the buffer, the int64 offsets and the (already allocated)
@@ -448,8 +447,6 @@ static PyMethodDef methods[] = {
      "gb11643(buf, starts, check, provinces, weights, min_year, max_year, valid, values) -> None"},
     {"group_sorted", kernels_group_sorted, METH_VARARGS,
      "group_sorted(values, n, width, order, inverse, firsts) -> int: number the distinct strings"},
-    {"group_matches", kernels_group_matches, METH_VARARGS,
-     "group_matches(tables, groups, bounds, froms, tos) -> None: match rows grouped by id"},
     {"hex_rows", kernels_hex_rows, METH_VARARGS,
      "hex_rows(raw, width, rows) -> tuple[str]: lower-case hex of the given rows"},
     {"longest_valid", kernels_longest_valid, METH_VARARGS,

@@ -54,7 +54,6 @@ static inline int get_buffers(PyObject *const *objs, Py_buffer *views, const Buf
 PyObject *kernels_sort_strings(PyObject *self, PyObject *args);
 PyObject *kernels_group_sorted(PyObject *self, PyObject *args);
 PyObject *kernels_hex_rows(PyObject *self, PyObject *args);
-PyObject *kernels_group_matches(PyObject *self, PyObject *args);
 PyObject *kernels_search_sorted(PyObject *self, PyObject *args);
 PyObject *kernels_positions(PyObject *self, PyObject *args);
 

@@ -40,9 +40,6 @@ def group_sorted(
     values: Buffer, n: int, width: int, order: Buffer, inverse: Buffer, firsts: Buffer
 ) -> int: ...
 def hex_rows(raw: Buffer, width: int, rows: Buffer) -> tuple[str, ...]: ...
-def group_matches(
-    table: Buffer, groups: int, bounds: Buffer, froms: Buffer, tos: Buffer
-) -> None: ...
 def uscc(
     buf: Buffer,
     starts: Buffer,

@@ -24,12 +24,19 @@ Variable-length patterns report every end a value can have ("a@b.com" and "a@b.c
 engine keeps the longest *valid* span per start after validation.
 
 Matches are collected in C by ``detectors._hsscan`` (built against the system libhs when a compiler
-and libhyperscan-dev are there) and handed over as one int64 array: no Python runs per match. Without
-it, the python-hyperscan binding calls back into Python for every match (three ints appended to one
-list), which costs most of the time on dense personal data; ``EGRESS_NATIVE_SCAN=0`` forces that
-path. Everything after the scan is numpy over the whole object; grouping the matches by expression
-is one counting sort in C when ``detectors._kernels`` is built. Compiled databases of the binding
-are cached by the hash of their expressions (serialised, so every matcher gets its own scratch).
+and libhyperscan-dev are there), per expression, and handed over as int64 arrays: no Python runs
+per match and nothing is regrouped. Without it, the python-hyperscan binding calls back into Python
+for every match (three ints appended to one list), which costs most of the time on dense personal
+data; ``EGRESS_NATIVE_SCAN=0`` forces that path. Everything after the scan is numpy over the whole
+object. Compiled databases of the binding are cached by the hash of their expressions (serialised,
+so every matcher gets its own scratch).
+
+With the C collector the catalogue is compiled into several databases, each expression in exactly
+one: the main one; the *unanchored* one, patterns that give hyperscan no literal to anchor on
+(``runscan.starts_without_literal``: ``[0-9]{17}[0-9Xx]``, VINs, IBANs), which together with the
+literal-anchored patterns cost more than apart (dense CSV: 71 ms in one database, 60 ms in two;
+sparse text unchanged); and the run groups of ``detectors.runscan``. ``EGRESS_SPLIT_SCAN=0`` keeps
+the unanchored patterns in the main database, for comparison.
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ import numpy.typing as npt
 
 from detectors import runscan
 from detectors.catalogue import IdentifierSpec, PatternSpec
-from detectors.vectors import BoolArray, ByteArray, IntArray, native_kernels, run_before
+from detectors.vectors import BoolArray, ByteArray, IntArray, run_before
 from sensor.cachefiles import cache_dir, write_atomic
 from sensor.errors import SignatureError
 from sensor.native import optional_extension
@@ -59,6 +66,7 @@ if TYPE_CHECKING:  # the extension may not be built; see _native_module
     from detectors import _hsscan
 
 FloatArray = npt.NDArray[np.float64]
+Column = tuple[int, IntArray, IntArray]  # (expression id, froms, tos) of one expression's matches
 PAD = b"\n"
 MAX_RUN = 1 << 30
 
@@ -264,22 +272,20 @@ class _RunGroup:
             openers[low : high + 1] |= first
         self.openers = openers.tobytes()
 
-    def rows(self, padded: bytes) -> IntArray:
-        """The wrapped form's (id, from, to) rows of this group's patterns in ``padded``."""
+    def columns(self, padded: bytes) -> list[Column]:
+        """The wrapped form's matches of this group's patterns in ``padded``, per expression."""
         plan = self.plan
         required = b"" if plan.required is None else plan.required.tobytes()
-        raw = self.native.scan_runs(
+        found = self.native.scan_runs(
             padded,
             plan.run_class.tobytes(),
             required,
             self.shortest,
             self.longest,
             plan.anchored,
-            self.base,
             self.openers,
         )
-        table: IntArray = np.frombuffer(raw, dtype=np.int64).reshape(-1, 3)
-        return table
+        return _columns(found, self.base)
 
 
 class Matcher:
@@ -378,7 +384,10 @@ class Matcher:
         if unanchored:
             assert native is not None  # split only when the C collector is there
             self._unanchored = _native_database(
-                native, list(unanchored_key[0]), list(unanchored_key[1]), _fingerprint(unanchored_key)
+                native,
+                list(unanchored_key[0]),
+                list(unanchored_key[1]),
+                _fingerprint(unanchored_key),
             )
         for group in self._runs:
             assert native is not None  # routed only when the C collector is there
@@ -393,37 +402,35 @@ class Matcher:
         return self._native is not None
 
     def matches(self, data: bytes) -> IntArray:
-        """(expression id, from, to) rows of every match in the padded buffer: the main
-        database's in match order, then the unanchored database's, then each run group's in run
-        order."""
-        tables = self._tables(data)
-        if len(tables) == 1:
-            return tables[0]
-        return np.concatenate(tables)
+        """(expression id, from, to) rows of every match in the padded buffer, by expression id,
+        each expression's in match order (for tests and tools: ``scan`` reads the columns)."""
+        columns = self._columns(data)
+        if not columns:
+            return np.zeros((0, 3), dtype=np.int64)
+        ids = np.concatenate([np.full(len(froms), ident) for ident, froms, _tos in columns])
+        froms = np.concatenate([froms for _ident, froms, _tos in columns])
+        tos = np.concatenate([tos for _ident, _froms, tos in columns])
+        table: IntArray = np.column_stack([ids, froms, tos]).astype(np.int64)
+        return table
 
-    def _tables(self, data: bytes) -> list[IntArray]:
-        """The rows of ``matches``, one table per database that found something (the main
-        database's always), as the scans returned them: nothing is copied into one table."""
+    def _columns(self, data: bytes) -> list[Column]:
+        """Every match in the padded buffer as (expression id, froms, tos), ids ascending: each
+        database collects its matches per expression in C, so nothing is regrouped or copied
+        (the main database's ids come first, then the unanchored one's, then the run groups')."""
         padded = b"".join((PAD, data, PAD))
-        tables = [self._main_rows(padded)]
+        columns = self._main_columns(padded)
         if self._unanchored is not None:
-            raw = self._unanchored.scan(padded, self._unanchored_base)
-            if raw:
-                tables.append(np.frombuffer(raw, dtype=np.int64).reshape(-1, 3))
+            columns += _columns(self._unanchored.scan(padded), self._unanchored_base)
         for group in self._runs:
             if len(data) >= group.shortest:  # a shorter buffer holds no run long enough
-                rows = group.rows(padded)
-                if rows.size:
-                    tables.append(rows)
-        return tables
+                columns += group.columns(padded)
+        return columns
 
-    def _main_rows(self, padded: bytes) -> IntArray:
+    def _main_columns(self, padded: bytes) -> list[Column]:
         if self._native is not None:
-            raw = self._native.scan(padded)
-            table: IntArray = np.frombuffer(raw, dtype=np.int64).reshape(-1, 3)
-            return table
+            return _columns(self._native.scan(padded), 0)
         if self._db is None:
-            return np.zeros((0, 3), dtype=np.int64)
+            return []
         hits: list[int] = []
         collect = hits.extend
 
@@ -431,29 +438,27 @@ class Matcher:
             collect((ident, start, end))
 
         self._db.scan(padded, match_event_handler=on_match)
-        return np.array(hits, dtype=np.int64).reshape(-1, 3)
+        return _grouped(np.array(hits, dtype=np.int64).reshape(-1, 3))
 
     def scan(self, data: bytes) -> ScanResult:
         """Candidate spans per identifier and keyword hit offsets, in ``data`` coordinates."""
         buf = np.frombuffer(data, dtype=np.uint8)
         if not self._exprs or not data:
             return ScanResult(buf, {})
-        tables = self._tables(data)
-        found = sum(len(table) for table in tables)
-        if not found:
+        columns = self._columns(data)
+        if not columns:
             return ScanResult(buf, {})
-        bounds, froms, tos = _grouped(tables, len(self._exprs))
         per_identifier: dict[int, list[tuple[IntArray, IntArray, float]]] = {}
         keyword_starts: dict[int, IntArray] = {}
-        for expr_id in np.flatnonzero(np.diff(bounds)).tolist():
-            lo, hi = int(bounds[expr_id]), int(bounds[expr_id + 1])
+        found = 0
+        for expr_id, froms, tos in columns:
+            found += len(tos)
             expr = self._exprs[expr_id]
             if expr.mode == "keyword":
-                ends = tos[lo:hi] - 1 - expr.right_wrapped
+                ends = tos - 1 - expr.right_wrapped
                 keyword_starts[expr.keyword] = ends - expr.min_length
                 continue
-            froms_e = froms[lo:hi] if expr.mode == "som" else froms[:0]
-            starts, ends = self._spans(buf, expr, froms_e, tos[lo:hi] - 2)
+            starts, ends = self._spans(buf, expr, froms, tos - 2)
             per_identifier.setdefault(expr.identifier, []).append((starts, ends, expr.confidence))
         candidates = {ident: _merge(parts) for ident, parts in per_identifier.items()}
         return ScanResult(buf, candidates, keyword_starts, found)
@@ -472,31 +477,32 @@ class Matcher:
         return (ends - run)[keep], ends[keep]
 
 
-def _grouped(tables: list[IntArray], groups: int) -> tuple[IntArray, IntArray, IntArray]:
-    """The match rows of ``tables`` (read in order, as if concatenated) grouped by expression,
-    each group in the rows' order: (bounds, froms, tos) with group g at ``bounds[g]:bounds[g + 1]``
-    of the two offset arrays.
+def _columns(found: _hsscan.Columns, base: int) -> list[Column]:
+    """A C scan's matches as arrays, expression ids moved to the matcher's numbering (a database
+    holds the expressions from ``base`` on). The arrays view the scan's memory: no copy."""
+    return [(base + ident, _int64(froms), _int64(tos)) for ident, froms, tos in found]
 
-    ``detectors._kernels.group_matches`` does it as one counting sort over the tables, without
-    concatenating them. Without it, the (n, 3) table is not moved: a stable argsort of the ids as
-    uint16 is a radix sort (a tenth of the int64 sort), and only the two offset columns are
-    gathered."""
-    native = native_kernels()
-    if native is not None:
-        rows = sum(len(table) for table in tables)
-        bounds = np.empty(groups + 1, dtype=np.int64)
-        froms = np.empty(rows, dtype=np.int64)
-        tos = np.empty(rows, dtype=np.int64)
-        native.group_matches(
-            [np.ascontiguousarray(table) for table in tables], groups, bounds, froms, tos
-        )
-        return bounds, froms, tos
-    table = tables[0] if len(tables) == 1 else np.concatenate(tables)
-    ids = table[:, 0].astype(np.uint16 if groups <= 0xFFFF else np.int64)
-    order = np.argsort(ids, kind="stable")
-    counts = np.bincount(ids, minlength=groups)
-    bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return bounds, table[order, 1], table[order, 2]
+
+def _int64(offsets: _hsscan.Offsets) -> IntArray:
+    return np.frombuffer(memoryview(offsets), dtype=np.int64)
+
+
+def _grouped(table: IntArray) -> list[Column]:
+    """The (id, from, to) rows of the python-hyperscan callback path as the C collector gives
+    them: per expression id, ascending, each in the rows' order. A stable argsort of the ids as
+    uint16 is a radix sort (a tenth of the int64 sort); only the two offset columns are gathered."""
+    if not table.size:
+        return []
+    ids = table[:, 0]
+    order = np.argsort(
+        ids.astype(np.uint16 if int(ids.max()) <= 0xFFFF else np.int64), kind="stable"
+    )
+    ids, froms, tos = ids[order], table[order, 1], table[order, 2]
+    bounds = np.flatnonzero(np.diff(ids)) + 1
+    return [
+        (int(ids[lo]), froms[lo:hi], tos[lo:hi])
+        for lo, hi in zip([0, *bounds.tolist()], [*bounds.tolist(), len(ids)], strict=True)
+    ]
 
 
 def _merge(parts: list[tuple[IntArray, IntArray, float]]) -> Candidates:

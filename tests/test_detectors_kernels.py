@@ -27,7 +27,7 @@ from detectors.baseline import sparse_text
 from detectors.catalogue import load_catalogue
 from detectors.corpus_values import ValueMaker
 from detectors.engine import DetectionEngine
-from detectors.matcher import _grouped, class_table
+from detectors.matcher import class_table
 from detectors.tables import INTERNATIONAL_CARD_RANGES, UNIONPAY_RANGES
 from detectors.vectors import (
     DIGIT,
@@ -192,22 +192,6 @@ def test_offsets_of_is_flatnonzero() -> None:
         for byte in (0, 10, ord(","), ord('"'), 0xE4):
             assert offsets_of(buf, byte).tolist() == np.flatnonzero(buf == byte).tolist()
     assert offsets_of(np.zeros(0, dtype=np.uint8), 10).tolist() == []
-
-
-def test_match_grouping_agrees_with_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = DetectionEngine(load_catalogue((), frozenset()))
-    for data in (dense_csv(500, seed=4), sparse_text(100_000, seed=4), b"no match here"):
-        tables = engine.matcher._tables(data)
-        groups = len(engine.matcher._exprs)
-        got = _grouped(tables, groups)
-        with monkeypatch.context() as m:
-            m.setenv("EGRESS_NATIVE_KERNELS", "0")
-            want = _grouped(tables, groups)
-            assert [a.tolist() for a in _grouped([np.concatenate(tables)], groups)] == [
-                a.tolist() for a in want
-            ]  # several tables group as their concatenation does
-        assert [a.tolist() for a in got] == [a.tolist() for a in want]
-    assert len(engine.matcher._tables(dense_csv(500, seed=4))) >= 3  # main, unanchored, runs
 
 
 def _random_nodes(rng: random.Random, occurrences: int) -> tuple[individuals._Nodes, IntArray]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from sensor.audit import Audit
 from sensor.config import EgressConfig, LimitsConfig
 from sensor.decode.batch import BLOCK_BYTES
-from sensor.gcsettings import tune_for_pipeline
+from sensor.memory_settings import tune_for_pipeline
 
 
 def main(argv: list[str] | None = None) -> int:

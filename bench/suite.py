@@ -47,6 +47,7 @@ from bench.traffic.mix import parse_size, write_mix
 from detectors.catalogue import load_catalogue
 from detectors.engine import DetectionEngine
 from sensor.decode.batch import BLOCK_BYTES
+from sensor.memory_settings import keep_freed_memory
 
 QUICK = {
     "size": "3M",
@@ -189,6 +190,7 @@ class Suite:
         }
 
     def dense(self) -> dict[str, Any]:
+        keep_freed_memory()  # as `egress audit` and `egress scan` do (sensor/memory_settings.py)
         people = self.args.dense_people
         data = dense_suite.dense_csv(people)
         engine = DetectionEngine(load_catalogue((), frozenset()))

@@ -28,6 +28,7 @@ from sensor.config import EgressConfig, load_config
 from sensor.content.extract import ExtractionLimits
 from sensor.errors import EgressError
 from sensor.inspection import Inspection, inspect_content
+from sensor.memory_settings import keep_freed_memory
 
 KEY_ENV = "EGRESS_IDENTITY_KEY_FILE"
 
@@ -304,6 +305,7 @@ def scan_command(
 ) -> None:
     """Run the detectors over files and directories (FILE_OR_DIR...), as an audit would."""
     config = _config(ctx)
+    keep_freed_memory()  # one object after another, as in the pipeline
     engine = _engine(config, identity_key_file)
     limit = config.limits.max_object_bytes
     table = Table(title="personal data in files")

@@ -23,9 +23,9 @@ from sensor.capture import expand_inputs
 from sensor.compliance.cli import register as register_compliance
 from sensor.config import EgressConfig, dump_config, load_config
 from sensor.errors import EgressError
-from sensor.gcsettings import tune_for_pipeline
 from sensor.live.cli import sensor_command
 from sensor.logs import setup_logging
+from sensor.memory_settings import tune_for_pipeline
 from sensor.outputs.case_commands import evidence_group, report_command, verify_log_command
 from sensor.outputs.commands import alerts_group
 from sensor.outputs.console import render_alert, render_summary

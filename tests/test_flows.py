@@ -208,7 +208,7 @@ def test_closed_flows_are_freed_without_the_cyclic_collector(tmp_path: Path) -> 
     """A closed flow, its reassemblers, its application handler and its HTTP parsers are freed by
     reference counting as soon as the flow record is written: the flow table drops the flow <->
     handler link and the parsers hold no cycles. Before, every flow waited for a full cyclic
-    collection, which with 100,000 live flows walked the whole heap (sensor/gcsettings.py)."""
+    collection, which with 100,000 live flows walked the whole heap (sensor/memory_settings.py)."""
     import gc
 
     from bench.flowstress import million_flows

@@ -33,7 +33,7 @@ from sensor.compliance.packs import load_packs
 from sensor.compliance.processors import ProcessorMap, load_processors
 from sensor.config import EgressConfig, load_config
 from sensor.errors import EgressError
-from sensor.gcsettings import tune_for_pipeline
+from sensor.memory_settings import tune_for_pipeline
 from sensor.policy import Jurisdiction
 
 log = logging.getLogger("sensor.live")

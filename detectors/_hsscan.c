@@ -313,105 +313,10 @@ static int on_run_match(unsigned int id, unsigned long long from, unsigned long 
                     (unsigned long long)((int64_t)to + shift), flags, &c->matches);
 }
 
-static PyObject *Database_scan_runs(Database *self, PyObject *args) {
-    Py_buffer data, table, required, openers;
-    Py_ssize_t shortest, longest;
-    int anchored;
-    if (!PyArg_ParseTuple(args, "y*y*y*nnpy*", &data, &table, &required, &shortest, &longest,
-                          &anchored, &openers))
-        return NULL;
-    if (table.len != 256 || (required.len != 0 && required.len != 256) || shortest < 1 ||
-        (openers.len != 0 && openers.len != (longest + 1) * 256)) {
-        PyBuffer_Release(&data);
-        PyBuffer_Release(&table);
-        PyBuffer_Release(&required);
-        PyBuffer_Release(&openers);
-        PyErr_SetString(PyExc_ValueError,
-                        "byte classes must be 256-byte tables, openers (longest + 1) of them");
-        return NULL;
-    }
-    /* openers[length * 256 + b]: some pattern of this length may start with byte b */
-    const unsigned char *opens = openers.len ? (const unsigned char *)openers.buf : NULL;
-    const unsigned char *buf = (const unsigned char *)data.buf;
-    const unsigned char *in = (const unsigned char *)table.buf;
-    const unsigned char *needed = required.len ? (const unsigned char *)required.buf : NULL;
-    size_t n = (size_t)data.len, total = 1;
-    Runs runs = {NULL, NULL, NULL, 0, 0};
-    RunContext context = {{NULL, 0, 0}, &runs, 0, anchored};
-    char *compact = NULL;
-    int no_memory = 0;
-    hs_error_t err = HS_SUCCESS;
-    Py_BEGIN_ALLOW_THREADS
-    ByteClass cls;
-    byte_class(&cls, in);
-    /* Runs from the class bits 64 bytes at a time: a run starts or ends where a bit differs from
-     * the one before it (the byte before the data counts as outside); a run still open at the
-     * end ends at n. */
-    uint64_t before = 0; /* the last bit of the previous 64 */
-    size_t start = 0, i = 0;
-    for (size_t at = 0; at < n + 64 && !no_memory; at += 64) {
-        uint64_t bits = at < n ? class_bits(&cls, buf, at, n) : 0;
-        uint64_t edges = bits ^ ((bits << 1) | before);
-        before = bits >> 63;
-        for (; edges; edges &= edges - 1) {
-            size_t edge = at + (size_t)__builtin_ctzll(edges);
-            if (bits >> (edge - at) & 1) { /* a run starts */
-                start = edge;
-                continue;
-            }
-            i = edge < n ? edge : n; /* the run [start, i) ends */
-            Py_ssize_t length = (Py_ssize_t)(i - start);
-            if (length < shortest || length > longest) continue;
-            if (opens != NULL && !opens[(size_t)length * 256 + buf[start]]) continue;
-            if (needed != NULL) {
-                size_t k = start;
-                while (k < i && !needed[buf[k]]) k++;
-                if (k == i) continue;
-            }
-            if (!add_run(&runs, (int64_t)start, (int64_t)i)) {
-                no_memory = 1;
-                break;
-            }
-            total += (size_t)length + 1;
-        }
-    }
-    if (!no_memory && runs.count) {
-        compact = PyMem_RawMalloc(total);
-        if (compact == NULL) no_memory = 1;
-    }
-    if (compact != NULL) {
-        size_t at = 0;
-        compact[at++] = '\n';
-        for (size_t k = 0; k < runs.count; k++) {
-            size_t length = (size_t)(runs.ends[k] - runs.starts[k]);
-            memcpy(compact + at, buf + runs.starts[k], length);
-            at += length;
-            runs.compact_ends[k] = (int64_t)at;
-            compact[at++] = '\n';
-        }
-        err = hs_scan(self->db, compact, (unsigned int)total, 0, self->scratch, on_run_match,
-                      &context);
-    }
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&data);
-    PyBuffer_Release(&table);
-    PyBuffer_Release(&required);
-    PyBuffer_Release(&openers);
-    PyMem_RawFree(compact);
-    PyMem_RawFree(runs.starts);
-    PyMem_RawFree(runs.ends);
-    PyMem_RawFree(runs.compact_ends);
-    return collected(&context.matches, no_memory, err);
-}
-
 static PyMethodDef Database_methods[] = {
     {"scan", (PyCFunction)Database_scan, METH_VARARGS,
      "scan(data) -> list of (id, froms, tos): each expression's matches in match order, ids "
      "ascending, offsets as int64 buffers"},
-    {"scan_runs", (PyCFunction)Database_scan_runs, METH_VARARGS,
-     "scan_runs(data, table, required, shortest, longest, anchored, openers) -> list as scan(): "
-     "this database over the runs of table's bytes (holding a byte of required, and of a length "
-     "and first byte openers allows, if given), offsets in data"},
     {"serialize", (PyCFunction)Database_serialize, METH_NOARGS,
      "serialize() -> bytes: the compiled database, for load() on a machine of the same platform"},
     {NULL, NULL, 0, NULL}};
@@ -504,6 +409,180 @@ done:
     return result;
 }
 
+/* A whole-run pattern checked without hyperscan (runscan.LinearShape): a run of length L in
+ * [shortest, longest] matches when its first `prefix` bytes, its last `suffix` bytes and the
+ * ones between are each in their class. */
+typedef struct {
+    unsigned int id;
+    Py_ssize_t shortest, longest, prefix, suffix;
+    const unsigned char *tables; /* prefix, repeated, suffix classes: 256 bytes each */
+} Linear;
+
+static int linear_match(const Linear *p, const unsigned char *run, Py_ssize_t length) {
+    if (length < p->shortest || length > p->longest) return 0;
+    const unsigned char *repeated = p->tables + p->prefix * 256;
+    Py_ssize_t middle = length - p->suffix;
+    for (Py_ssize_t j = 0; j < p->prefix; j++)
+        if (!p->tables[j * 256 + run[j]]) return 0;
+    for (Py_ssize_t j = p->prefix; j < middle; j++)
+        if (!repeated[run[j]]) return 0;
+    for (Py_ssize_t j = middle; j < length; j++)
+        if (!repeated[(1 + j - middle) * 256 + run[j]]) return 0;
+    return 1;
+}
+
+/* The `linear` argument of scan_runs as Linear entries holding references to their tables;
+ * NULL with an error set. */
+static Linear *linear_patterns(PyObject *list, Py_ssize_t *count, PyObject ***owners) {
+    if (!PyList_Check(list)) {
+        PyErr_SetString(PyExc_TypeError, "linear must be a list");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    Linear *out = PyMem_Calloc((size_t)n + 1, sizeof(Linear));
+    PyObject **held = PyMem_Calloc((size_t)n + 1, sizeof(PyObject *));
+    if (out == NULL || held == NULL) {
+        PyMem_Free(out);
+        PyMem_Free(held);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Linear *p = &out[k];
+        PyObject *tables;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(list, k), "InnnnO!", &p->id, &p->shortest,
+                              &p->longest, &p->prefix, &p->suffix, &PyBytes_Type, &tables) ||
+            p->prefix < 0 || p->suffix < 0 || p->shortest < p->prefix + p->suffix ||
+            p->longest < p->shortest ||
+            PyBytes_GET_SIZE(tables) != (p->prefix + 1 + p->suffix) * 256) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "a linear pattern's lengths or tables are wrong");
+            for (Py_ssize_t j = 0; j < k; j++) Py_DECREF(held[j]);
+            PyMem_Free(out);
+            PyMem_Free(held);
+            return NULL;
+        }
+        p->tables = (const unsigned char *)PyBytes_AS_STRING(tables);
+        held[k] = Py_NewRef(tables);
+    }
+    *count = n;
+    *owners = held;
+    return out;
+}
+
+/* scan_runs(database, data, table, required, shortest, longest, anchored, openers, linear): see
+ * the method table. */
+static PyObject *scan_runs(PyObject *module, PyObject *args) {
+    PyObject *database, *linear_list;
+    Py_buffer data, table, required, openers;
+    Py_ssize_t shortest, longest;
+    int anchored;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "Oy*y*y*nnpy*O", &database, &data, &table, &required, &shortest,
+                          &longest, &anchored, &openers, &linear_list))
+        return NULL;
+    Database *self = database == Py_None ? NULL : (Database *)database;
+    Py_ssize_t n_linear = 0;
+    PyObject **owners = NULL;
+    Linear *linear = NULL;
+    if ((self != NULL && !PyObject_TypeCheck(database, &DatabaseType)) || table.len != 256 ||
+        (required.len != 0 && required.len != 256) || shortest < 1 ||
+        (openers.len != 0 && openers.len != (longest + 1) * 256) ||
+        (linear = linear_patterns(linear_list, &n_linear, &owners)) == NULL) {
+        PyBuffer_Release(&data);
+        PyBuffer_Release(&table);
+        PyBuffer_Release(&required);
+        PyBuffer_Release(&openers);
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError,
+                            "need a Database or None, 256-byte class tables and openers "
+                            "(longest + 1) of them");
+        return NULL;
+    }
+    /* openers[length * 256 + b]: some pattern of this length may start with byte b */
+    const unsigned char *opens = openers.len ? (const unsigned char *)openers.buf : NULL;
+    const unsigned char *buf = (const unsigned char *)data.buf;
+    const unsigned char *in = (const unsigned char *)table.buf;
+    const unsigned char *needed = required.len ? (const unsigned char *)required.buf : NULL;
+    size_t n = (size_t)data.len, total = 1;
+    Runs runs = {NULL, NULL, NULL, 0, 0};
+    RunContext context = {{NULL, 0, 0}, &runs, 0, anchored};
+    char *compact = NULL;
+    int no_memory = 0;
+    hs_error_t err = HS_SUCCESS;
+    Py_BEGIN_ALLOW_THREADS
+    ByteClass cls;
+    byte_class(&cls, in);
+    /* Runs from the class bits 64 bytes at a time: a run starts or ends where a bit differs from
+     * the one before it (the byte before the data counts as outside); a run still open at the
+     * end ends at n. */
+    uint64_t before = 0; /* the last bit of the previous 64 */
+    size_t start = 0, i = 0;
+    for (size_t at = 0; at < n + 64 && !no_memory; at += 64) {
+        uint64_t bits = at < n ? class_bits(&cls, buf, at, n) : 0;
+        uint64_t edges = bits ^ ((bits << 1) | before);
+        before = bits >> 63;
+        for (; edges; edges &= edges - 1) {
+            size_t edge = at + (size_t)__builtin_ctzll(edges);
+            if (bits >> (edge - at) & 1) { /* a run starts */
+                start = edge;
+                continue;
+            }
+            i = edge < n ? edge : n; /* the run [start, i) ends */
+            Py_ssize_t length = (Py_ssize_t)(i - start);
+            if (length < shortest || length > longest) continue;
+            if (needed != NULL) {
+                size_t k = start;
+                while (k < i && !needed[buf[k]]) k++;
+                if (k == i) continue;
+            }
+            for (Py_ssize_t k = 0; k < n_linear; k++)
+                if (linear_match(&linear[k], buf + start, length) &&
+                    on_match(linear[k].id, start - 1, i + 1, 0, &context.matches))
+                    no_memory = 1;
+            if (no_memory) break;
+            if (self == NULL) continue; /* every pattern is linear: nothing to copy out */
+            if (opens != NULL && !opens[(size_t)length * 256 + buf[start]]) continue;
+            if (!add_run(&runs, (int64_t)start, (int64_t)i)) {
+                no_memory = 1;
+                break;
+            }
+            total += (size_t)length + 1;
+        }
+    }
+    if (!no_memory && runs.count && self != NULL) {
+        compact = PyMem_RawMalloc(total);
+        if (compact == NULL) no_memory = 1;
+    }
+    if (compact != NULL) {
+        size_t at = 0;
+        compact[at++] = '\n';
+        for (size_t k = 0; k < runs.count; k++) {
+            size_t length = (size_t)(runs.ends[k] - runs.starts[k]);
+            memcpy(compact + at, buf + runs.starts[k], length);
+            at += length;
+            runs.compact_ends[k] = (int64_t)at;
+            compact[at++] = '\n';
+        }
+        err = hs_scan(self->db, compact, (unsigned int)total, 0, self->scratch, on_run_match,
+                      &context);
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&table);
+    PyBuffer_Release(&required);
+    PyBuffer_Release(&openers);
+    PyMem_RawFree(compact);
+    PyMem_RawFree(runs.starts);
+    PyMem_RawFree(runs.ends);
+    PyMem_RawFree(runs.compact_ends);
+    for (Py_ssize_t k = 0; k < n_linear; k++) Py_DECREF(owners[k]);
+    PyMem_Free(owners);
+    PyMem_Free(linear);
+    return collected(&context.matches, no_memory, err);
+}
+
+
 static PyObject *version(PyObject *module, PyObject *unused) {
     (void)module;
     (void)unused;
@@ -512,6 +591,13 @@ static PyObject *version(PyObject *module, PyObject *unused) {
 
 static PyMethodDef module_methods[] = {
     {"compile", compile, METH_VARARGS, "compile(expressions, flags) -> Database"},
+    {"scan_runs", scan_runs, METH_VARARGS,
+     "scan_runs(database, data, table, required, shortest, longest, anchored, openers, linear) "
+     "-> list as Database.scan(): the maximal runs of table's bytes with a length in [shortest, "
+     "longest] (and holding a byte of required, if given); each checked against the linear "
+     "patterns [(id, shortest, longest, prefix, suffix, tables)], then, if database is not None, "
+     "those of a length and first byte openers allows copied out and scanned with it; offsets "
+     "in data"},
     {"load", load, METH_VARARGS, "load(serialized) -> Database (ValueError if unusable)"},
     {"version", version, METH_NOARGS, "the libhs version string"},
     {NULL, NULL, 0, NULL}};

@@ -9,18 +9,19 @@ Columns = list[tuple[int, Offsets, Offsets]]  # (expression id, froms, tos), ids
 
 class Database:
     def scan(self, data: bytes) -> Columns: ...
-    def scan_runs(
-        self,
-        data: bytes,
-        table: bytes,
-        required: bytes,
-        shortest: int,
-        longest: int,
-        anchored: bool,
-        openers: bytes,
-    ) -> Columns: ...
     def serialize(self) -> bytes: ...
 
 def compile(expressions: list[bytes], flags: list[int]) -> Database: ...
+def scan_runs(
+    database: Database | None,
+    data: bytes,
+    table: bytes,
+    required: bytes,
+    shortest: int,
+    longest: int,
+    anchored: bool,
+    openers: bytes,
+    linear: list[tuple[int, int, int, int, int, bytes]],
+) -> Columns: ...
 def load(serialized: bytes) -> Database: ...
 def version() -> str: ...

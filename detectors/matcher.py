@@ -234,7 +234,8 @@ class _Expr:
 @dataclass
 class _RunGroup:
     """``scan_runs`` patterns with one run plan, scanned over those runs only
-    (``detectors.runscan``); their expression ids are ``base`` onwards."""
+    (``detectors.runscan``); their expression ids are ``base`` onwards, the ones hyperscan scans
+    first, then the linear ones the C run scan checks itself."""
 
     plan: runscan.RunPlan
     base: int
@@ -242,13 +243,34 @@ class _RunGroup:
     longest: int = 0
     expressions: list[bytes] = field(default_factory=list)
     flags: list[int] = field(default_factory=list)
-    # whole runs: (length, first byte) pairs some pattern allows, as ranges x byte sets
+    # whole runs hyperscan scans: (length, first byte) pairs some pattern allows
     starts: list[tuple[int, int, BoolArray]] = field(default_factory=list)
     openers: bytes = b""
-    native: _hsscan.Database = field(init=False)
+    # whole-run patterns checked byte by byte: (id in the group, lengths, prefix, suffix, tables)
+    linear: list[tuple[int, int, int, int, int, bytes]] = field(default_factory=list)
+    native: _hsscan.Database | None = None
+    module: ModuleType | None = None  # detectors._hsscan: groups exist only when it is built
+    patterns: list[PatternSpec] = field(default_factory=list)  # in the group's id order
+
+    @staticmethod
+    def shape(plan: runscan.RunPlan, pattern: PatternSpec) -> runscan.LinearShape | None:
+        """How a whole-run pattern is checked without hyperscan, if it can be."""
+        return runscan.linear_shape(pattern.byte_regex) if plan.anchored else None
 
     def add(self, pattern: PatternSpec, wrapped: bytes, flag: int) -> None:
-        if self.plan.anchored:
+        """Add the next pattern (the ones with a ``shape`` last)."""
+        self.patterns.append(pattern)
+        self.shortest = min(self.shortest, pattern.min_length)
+        shape = self.shape(self.plan, pattern)
+        if shape is not None:
+            self.longest = max(self.longest, pattern.max_length)
+            ident = len(self.expressions) + len(self.linear)
+            tables = shape.tables()
+            self.linear.append(
+                (ident, shape.shortest, shape.longest, len(shape.prefix), len(shape.suffix), tables)
+            )
+        elif self.plan.anchored:
+            assert not self.linear, "hyperscan patterns come first"
             self.expressions.append(runscan.anchored(pattern))
             self.flags.append(runscan.MULTILINE)
             self.longest = max(self.longest, pattern.max_length)
@@ -259,12 +281,11 @@ class _RunGroup:
             self.expressions.append(wrapped)
             self.flags.append(flag)
             self.longest = MAX_RUN
-        self.shortest = min(self.shortest, pattern.min_length)
 
     def seal(self) -> None:
-        """Fix the run filter once every pattern is in: a whole run is copied out only if some
-        pattern allows its length and first byte (18-digit resident IDs never reach the mobile
-        and card patterns, unless they start with 62, a UnionPay length)."""
+        """Fix the run filter once every pattern is in: a whole run is copied out for hyperscan
+        only if one of its patterns allows its length and first byte (18-digit resident IDs never
+        reach the landline pattern)."""
         if not self.plan.anchored:
             return
         openers = np.zeros((self.longest + 1, 256), dtype=bool)
@@ -276,7 +297,9 @@ class _RunGroup:
         """The wrapped form's matches of this group's patterns in ``padded``, per expression."""
         plan = self.plan
         required = b"" if plan.required is None else plan.required.tobytes()
-        found = self.native.scan_runs(
+        assert self.module is not None
+        found = self.module.scan_runs(
+            self.native,
             padded,
             plan.run_class.tobytes(),
             required,
@@ -284,6 +307,7 @@ class _RunGroup:
             self.longest,
             plan.anchored,
             self.openers,
+            self.linear,
         )
         return _columns(found, self.base)
 
@@ -362,14 +386,18 @@ class Matcher:
         self._exprs.extend(expr for expr, _w, _f in unanchored)
         self._runs: list[_RunGroup] = []
         for members in grouped.values():
-            group = _RunGroup(members[0][4], len(self._exprs))
-            for expr, pattern, wrapped, flag, _plan in members:
+            plan = members[0][4]
+            group = _RunGroup(plan, len(self._exprs), module=native)
+            # hyperscan's patterns first: its database numbers them from 0
+            for expr, pattern, wrapped, flag, _plan in sorted(
+                members, key=lambda m: _RunGroup.shape(plan, m[1]) is not None
+            ):
                 group.add(pattern, wrapped, flag)
                 self._exprs.append(expr)
             group.seal()
             self._runs.append(group)
         key = tuple(expressions), tuple(flags)
-        run_keys = [(tuple(g.expressions), g.plan.key) for g in self._runs]
+        run_keys = [(tuple(g.expressions), g.plan.key, g.linear) for g in self._runs]
         # The fingerprint keys compiled databases by signature content (``_native_database``).
         self.fingerprint = hashlib.sha256(
             repr((key, unanchored_key, run_keys)).encode()
@@ -391,6 +419,8 @@ class Matcher:
             )
         for group in self._runs:
             assert native is not None  # routed only when the C collector is there
+            if not group.expressions:
+                continue  # every pattern of the group is linear
             group_key = tuple(group.expressions), tuple(group.flags)
             group.native = _native_database(
                 native, list(group_key[0]), list(group_key[1]), _fingerprint(group_key)

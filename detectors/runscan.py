@@ -10,6 +10,11 @@ patterns marked ``scan_runs`` cost 0.070 s of a 0.141 s scan. Two shapes let the
   runs whose length the patterns allow are cut out into a compact newline-separated buffer and
   scanned with the patterns anchored as ``^(?:P)$`` in multi-line mode: hyperscan then starts them
   only at the newlines. Each match is reported as the byte before and after its run.
+  A whole-run pattern that is a fixed sequence of byte classes around at most one repeated class
+  (``LinearShape``: the mobile, card and 15-digit ID patterns) is not given to hyperscan at all:
+  the C run scan checks each run's bytes against the classes of its position as it finds the run
+  (dense CSV: 120,000 mobile numbers, the whole-run pass 17 -> 4.3 ms). Only the others (the landline
+  pattern, with its alternatives) need the runs copied out.
 * **separated runs**: the pattern's bytes are its boundary class plus separators (``[ -]``), and
   every match holds at least one separator (``1[3-9][0-9][ -][0-9]{4}[ -][0-9]{4}``). Only the
   maximal runs of class-and-separator bytes that hold a separator can contain a match; they are
@@ -210,6 +215,70 @@ def _leading(items: list[tuple[Any, Any]], depth: int) -> list[tuple[BoolArray, 
         for path in _leading(expansion, depth):
             seen.setdefault(b"".join(s.tobytes() for s in path), path)
     return list(seen.values())
+
+
+@dataclass(frozen=True)
+class LinearShape:
+    """A pattern that is a fixed sequence of byte classes around at most one repeated class
+    (``1[3-9][0-9]{9}``, ``[2-6][0-9]{12,16}``): a whole run of length L matches when each byte is
+    in its position's class, checked in C without hyperscan (``_hsscan.scan_runs``: 0.045 us a
+    run against 0.08 for hyperscan's multi-line anchored scan of the copied runs)."""
+
+    prefix: list[BoolArray]
+    repeated: BoolArray | None  # None: no repeated part, shortest == longest
+    suffix: list[BoolArray]
+    shortest: int
+    longest: int
+
+    def tables(self) -> bytes:
+        """Prefix, repeated and suffix classes as consecutive 256-byte tables (the repeated one
+        all zero when there is none)."""
+        repeated = np.zeros(256, dtype=bool) if self.repeated is None else self.repeated
+        return b"".join(t.tobytes() for t in [*self.prefix, repeated, *self.suffix])
+
+
+def linear_shape(regex: str) -> LinearShape | None:
+    """The pattern as a ``LinearShape``, or None when it is not one (alternatives of different
+    lengths, two variable repeats, anything unparsed): those stay with hyperscan."""
+    try:
+        parts = _flatten(list(sre_parse.parse(regex.encode("latin-1"))))
+    except (re.error, UnicodeEncodeError, _Unknown, RecursionError):
+        return None
+    variable = [k for k, (_atom, low, high) in enumerate(parts) if low != high]
+    if len(variable) > 1 or any(high >= sre.MAXREPEAT for _a, _l, high in parts):
+        return None
+    at = variable[0] if variable else len(parts)
+    prefix = [atom for atom, low, _h in parts[:at] for _ in range(low)]
+    suffix = [atom for atom, low, _h in parts[at + 1 :] for _ in range(low)]
+    fixed = len(prefix) + len(suffix)
+    if not variable:
+        return LinearShape(prefix, None, [], fixed, fixed)
+    atom, low, high = parts[at]
+    return LinearShape(prefix, atom, suffix, fixed + low, fixed + high)
+
+
+def _flatten(items: list[tuple[Any, Any]]) -> list[tuple[BoolArray, int, int]]:
+    """(class, least, most) per atom of a sequence, groups opened, fixed repeats of sequences
+    unrolled; _Unknown when it is not a sequence of classes."""
+    out: list[tuple[BoolArray, int, int]] = []
+    for op, arg in items:
+        if op is sre.SUBPATTERN:
+            if arg[1] or arg[2]:
+                raise _Unknown
+            out += _flatten(list(arg[3]))
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            low, high, sub = int(arg[0]), int(arg[1]), _flatten(list(arg[2]))
+            if len(sub) == 1 and sub[0][1] == sub[0][2] == 1:
+                out.append((sub[0][0], low, high))
+            elif low == high and all(a_low == a_high for _a, a_low, a_high in sub):
+                out += sub * low
+            else:
+                raise _Unknown
+        elif op is sre.BRANCH:
+            raise _Unknown
+        else:
+            out.append((_item(op, arg), 1, 1))
+    return out
 
 
 def width(regex: str) -> tuple[int, int] | None:

@@ -71,7 +71,10 @@ def test_the_built_in_scan_runs_patterns_qualify() -> None:
     flagged = [(s.id, p.regex) for s in SPECS for p in s.patterns if p.scan_runs]
     assert len(flagged) == 11
     routed = Matcher(SPECS)._runs
-    assert sum(len(g.expressions) for g in routed) == len(flagged)
+    assert sum(len(g.expressions) + len(g.linear) for g in routed) == len(flagged)
+    # mobile, card and 15-digit ID numbers are checked in C; landlines (alternatives) by hyperscan
+    (whole,) = [g for g in routed if g.plan.anchored]
+    assert len(whole.linear) == 5 and len(whole.expressions) == 1
     assert sorted(g.plan.anchored for g in routed) == [False, True]
 
 
@@ -83,10 +86,10 @@ def test_a_pattern_wrongly_marked_is_refused() -> None:
         Matcher((IdentifierSpec.model_validate(data),))
 
 
-def _oracle(padded: bytes, group_expressions: list[bytes], table: np.ndarray, lo: int, hi: int):
+def _oracle(padded: bytes, regexes: list[str], table: np.ndarray, lo: int, hi: int):
     """Every (local id, byte before the run, byte after it) by re.fullmatch on each run."""
     starts, ends = runscan.runs(padded, table, lo, hi)
-    patterns = [re.compile(e[len(b"^(?:") : -len(b")$")]) for e in group_expressions]
+    patterns = [re.compile(r.encode("latin-1")) for r in regexes]
     rows = []
     for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
         rows.extend((i, s - 1, e + 1) for i, p in enumerate(patterns) if p.fullmatch(padded[s:e]))
@@ -109,7 +112,8 @@ def test_the_c_run_scan_matches_a_python_oracle() -> None:
             for start, end in zip(froms.tolist(), tos.tolist(), strict=True)
         )
         table = group.plan.run_class
-        want = _oracle(padded, group.expressions, table, group.shortest, group.longest)
+        regexes = [p.byte_regex for p in group.patterns]
+        want = _oracle(padded, regexes, table, group.shortest, group.longest)
         assert got == want
 
 
@@ -133,8 +137,8 @@ def test_the_c_run_finder_agrees_with_the_numpy_reference(members: bytes) -> Non
             data = bytes(rng.choice(alphabet) for _ in range(size))
             padded = b"\n" + data + b"\n"
             for shortest, longest in ((1, 10_000), (3, 7)):
-                found = whole_line.scan_runs(
-                    padded, table.tobytes(), b"", shortest, longest, True, b""
+                found = _hsscan.scan_runs(
+                    whole_line, padded, table.tobytes(), b"", shortest, longest, True, b"", []
                 )
                 starts, ends = runscan.runs(padded, table, shortest, longest)
                 if not starts.size:
@@ -144,6 +148,50 @@ def test_the_c_run_finder_agrees_with_the_numpy_reference(members: bytes) -> Non
                 assert ident == 0
                 assert np.frombuffer(froms, np.int64).tolist() == (starts - 1).tolist()
                 assert np.frombuffer(tos, np.int64).tolist() == (ends + 1).tolist()
+
+
+def test_linear_shapes() -> None:
+    def shape(regex: str) -> tuple[int, bool, int, int, int] | None:
+        s = runscan.linear_shape(regex)
+        if s is None:
+            return None
+        return len(s.prefix), s.repeated is not None, len(s.suffix), s.shortest, s.longest
+
+    assert shape("1[3-9][0-9]{9}") == (11, False, 0, 11, 11)
+    assert shape("62[0-9]{14,17}") == (2, True, 0, 16, 19)
+    assert shape("(?:ab){2}[0-9]{1,3}c") == (4, True, 1, 6, 8)
+    assert shape("0(?:10|2[0-9])[0-9]{6}") is None  # alternatives
+    assert shape("[0-9]{1,3}x{2,3}") is None  # two variable repeats
+    assert shape("a*") is None  # unbounded
+
+
+def test_linear_patterns_match_as_re_fullmatch_does() -> None:
+    """The C check of linear whole-run patterns (no hyperscan database at all) against re."""
+    from detectors import _hsscan
+
+    regexes = ["1[3-9][0-9]{9}", "(?:12){2}[0-9]{1,3}3", "[2-6][0-9]{3,5}", "9"]
+    linear = []
+    for ident, regex in enumerate(regexes):
+        s = runscan.linear_shape(regex)
+        assert s is not None
+        linear.append((ident, s.shortest, s.longest, len(s.prefix), len(s.suffix), s.tables()))
+    rng = random.Random(8)
+    for _ in range(300):
+        data = bytes(rng.choice(b"0123456789x,\n") for _ in range(rng.randint(0, 300)))
+        data += b",13812345678,121203,121299993,9,"
+        padded = b"\n" + data + b"\n"
+        found = _hsscan.scan_runs(None, padded, DIGITS.tobytes(), b"", 1, 30, True, b"", linear)
+        got = sorted(
+            (ident, start, end)
+            for ident, froms, tos in found
+            for start, end in zip(
+                np.frombuffer(memoryview(froms), np.int64).tolist(),
+                np.frombuffer(memoryview(tos), np.int64).tolist(),
+                strict=True,
+            )
+        )
+        assert got == _oracle(padded, regexes, DIGITS, 1, 30)
+        assert len({ident for ident, _s, _e in got}) >= 3
 
 
 def _rows(matcher: Matcher, data: bytes) -> list[tuple[object, ...]]:

@@ -296,7 +296,9 @@ def test_total_size_depth_and_member_limits_are_flagged() -> None:
 
 def test_damaged_inputs_are_flagged_not_raised() -> None:
     xlsx = _xlsx()
-    assert "error:zip" in extract(xlsx[: len(xlsx) // 2]).flags
+    half = extract(xlsx[: len(xlsx) // 2]).flags  # no central directory: local headers read
+    assert "zip:local-headers" in half and "zip:truncated" in half
+    assert "error:zip" in extract(b"PK\x03\x04" + b"\x00" * 10).flags
     assert "error:pdf" in extract(b"%PDF-1.7\n" + b"\x00garbage" * 50).flags
     assert "error:stream" in extract(b"\x1f\x8b\x08\x00" + b"not gzip at all").flags
 

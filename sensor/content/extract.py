@@ -42,6 +42,7 @@ from sensor.content.legacy_office import DamagedWorkbook, NotAWorkbook, xls_shee
 from sensor.content.office import office_parts
 from sensor.content.ole import damaged_kind, ole_kind, read_doc, read_ppt
 from sensor.content.sniff import detect_type, is_encrypted
+from sensor.content.ziplocal import DEFLATED, STORED, LocalMember, local_members
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # it warns on every odd PDF; we flag instead
 
@@ -262,20 +263,11 @@ class _Extractor:
         try:
             archive = zipfile.ZipFile(io.BytesIO(data))
         except (zipfile.BadZipFile, OSError, ValueError):
-            self.result.flag("error:zip")
-            self._text(data, "binary", path)  # a damaged archive may still hold stored text
+            self._local_zip(data, kind, path, depth)
             return
         with archive:
             if kind in OFFICE_KINDS:
-                read = self._member_reader(archive)
-                try:
-                    for name, text in office_parts(kind, archive, read):
-                        sub_kind = f"{kind}-sheet" if kind in ("xlsx", "ods") else kind
-                        self.result.parts.append(
-                            TextPart(_join(path, name), sub_kind, "utf-8", text)
-                        )
-                except (zipfile.BadZipFile, OSError, ValueError, RuntimeError):
-                    self.result.flag(f"error:{kind}")
+                self._office(kind, archive.namelist(), self._member_reader(archive), path)
                 return
             for info in archive.infolist():
                 if info.is_dir():
@@ -287,6 +279,62 @@ class _Extractor:
                 member = self._read_member(archive, info)
                 if member is not None:
                     self.walk(member, _join(path, info.filename), depth + 1)
+
+    def _office(
+        self, kind: str, names: list[str], read: Callable[[str], bytes | None], path: str
+    ) -> None:
+        sub_kind = f"{kind}-sheet" if kind in ("xlsx", "ods") else kind
+        try:
+            for name, text in office_parts(kind, names, read):
+                self.result.parts.append(TextPart(_join(path, name), sub_kind, "utf-8", text))
+        except (zipfile.BadZipFile, OSError, ValueError, RuntimeError):
+            self.result.flag(f"error:{kind}")
+
+    def _local_zip(self, data: bytes, kind: str, path: str, depth: int) -> None:
+        """An archive without a usable central directory (cut by the object limit or a capture
+        hole, or still being written): its members from their local headers (ziplocal.py)."""
+        members = [m for m in local_members(data) if not m.name.endswith("/")]
+        if not members:
+            self.result.flag("error:zip")
+            self._text(data, "binary", path)  # a damaged archive may still hold stored text
+            return
+        self.result.flag("zip:local-headers")
+        if any(m.truncated for m in members):
+            self.result.flag("zip:truncated")
+        if any(m.resynced for m in members):
+            self.result.flag("zip:resynced")
+        if kind in OFFICE_KINDS:
+            by_name = {m.name: m for m in members}
+
+            def read(name: str) -> bytes | None:
+                member = by_name.get(name)
+                if member is None:
+                    return None
+                self._count_member()
+                return self._local_member(member)
+
+            self._office(kind, list(by_name), read, path)
+            return
+        for member in members:
+            self._count_member()
+            inner = self._local_member(member)
+            if inner is not None:
+                self.walk(inner, _join(path, member.name), depth + 1)
+
+    def _local_member(self, member: LocalMember) -> bytes | None:
+        """A member's bytes within the limits (what is there of a truncated one)."""
+        self._check_time()
+        if member.encrypted:
+            self.result.flag("encrypted")
+            return None
+        if member.method == STORED:
+            return self._expanded(bytes(member.data), len(member.data))
+        if member.method == DEFLATED:
+            return self._decompress(
+                lambda: _ZlibStream(zlib.decompressobj(-zlib.MAX_WBITS)), bytes(member.data)
+            )
+        self.result.flag("unsupported:zip-method")
+        return None
 
     def _member_reader(self, archive: zipfile.ZipFile) -> Callable[[str], bytes | None]:
         def read(name: str) -> bytes | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import re
-import zipfile
 from collections.abc import Callable, Iterator
 
 Reader = Callable[[str], bytes | None]  # member name -> bytes (None: missing or over a limit)
@@ -144,9 +143,9 @@ def _numbered(names: list[str], prefix: str) -> list[str]:
     return sorted(found, key=lambda n: int(re.sub(r"\D", "", n) or 0))
 
 
-def office_parts(kind: str, archive: zipfile.ZipFile, read: Reader) -> Iterator[tuple[str, bytes]]:
-    """(part name, UTF-8 text) of an Office file already opened as a ZIP."""
-    names = archive.namelist()
+def office_parts(kind: str, names: list[str], read: Reader) -> Iterator[tuple[str, bytes]]:
+    """(part name, UTF-8 text) of an Office file already opened as a ZIP (``names``: its
+    members)."""
     if kind == "xlsx":
         yield from xlsx_sheets(read)
     elif kind == "docx":

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 from detectors.masking import mask_email
 from sensor.content.sniff import detect_type, is_encrypted, sniff_sample
+from sensor.content.zip_stream import ZipOverflow
+from sensor.content.ziplocal import LOCAL
 
 OBJECT_SCHEMA_VERSION = "0.1"
 
@@ -67,7 +69,11 @@ def overflow_sink(offset: int, kept: bytearray) -> OverflowSink | None:
     """A sink for an object's bytes past the limit at ``offset`` (after the ``kept`` body), or None
     when no audit is streaming (``overflow_scanning``): the caller then only counts the limit."""
     factory = _overflow_factory.get()
-    return factory(offset, kept) if factory is not None else None
+    if factory is None:
+        return None
+    if kept[:4] == LOCAL:  # a ZIP: its members are inflated past the limit (zip_stream.py)
+        return ZipOverflow.open(offset, kept, factory)
+    return factory(offset, kept)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
-"""ZIP archives without their central directory (sensor/content/ziplocal.py): members read from
-their local headers agree with zipfile on whole archives, a cut archive gives every member before
-the cut and what there is of the cut one, and an upload cut by the object limit is counted."""
+"""ZIP archives without their central directory (sensor/content/ziplocal.py) and past the object
+limit (sensor/content/zip_stream.py): members read from their local headers agree with zipfile, a
+cut archive gives every member before the cut and what there is of the cut one, the stream decoder
+inflates members in any pieces and after holes, and an upload twice the limit is counted whole."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from bench.traffic.people import SyntheticPeople
 from sensor.content.extract import extract
+from sensor.content.zip_stream import ZipStreamDecoder
 from sensor.content.ziplocal import DEFLATED, STORED, local_members
 from tests.test_stream_audit import _audit, _capture, _people
 
@@ -125,9 +127,82 @@ def test_random_damage_never_escapes() -> None:
         extract(bytes(damaged))
 
 
-def test_a_zip_upload_cut_by_the_object_limit_is_counted(tmp_path: Path) -> None:
-    """A deflated CSV export in a ZIP larger than the limit: the kept head used to be an
-    unreadable archive (no central directory), 0 people; now its complete members count."""
+def _chunks(data: bytes, rng: random.Random) -> list[bytes]:
+    out, at = [], 0
+    while at < len(data):
+        step = rng.choice([1, 7, 30, 100, 1000, 5000])
+        out.append(data[at : at + step])
+        at += step
+    return out
+
+
+@pytest.mark.parametrize(("streamed", "zip64"), [(False, False), (True, False), (False, True)])
+def test_the_stream_decoder_inflates_every_member_in_any_pieces(
+    streamed: bool, zip64: bool
+) -> None:
+    data = _zip(streamed, zip64)
+    want = b"".join(member for member, _method in MEMBERS.values())
+    rng = random.Random(2)
+    for _ in range(20):
+        decoder = ZipStreamDecoder(1 << 30)
+        got = b"".join(b"".join(decoder.feed(c)) for c in _chunks(data, rng))
+        got += b"".join(decoder.finish())
+        assert got == want
+        assert decoder.members == 3 and not decoder.flags
+
+
+def test_after_a_hole_the_stream_decoder_goes_on_at_the_next_member() -> None:
+    data = _zip()
+    hole_at = data.find(b"a/people.csv") + 500  # inside the first member's deflated data
+    hole_end = hole_at + 300
+    decoder = ZipStreamDecoder(1 << 30)
+    got = b"".join(decoder.feed(data[:hole_at])) + b"".join(decoder.gap(hole_end - hole_at))
+    got += b"".join(decoder.feed(data[hole_end:])) + b"".join(decoder.finish())
+    first = MEMBERS["a/people.csv"][0]
+    rest = MEMBERS["b/notes.txt"][0] + MEMBERS["c/more.csv"][0]
+    assert got.endswith(rest)
+    head = got[: len(got) - len(rest)]
+    assert 0 < len(head) < len(first) and first.startswith(head)  # what was before the hole
+    assert "zip:gap" in decoder.flags
+
+
+def test_the_stream_decoder_stops_at_its_output_limit() -> None:
+    decoder = ZipStreamDecoder(1000)
+    got = b"".join(decoder.feed(_zip())) + b"".join(decoder.finish())
+    assert len(got) == 1000 and "limit:zip_stream" in decoder.flags
+    assert got == MEMBERS["a/people.csv"][0][:1000]
+
+
+def test_the_stream_decoder_skips_an_encrypted_member() -> None:
+    data = bytearray(_zip())
+    second = data.find(b"PK\x03\x04", 1)
+    data[second + 6] |= 0x01  # the stored notes member marked encrypted
+    decoder = ZipStreamDecoder(1 << 30)
+    got = b"".join(decoder.feed(bytes(data))) + b"".join(decoder.finish())
+    assert got == MEMBERS["a/people.csv"][0] + MEMBERS["c/more.csv"][0]
+    assert "encrypted" in decoder.flags
+
+
+def test_the_stream_decoder_survives_random_damage() -> None:
+    data = _zip(streamed=True)
+    rng = random.Random(6)
+    for _ in range(300):
+        damaged = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        decoder = ZipStreamDecoder(1 << 20)
+        for chunk in _chunks(bytes(damaged), rng):
+            decoder.feed(chunk)
+            if rng.random() < 0.05:
+                decoder.gap(10)
+        decoder.finish()
+        assert decoder.output <= 1 << 20
+
+
+def test_a_zip_upload_past_the_object_limit_is_counted(tmp_path: Path) -> None:
+    """A deflated CSV export in a ZIP twice the limit: block mode reads the kept head from its
+    local headers (it used to be an unreadable archive: 0 people), stream mode inflates the
+    members past the limit, and the alert counts all 600 people."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for k in range(6):
@@ -140,9 +215,13 @@ def test_a_zip_upload_cut_by_the_object_limit_is_counted(tmp_path: Path) -> None
     ) + body
     pcap = _capture(body, request=request)
     whole, _ = _audit(tmp_path, "whole", pcap, max_object_bytes=len(body) + 1)
-    cut, obj = _audit(tmp_path, "cut", pcap, max_object_bytes=limit)
+    streamed, obj = _audit(tmp_path, "streamed", pcap, max_object_bytes=limit)
+    head, _ = _audit(tmp_path, "head", pcap, max_object_bytes=limit, stream_past_limit=False)
     assert _people(whole) == 600
+    assert _people(streamed) == 600
     complete = sum(1 for m in local_members(body[:limit]) if not m.truncated)
     assert complete >= 2
-    assert 100 * complete <= _people(cut) < 600
-    assert "content:zip:local-headers" in obj["object"]["flags"]
+    assert 100 * complete <= _people(head) < 600
+    flags = obj["object"]["flags"]
+    assert "content:zip:local-headers" in flags and "stream:table=csv" in flags
+    assert any(f.startswith("stream:zip_members=") for f in flags)

@@ -10,7 +10,9 @@ in the message's ``#stream`` part, as many as an audit whose limit holds the who
 from __future__ import annotations
 
 import base64
+import io
 import quopri
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +99,43 @@ def test_an_attachment_past_the_limit_is_decoded_and_read(tmp_path: Path, encodi
     assert past > people // 2  # most of the attachment lies past the 16 KiB limit
     raw = _audit(tmp_path, "raw", pcap, max_object_bytes=LIMIT, stream_past_limit=False)
     assert sum(_ids(a) for a in raw["alerts"]) == kept  # without stream mode: the head only
+
+
+def _zip_mail(members: list[bytes]) -> bytes:
+    """A mail with a base64 ZIP attachment holding ``members`` as deflated CSV files."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as writer:
+        for k, member in enumerate(members):
+            writer.writestr(f"export-{k}.csv", member)
+    body = base64.encodebytes(archive.getvalue()).replace(b"\n", b"\r\n")
+    return (
+        b"From: <hr@home.example>\r\nTo: <x@abroad.example>\r\nSubject: export\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="==b2=="\r\n\r\n'
+        b"--==b2==\r\nContent-Type: application/zip\r\nContent-Transfer-Encoding: base64\r\n"
+        b'Content-Disposition: attachment; filename="export.zip"\r\n\r\n'
+        + body
+        + b"\r\n--==b2==--\r\n"
+    )
+
+
+def test_a_zip_attachment_past_the_limit_is_inflated_and_read(tmp_path: Path) -> None:
+    """The attachment's members past the limit are inflated after base64 decoding, so the
+    people zipped there are counted: every resident ID once, on one side of the limit."""
+    csv = _csv(3000).split(b"\n")
+    members = [
+        b"\n".join([csv[0], *csv[1 + k * 600 : 1 + (k + 1) * 600]]) + b"\n" for k in range(5)
+    ]
+    mail = _zip_mail(members)
+    assert len(mail) > 4 * LIMIT
+    pcap = _capture(mail)
+    whole = _audit(tmp_path, "whole", pcap, max_object_bytes=len(mail) + 1)
+    assert sum(_ids(a) for a in whole["alerts"]) == 3000
+    streamed = _audit(tmp_path, "streamed", pcap, max_object_bytes=LIMIT)
+    message = next(a for a in streamed["alerts"] if a["object"]["content_type"] == "message/rfc822")
+    flags = message["object"]["flags"]
+    assert "mime_decoded_past_limit" in flags
+    assert any(f.startswith("stream:zip_members=") and f != "stream:zip_members=0" for f in flags)
+    past = _stream_ids(message)
+    kept = sum(_ids(a) for a in streamed["alerts"] if a is not message)
+    assert past + kept == 3000
+    assert past > 1500  # most of the archive lies past the 16 KiB limit

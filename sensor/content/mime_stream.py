@@ -7,7 +7,9 @@ nobody in it was found. ``MimeStreamDecoder`` is Sans-IO: ``feed(data)`` with th
 order, ``gap(length)`` for a hole, ``finish()`` at the end; each returns the decoded bytes of the
 leaves (after Content-Transfer-Encoding, text in GBK/Big5/... rendered as UTF-8), a ``b"\\n"``
 between two leaves so values never join across parts. Headers, preambles and epilogues are not
-returned (the message object reads its top headers in block mode).
+returned (the message object reads its top headers in block mode). A leaf whose decoded body is a
+ZIP archive (an export zipped and attached) returns its members inflated
+(``sensor.content.zip_stream``), at most ``zip_output`` bytes of them.
 
 How it keeps up with pieces of any size:
 
@@ -42,6 +44,8 @@ from sensor.content.mime import (
     parse_params,
     python_codec,
 )
+from sensor.content.zip_stream import ZipStreamDecoder
+from sensor.content.ziplocal import LOCAL
 
 # A delimiter line is "--" + boundary (at most 70 characters, RFC 2046) + "--" + blanks; a line
 # still being held after this many bytes is body, whatever comes next.
@@ -58,11 +62,23 @@ _HEAD_END = re.compile(rb"\r?\n\r?\n")
 class _Transfer:
     """Content-Transfer-Encoding of one leaf, decoded piece by piece."""
 
-    def __init__(self, encoding: str, charset: str, text: bool, notes: list[str]) -> None:
+    def __init__(
+        self,
+        encoding: str,
+        charset: str,
+        text: bool,
+        notes: list[str],
+        zips: list[ZipStreamDecoder],
+        zip_output: int,
+    ) -> None:
         self.encoding = encoding if encoding in ("base64", "quoted-printable") else ""
         self.carry = b""
         self.skip = 0  # decoded bytes ``tail`` already handed out
         self.notes = notes
+        self.zips = zips  # the message's ZIP leaves, for its counts
+        self.zip_output = zip_output
+        self.zip: ZipStreamDecoder | None = None
+        self.sniff: bytes | None = b""  # the body's first bytes, until they say ZIP or not
         codec = python_codec(charset) if text and charset else None
         self.codec = (
             codecs.getincrementaldecoder(codec)(errors="replace")
@@ -80,7 +96,7 @@ class _Transfer:
         if self.skip:  # already handed out by ``tail``
             cut = min(self.skip, len(out))
             out, self.skip = out[cut:], self.skip - cut
-        return self._text(out, final)
+        return self._text(self._unpack(out, final), final)
 
     def tail(self, held: bytes) -> bytes:
         """What block mode decodes from the carried and ``held`` bytes of a body cut at the size
@@ -97,7 +113,24 @@ class _Transfer:
         else:
             out = held
         self.skip = len(out)
-        return self._text(out, False)
+        return self._text(self._unpack(out, False), False)
+
+    def _unpack(self, out: bytes, final: bool) -> bytes:
+        """A ZIP attachment's members inflated (``zip_stream``); any other body as it is."""
+        if self.sniff is not None:
+            self.sniff += out
+            if len(self.sniff) < len(LOCAL) and not final:
+                return b""
+            out, self.sniff = self.sniff, None
+            if out.startswith(LOCAL):
+                self.zip = ZipStreamDecoder(self.zip_output)
+                self.zips.append(self.zip)
+        if self.zip is None:
+            return out
+        pieces = self.zip.feed(out)
+        if final:
+            pieces += self.zip.finish()
+        return b"".join(pieces)
 
     def _text(self, out: bytes, final: bool) -> bytes:
         if self.codec is not None:
@@ -130,6 +163,8 @@ class _Transfer:
     def resync(self) -> None:
         """A hole: what was carried belongs to bytes now lost."""
         self.carry = b""
+        if self.zip is not None:
+            self.zip.gap(1)  # the member being inflated cannot go on; the next one can
         if self.codec is not None:
             self.codec.reset()
 
@@ -153,8 +188,10 @@ class StreamStats:
 class MimeStreamDecoder:
     """Leaves of one message decoded incrementally (see the module docstring)."""
 
-    def __init__(self, limits: MimeLimits | None = None) -> None:
+    def __init__(self, limits: MimeLimits | None = None, zip_output: int = 1 << 30) -> None:
         self.limits = limits or MimeLimits()
+        self.zip_output = zip_output  # inflated bytes of each ZIP attachment, at most
+        self.zips: list[ZipStreamDecoder] = []
         self.stats = StreamStats()
         self._levels: list[_Level] = []
         self._buf = bytearray()
@@ -273,7 +310,9 @@ class MimeStreamDecoder:
         if encoding not in ("", "7bit", "8bit", "binary", "base64", "quoted-printable"):
             self.stats.anomalies.append(("mime.unknown_transfer_encoding", encoding))
         charset = "" if raw else cparams.get("charset", "")
-        self._leaf = _Transfer(encoding, charset, ctype.startswith("text/"), self._notes)
+        self._leaf = _Transfer(
+            encoding, charset, ctype.startswith("text/"), self._notes, self.zips, self.zip_output
+        )
         self._leaf_bytes = 0
         self._state = "leaf"
         self.stats.leaves += 1

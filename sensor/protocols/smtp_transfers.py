@@ -24,6 +24,7 @@ from collections.abc import Callable
 from sensor.anomalies import AnomalyCounter
 from sensor.content.mime import MimeLimits, MimeMessage, parse_message
 from sensor.content.mime_stream import MimeStreamDecoder
+from sensor.content.zip_stream import DECODE_FACTOR as ZIP_DECODE_FACTOR
 from sensor.objects import (
     FlowContext,
     OverflowSink,
@@ -61,7 +62,7 @@ class DecodedOverflow:
     def open(cls, kept: bytearray, limits: MimeLimits) -> DecodedOverflow | None:
         """Read the kept head for the MIME state at the limit (its decoded tail is the scanner's
         history), then open the scanner; None when the audit does not stream."""
-        decoder = MimeStreamDecoder(limits)
+        decoder = MimeStreamDecoder(limits, zip_output=ZIP_DECODE_FACTOR * max(len(kept), 1 << 20))
         history = bytearray()
         for at in range(0, len(kept), HEAD_SLICE):
             for piece in decoder.feed(bytes(kept[at : at + HEAD_SLICE])):
@@ -70,6 +71,8 @@ class DecodedOverflow:
         history += decoder.tail()  # as the part cut by the limit ends in block mode
         decoder.stats.anomalies.clear()  # block mode reports the head's own
         decoder.stats.decoded_bytes = 0
+        for archive in decoder.zips:
+            archive.members = 0  # members whose local header is past the limit
         sink = overflow_sink(len(kept), history)
         return None if sink is None else cls(decoder, sink)
 
@@ -190,6 +193,9 @@ class SmtpTransfers(SwitchesToTls):
             for name, detail in stream.decoder.stats.anomalies:
                 self._count(name, detail)
             message.flag("mime_decoded_past_limit")
+            if stream.decoder.zips:
+                members = sum(archive.members for archive in stream.decoder.zips)
+                message.flag(f"stream:zip_members={members}")
         message.complete = end.complete and not message.gap_bytes
         message.encoded_bytes = message.total_bytes
         if end.rejected:

@@ -16,7 +16,8 @@ from detectors.engine import DetectionEngine, ObjectFindings
 from detectors.genetic import genetic_finding, sniff_genetic
 from detectors.streaming import ObjectScanner
 from sensor.content.extract import ExtractionLimits, extract
-from sensor.content.zip_stream import ZipOverflow
+from sensor.content.stream_decoding import DecodingOverflow
+from sensor.content.zip_stream import ZipStreamDecoder
 from sensor.objects import TransferObject
 
 GENETIC_NAMESPACE = "genetic_sample"  # person keys of VCF/SAM sample names
@@ -106,8 +107,8 @@ def _stream_part(obj: TransferObject) -> PartFindings | None:
     ``inspected:stream=N-M`` (scanned raw as they arrived), ``stream:gaps=K`` for holes in it,
     ``stream:table=csv|jsonl`` when the stream part was read as the rest of the kept table."""
     scanner = obj.overflow
-    if isinstance(scanner, ZipOverflow):  # an archive's members, inflated as they arrived
-        for name in sorted(scanner.decoder.flags):
+    if isinstance(scanner, DecodingOverflow) and isinstance(scanner.decoder, ZipStreamDecoder):
+        for name in sorted(scanner.decoder.flags):  # an archive's members, inflated as they came
             obj.flag(f"stream:{name}")
         obj.flag(f"stream:zip_members={scanner.decoder.members}")
         scanner = scanner.close()

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from detectors.masking import mask_email
 from sensor.content.sniff import detect_type, is_encrypted, sniff_sample
-from sensor.content.zip_stream import ZipOverflow
+from sensor.content.zip_stream import zip_overflow
 from sensor.content.ziplocal import LOCAL
 
 OBJECT_SCHEMA_VERSION = "0.1"
@@ -72,7 +72,7 @@ def overflow_sink(offset: int, kept: bytearray) -> OverflowSink | None:
     if factory is None:
         return None
     if kept[:4] == LOCAL:  # a ZIP: its members are inflated past the limit (zip_stream.py)
-        return ZipOverflow.open(offset, kept, factory)
+        return zip_overflow(offset, kept, factory)
     return factory(offset, kept)
 
 

@@ -10,9 +10,9 @@ descriptor that gives its size); an encrypted member or another method is skippe
 is known, else the decoder looks for the next local header, as after a hole. Output is bounded (``max_output``, then ``limit:zip_stream``), like the gzip bodies HTTP
 decodes past the limit.
 
-``ZipOverflow`` puts the decoder in front of the stream scanner of an object whose kept head is a
-ZIP (``sensor.objects.overflow_sink``): the head is decoded again to reach the decoder's state at
-the limit, and its last inflated bytes are the scanner's history.
+``zip_overflow`` puts the decoder in front of the stream scanner of an object whose kept head is a
+ZIP (``sensor.objects.overflow_sink``; ``stream_decoding.py``): the head is decoded again to reach
+the decoder's state at the limit, and its last inflated bytes are the scanner's history.
 """
 
 from __future__ import annotations
@@ -20,15 +20,13 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Callable
-from typing import Protocol
 
+from sensor.content.stream_decoding import DecodingOverflow, Sink, replay_head
 from sensor.content.ziplocal import CENTRAL, DEFLATED, DESCRIPTOR, LOCAL, STORED
 
 END_OF_DIRECTORY = b"PK\x05\x06"
 DECODE_FACTOR = 16  # inflated bytes past the limit: at most this many times the limit
 PIECE = 1 << 20  # inflated bytes handed out at a time
-HEAD_SLICE = 1 << 20  # the kept head is decoded this much at a time when streaming begins
-HISTORY = 4096  # inflated bytes before the limit handed to the scanner (>= its margin)
 _HEADER = struct.Struct("<4sHHHHHIIIHH")
 _STREAMED = 0x0008
 _ENCRYPTED = 0x0001
@@ -246,46 +244,14 @@ def _zip64_compressed(extra: bytes, usize: int, csize: int) -> int:
     return csize
 
 
-class OverflowSinkLike(Protocol):  # sensor.objects.OverflowSink (that module imports this one)
-    def feed(self, chunk: bytes) -> None: ...
-    def gap(self, length: int) -> None: ...
-
-
-class ZipOverflow:
-    """The stream scanner behind a ZIP decoder: an archive's bytes past the limit, inflated."""
-
-    def __init__(self, decoder: ZipStreamDecoder, sink: OverflowSinkLike) -> None:
-        self.decoder = decoder
-        self.sink = sink
-
-    @classmethod
-    def open(
-        cls, offset: int, kept: bytearray, factory: Callable[[int, bytearray], OverflowSinkLike]
-    ) -> ZipOverflow:
-        """Decode the kept head for the state at the limit (its inflated tail is the scanner's
-        history), then open the scanner with ``factory``."""
-        decoder = ZipStreamDecoder(DECODE_FACTOR * max(len(kept), 1 << 20))
-        history = bytearray()
-        for at in range(0, len(kept), HEAD_SLICE):
-            for piece in decoder.feed(bytes(kept[at : at + HEAD_SLICE])):
-                history += piece
-                del history[:-HISTORY]
-        decoder.output = 0  # the limit counts from here
-        decoder.members = 0  # members whose local header is past the limit
-        decoder.flags.clear()  # block mode reports the head's own
-        return cls(decoder, factory(offset, history))
-
-    def feed(self, chunk: bytes) -> None:
-        for piece in self.decoder.feed(chunk):
-            self.sink.feed(piece)
-
-    def gap(self, length: int) -> None:
-        for piece in self.decoder.gap(length):
-            self.sink.feed(piece)
-        self.sink.gap(length)
-
-    def close(self) -> OverflowSinkLike:
-        """The object ended: the decoder's tail fed; the scanner, for inspection."""
-        for piece in self.decoder.finish():
-            self.sink.feed(piece)
-        return self.sink
+def zip_overflow(
+    offset: int, kept: bytearray, factory: Callable[[int, bytearray], Sink]
+) -> DecodingOverflow[ZipStreamDecoder]:
+    """The ZIP decoder at its state at the limit (the kept head decoded again, its inflated tail
+    the scanner's history), in front of the scanner ``factory`` opens."""
+    decoder = ZipStreamDecoder(DECODE_FACTOR * max(len(kept), 1 << 20))
+    history = replay_head(decoder, kept)
+    decoder.output = 0  # the limit counts from here
+    decoder.members = 0  # members whose local header is past the limit
+    decoder.flags.clear()  # block mode reports the head's own
+    return DecodingOverflow(decoder, factory(offset, history))

@@ -24,10 +24,10 @@ from collections.abc import Callable
 from sensor.anomalies import AnomalyCounter
 from sensor.content.mime import MimeLimits, MimeMessage, parse_message
 from sensor.content.mime_stream import MimeStreamDecoder
+from sensor.content.stream_decoding import DecodingOverflow, replay_head
 from sensor.content.zip_stream import DECODE_FACTOR as ZIP_DECODE_FACTOR
 from sensor.objects import (
     FlowContext,
-    OverflowSink,
     TransferObject,
     overflow_enabled,
     overflow_sink,
@@ -47,49 +47,23 @@ from sensor.protocols.tls_meta import SwitchesToTls, TlsMetadata, tls_after_swit
 
 ObjectSink = Callable[[TransferObject], None]
 _MAIL_HEADERS = ("from", "to", "cc", "subject", "date", "reply-to", "message-id")
-HEAD_SLICE = 1 << 20  # the kept head is decoded this much at a time when streaming begins
-HISTORY = 4096  # decoded bytes before the limit handed to the scanner as history (>= its margin)
 
 
-class DecodedOverflow:
-    """The stream scanner behind a MIME decoder: a mail's bytes past the limit, decoded."""
-
-    def __init__(self, decoder: MimeStreamDecoder, sink: OverflowSink) -> None:
-        self.decoder = decoder
-        self.sink = sink
-
-    @classmethod
-    def open(cls, kept: bytearray, limits: MimeLimits) -> DecodedOverflow | None:
-        """Read the kept head for the MIME state at the limit (its decoded tail is the scanner's
-        history), then open the scanner; None when the audit does not stream."""
-        decoder = MimeStreamDecoder(limits, zip_output=ZIP_DECODE_FACTOR * max(len(kept), 1 << 20))
-        history = bytearray()
-        for at in range(0, len(kept), HEAD_SLICE):
-            for piece in decoder.feed(bytes(kept[at : at + HEAD_SLICE])):
-                history += piece
-                del history[:-HISTORY]
-        history += decoder.tail()  # as the part cut by the limit ends in block mode
-        decoder.stats.anomalies.clear()  # block mode reports the head's own
-        decoder.stats.decoded_bytes = 0
-        for archive in decoder.zips:
-            archive.members = 0  # members whose local header is past the limit
-        sink = overflow_sink(len(kept), history)
-        return None if sink is None else cls(decoder, sink)
-
-    def feed(self, chunk: bytes) -> None:
-        for piece in self.decoder.feed(chunk):
-            self.sink.feed(piece)
-
-    def gap(self, length: int) -> None:
-        for piece in self.decoder.gap(length):
-            self.sink.feed(piece)
-        self.sink.gap(length)
-
-    def close(self) -> OverflowSink:
-        """The message ended: the decoder's tail fed; the scanner, for inspection."""
-        for piece in self.decoder.finish():
-            self.sink.feed(piece)
-        return self.sink
+def mime_overflow(
+    kept: bytearray, limits: MimeLimits
+) -> DecodingOverflow[MimeStreamDecoder] | None:
+    """The MIME decoder at the MIME state at the limit (the kept head decoded again, its decoded
+    tail the scanner's history), in front of a stream scanner; None when the audit does not
+    stream."""
+    decoder = MimeStreamDecoder(limits, zip_output=ZIP_DECODE_FACTOR * max(len(kept), 1 << 20))
+    history = replay_head(decoder, kept)
+    history += decoder.tail()  # as the part cut by the limit ends in block mode
+    decoder.stats.anomalies.clear()  # block mode reports the head's own
+    decoder.stats.decoded_bytes = 0
+    for archive in decoder.zips:
+        archive.members = 0  # members whose local header is past the limit
+    sink = overflow_sink(len(kept), history)
+    return None if sink is None else DecodingOverflow(decoder, sink)
 
 
 class SmtpTransfers(SwitchesToTls):
@@ -176,7 +150,7 @@ class SmtpTransfers(SwitchesToTls):
         room = self._max - len(message.body)
         if not message.truncated and len(data) > room and overflow_enabled():
             message.append(data[:room], self._max)  # the body holds exactly the limit
-            stream = DecodedOverflow.open(message.body, self._mime_limits)
+            stream = mime_overflow(message.body, self._mime_limits)
             if stream is not None:
                 message.stream_past_limit(stream)
                 self._count("objects.truncated_at_size_limit", "mail")
@@ -188,7 +162,7 @@ class SmtpTransfers(SwitchesToTls):
         if not message.total_bytes and not message.gap_bytes:
             return  # DATA refused before any byte was sent: no mail left
         stream = message.overflow
-        if isinstance(stream, DecodedOverflow):
+        if isinstance(stream, DecodingOverflow) and isinstance(stream.decoder, MimeStreamDecoder):
             message.overflow = stream.close()
             for name, detail in stream.decoder.stats.anomalies:
                 self._count(name, detail)

@@ -22,14 +22,11 @@ import zlib
 from collections.abc import Callable
 
 from sensor.content.stream_decoding import DecodingOverflow, Sink, replay_head
-from sensor.content.ziplocal import CENTRAL, DEFLATED, DESCRIPTOR, LOCAL, STORED
+from sensor.content.ziplocal import CENTRAL, DEFLATED, DESCRIPTOR, LOCAL, STORED, local_header
 
 END_OF_DIRECTORY = b"PK\x05\x06"
 DECODE_FACTOR = 16  # inflated bytes past the limit: at most this many times the limit
 PIECE = 1 << 20  # inflated bytes handed out at a time
-_HEADER = struct.Struct("<4sHHHHHIIIHH")
-_STREAMED = 0x0008
-_ENCRYPTED = 0x0001
 
 
 class ZipStreamDecoder:
@@ -44,7 +41,6 @@ class ZipStreamDecoder:
         self.flags: set[str] = set()
         self._buf = bytearray()
         self._state = "header"
-        self._method = STORED
         self._skip = False  # this member's bytes are not decoded (encrypted, other method)
         self._remaining: int | None = None  # compressed bytes left; None: streamed deflate
         self._streamed = False
@@ -101,32 +97,22 @@ class ZipStreamDecoder:
             self.flags.add("zip:resynced")
             self._state = "seek"
             return True
-        if len(self._buf) < _HEADER.size:
+        header = local_header(self._buf)
+        if header is None:
             return False
-        fields = _HEADER.unpack_from(self._buf)
-        flags, method, csize, usize, name_len, extra_len = (
-            fields[2], fields[3], fields[7], fields[8], fields[9], fields[10]
-        )  # fmt: skip
-        start = _HEADER.size + name_len + extra_len
-        if len(self._buf) < start:
-            return False
-        if csize == 0xFFFFFFFF or usize == 0xFFFFFFFF:
-            csize = _zip64_compressed(
-                bytes(self._buf[_HEADER.size + name_len : start]), usize, csize
-            )
-        del self._buf[:start]
+        del self._buf[: header.length]
         self.members += 1
-        self._method = method
-        self._streamed = bool(flags & _STREAMED)
+        self._streamed = header.streamed
+        csize = header.compressed_size
         self._remaining = None if self._streamed and csize == 0 else csize
-        self._skip = bool(flags & _ENCRYPTED) or method not in (STORED, DEFLATED)
+        self._skip = header.encrypted or header.method not in (STORED, DEFLATED)
         if self._skip:
-            self.flags.add("encrypted" if flags & _ENCRYPTED else "unsupported:zip-method")
+            self.flags.add("encrypted" if header.encrypted else "unsupported:zip-method")
         if self._remaining is None and self._skip:
             self._state = "seek"  # no size and nothing to find the end by: the next header
             return True
         self._taken = 0
-        self._inflater = zlib.decompressobj(-zlib.MAX_WBITS) if method == DEFLATED else None
+        self._inflater = zlib.decompressobj(-zlib.MAX_WBITS) if header.method == DEFLATED else None
         self._state = "data"
         return True
 
@@ -227,21 +213,6 @@ class ZipStreamDecoder:
         if piece:
             self.output += len(piece)
             out.append(piece)
-
-
-def _zip64_compressed(extra: bytes, usize: int, csize: int) -> int:
-    at = 0
-    while at + 4 <= len(extra):
-        tag, size = struct.unpack_from("<HH", extra, at)
-        if tag == 0x0001:
-            values = [
-                v for (v,) in struct.iter_unpack("<Q", extra[at + 4 : at + 4 + size // 8 * 8])
-            ]
-            if usize == 0xFFFFFFFF and values:
-                values.pop(0)
-            return values[0] if csize == 0xFFFFFFFF and values else csize
-        at += 4 + size
-    return csize
 
 
 def zip_overflow(

@@ -43,6 +43,45 @@ class LocalMember:
     resynced: bool  # bytes before this header were not a local header
 
 
+@dataclass(frozen=True, slots=True)
+class LocalHeader:
+    """One local file header: what a reader needs to find and decode the data after it."""
+
+    name: str
+    method: int
+    encrypted: bool
+    streamed: bool  # flag bit 3: a data descriptor follows the data
+    compressed_size: int  # 0 when streamed and unknown (ZIP64 sizes already applied)
+    uncompressed_size: int
+    length: int  # header bytes: the data starts this far after the signature
+
+
+def local_header(data: bytes | bytearray, at: int = 0) -> LocalHeader | None:
+    """The local header at ``at`` (its signature already checked), or None when ``data`` ends
+    before the header does."""
+    if at + _HEADER.size > len(data):
+        return None
+    (_sig, _version, flags, method, _time, _date, _crc, csize, usize, name_len, extra_len) = (
+        _HEADER.unpack_from(data, at)
+    )
+    name_at = at + _HEADER.size
+    start = name_at + name_len + extra_len
+    if start > len(data):
+        return None
+    name = bytes(data[name_at : name_at + name_len]).decode("utf-8", "replace")
+    if csize == 0xFFFFFFFF or usize == 0xFFFFFFFF:
+        usize, csize = _zip64_sizes(memoryview(data)[name_at + name_len : start], usize, csize)
+    return LocalHeader(
+        name,
+        method,
+        bool(flags & _ENCRYPTED),
+        bool(flags & _STREAMED),
+        csize,
+        usize,
+        start - at,
+    )
+
+
 def local_members(data: bytes) -> Iterator[LocalMember]:
     """The members of ``data`` in file order, from their local headers, until the central
     directory, the end of the buffer, or a member whose end cannot be found."""
@@ -57,32 +96,30 @@ def local_members(data: bytes) -> Iterator[LocalMember]:
                 return
             at, resynced = found, True
             continue
-        (_sig, _version, flags, method, _time, _date, _crc, csize, usize, name_len, extra_len) = (
-            _HEADER.unpack_from(data, at)
-        )
-        name_at = at + _HEADER.size
-        start = name_at + name_len + extra_len
-        if start > len(data):
+        header = local_header(data, at)
+        if header is None:
             return
-        name = bytes(view[name_at : name_at + name_len]).decode("utf-8", "replace")
-        if csize == 0xFFFFFFFF or usize == 0xFFFFFFFF:
-            usize, csize = _zip64_sizes(view[name_at + name_len : start], usize, csize)
-        streamed = bool(flags & _STREAMED) and csize == 0
-        end: int | None = start + csize
-        if streamed:
-            end = _streamed_end(data, start, method)
+        start, csize = at + header.length, header.compressed_size
+        streamed = header.streamed and csize == 0
+        end = _streamed_end(data, start, header.method) if streamed else start + csize
         if end is None:  # cannot tell where it ends: what is there, and nothing after it
             yield LocalMember(
-                name, method, bool(flags & _ENCRYPTED), view[start:], usize, True, resynced
+                header.name,
+                header.method,
+                header.encrypted,
+                view[start:],
+                header.uncompressed_size,
+                True,
+                resynced,
             )
             return
         truncated = end > len(data)
         yield LocalMember(
-            name,
-            method,
-            bool(flags & _ENCRYPTED),
+            header.name,
+            header.method,
+            header.encrypted,
             view[start : min(end, len(data))],
-            usize,
+            header.uncompressed_size,
             truncated,
             resynced,
         )
